@@ -1,0 +1,1 @@
+"""Consentry: the running service."""

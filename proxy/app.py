@@ -1,0 +1,93 @@
+"""The aiohttp application: wiring of the pipeline, health, readiness and metrics endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import web
+
+from proxy.auth import KeyRing
+from proxy.config import Config
+from proxy.detection import Detector, PresidioDetector
+from proxy.ledger import SqliteLedger
+from proxy.metrics import Metrics
+from proxy.pipeline import Pipeline
+from proxy.providers.base import ProviderAdapter
+from proxy.providers.openai import OpenAIAdapter
+from proxy.upstream import Upstream
+from rules.store import ConsentStore, RulesFileConsentStore
+
+log = logging.getLogger("consentry.app")
+
+ADAPTERS: dict[str, type[ProviderAdapter]] = {"openai": OpenAIAdapter}
+
+PIPELINE = web.AppKey("pipeline", Pipeline)
+DETECTOR_TASK = web.AppKey("detector_task", asyncio.Task)
+
+
+def build_adapters(config: Config, keys: KeyRing) -> dict[str, ProviderAdapter]:
+    return {name: cls(config.provider(name), keys) for name, cls in ADAPTERS.items()}
+
+
+def build_app(
+    config: Config,
+    *,
+    detector: Detector | None = None,
+    consents: ConsentStore | None = None,
+    owns_detector: bool | None = None,
+) -> web.Application:
+    metrics = Metrics()
+    own = detector is None if owns_detector is None else owns_detector
+    detector = detector or PresidioDetector(
+        config.detection.model, config.detection.timeout_s, config.detection.workers
+    )
+    consents = consents or RulesFileConsentStore(config.rules_path)
+    ledger = SqliteLedger(
+        config.ledger.path, metrics, config.ledger.batch_size, config.ledger.flush_interval_s
+    )
+    upstream = Upstream()
+    pipeline = Pipeline(
+        config, build_adapters(config, KeyRing(config.apps)), consents, detector, ledger, metrics, upstream
+    )
+
+    app = web.Application(client_max_size=config.max_body_bytes)
+    app[PIPELINE] = pipeline
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "alive"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        checks = {"detector": detector.ready, "ledger": await ledger.writable()}
+        ok = all(checks.values())
+        return web.json_response({"ready": ok, "checks": checks}, status=200 if ok else 503)
+
+    async def metrics_endpoint(_: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), headers={"Content-Type": "text/plain; version=0.0.4"})
+
+    async def on_startup(app: web.Application) -> None:
+        await ledger.start()
+        await upstream.start()
+        # The model loads in the background: /healthz answers at once, /readyz once it is loaded,
+        # and until then requests that need detection are refused (fail closed).
+        app[DETECTOR_TASK] = asyncio.create_task(detector.start(), name="detector-start")
+
+    async def on_cleanup(app: web.Application) -> None:
+        task = app.get(DETECTOR_TASK)
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await upstream.close()
+        await ledger.close()
+        if own:
+            await detector.close()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_endpoint)
+    app.router.add_route("*", "/{tail:.*}", pipeline.handle)
+    return app

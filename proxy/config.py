@@ -1,0 +1,192 @@
+"""Configuration: one YAML file, embedded defaults, environment overrides for secrets and URLs."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from proxy.detection import DEFAULT_SPACY_MODEL
+
+# A key that works out of the box for `consentry serve` on loopback; refused on any other address.
+DEVELOPMENT_APP_KEY = "consentry-local-dev-key"
+
+DEFAULT_BASE_URLS = {
+    "openai": "https://api.openai.com/v1",
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """A calling application and its proxy credentials."""
+
+    name: str
+    key: str = ""  # bearer key for OpenAI/Azure/Gemini-style callers
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    name: str
+    base_url: str = ""
+    api_key: str = ""
+    # "managed": the proxy's own provider key goes upstream; "passthrough": the caller's does.
+    auth_mode: str = "managed"
+    timeout_s: float = 120.0
+    connect_timeout_s: float = 10.0
+    # Path prefixes (below the provider's base URL) forwarded without scanning. Deny by default.
+    allow_paths: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LedgerConfig:
+    backend: str = "sqlite"
+    path: str = "consentry.db"
+    batch_size: int = 200
+    flush_interval_s: float = 0.2
+
+
+@dataclass(frozen=True)
+class DetectionConfig:
+    model: str = DEFAULT_SPACY_MODEL
+    timeout_s: float = 5.0
+    workers: int = 1
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    rules_path: str | None = None
+    max_body_bytes: int = 10 * 1024 * 1024
+    hash_key: bytes = b""
+    apps: tuple[AppConfig, ...] = ()
+    providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
+    ledger: LedgerConfig = field(default_factory=LedgerConfig)
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
+    log_level: str = "INFO"
+
+    def provider(self, name: str) -> ProviderConfig:
+        return self.providers.get(name) or ProviderConfig(name=name)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _provider(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> ProviderConfig:
+    prefix = f"CONSENTRY_{name.upper()}_"
+    known = {"base_url", "api_key", "auth_mode", "timeout_s", "connect_timeout_s", "allow_paths"}
+    auth_mode = str(raw.get("auth_mode", "managed"))
+    if auth_mode not in ("managed", "passthrough"):
+        raise ConfigError(f"providers.{name}.auth_mode must be 'managed' or 'passthrough'")
+    return ProviderConfig(
+        name=name,
+        base_url=env.get(prefix + "BASE_URL") or str(raw.get("base_url") or DEFAULT_BASE_URLS.get(name, "")),
+        api_key=env.get(prefix + "API_KEY") or str(raw.get("api_key") or ""),
+        auth_mode=auth_mode,
+        timeout_s=float(raw.get("timeout_s", 120.0)),
+        connect_timeout_s=float(raw.get("connect_timeout_s", 10.0)),
+        allow_paths=tuple(str(p) for p in raw.get("allow_paths") or ()),
+        extra={k: v for k, v in raw.items() if k not in known},
+    )
+
+
+def _hash_key(raw: Mapping[str, Any], env: Mapping[str, str], ledger_path: str) -> bytes:
+    value = env.get("CONSENTRY_HASH_KEY") or raw.get("hash_key")
+    if value:
+        return str(value).encode()
+    # Hashes must stay stable across restarts, so a generated key is kept beside the database.
+    key_file = Path(ledger_path).with_suffix(".key")
+    if key_file.exists():
+        return key_file.read_bytes().strip()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    generated = secrets.token_hex(32).encode()
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(generated)
+    return generated
+
+
+def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = None) -> Config:
+    raw = dict(raw or {})
+    env = dict(os.environ if env is None else env)
+    server = raw.get("server") or {}
+    ledger_raw = raw.get("ledger") or {}
+    ledger = LedgerConfig(
+        backend=str(ledger_raw.get("backend", "sqlite")),
+        path=env.get("CONSENTRY_DB_PATH") or str(ledger_raw.get("path", "consentry.db")),
+        batch_size=int(ledger_raw.get("batch_size", 200)),
+        flush_interval_s=float(ledger_raw.get("flush_interval_s", 0.2)),
+    )
+    if ledger.backend != "sqlite":
+        raise ConfigError("ledger.backend must be 'sqlite'")
+    det_raw = raw.get("detection") or {}
+    detection = DetectionConfig(
+        model=env.get("CONSENTRY_SPACY_MODEL") or str(det_raw.get("model", DEFAULT_SPACY_MODEL)),
+        timeout_s=float(det_raw.get("timeout_s", 5.0)),
+        workers=int(det_raw.get("workers", 1)),
+    )
+    host = env.get("CONSENTRY_HOST") or str(server.get("host", "127.0.0.1"))
+    port = int(env.get("CONSENTRY_PORT") or server.get("port", 8080))
+
+    apps_raw = raw.get("apps")
+    if apps_raw is None:
+        apps = [AppConfig("local-dev", DEVELOPMENT_APP_KEY)]
+    else:
+        apps = []
+        for name, spec in dict(apps_raw).items():
+            spec = spec or {}
+            key = env.get(f"CONSENTRY_APP_{str(name).upper().replace('-', '_')}_KEY") or str(
+                spec.get("key") or ""
+            )
+            apps.append(AppConfig(str(name), key))
+    if any(a.key == DEVELOPMENT_APP_KEY for a in apps) and not _is_loopback(host):
+        raise ConfigError(
+            "the built-in development key may only be used on a loopback address; configure apps"
+        )
+    if any(len(a.key) < 16 for a in apps if a.key):
+        raise ConfigError("proxy keys must be at least 16 characters")
+
+    providers_raw = dict(raw.get("providers") or {})
+    for name in DEFAULT_BASE_URLS:
+        providers_raw.setdefault(name, {})
+    providers = {name: _provider(name, spec or {}, env) for name, spec in providers_raw.items()}
+
+    return Config(
+        host=host,
+        port=port,
+        rules_path=env.get("CONSENTRY_RULES") or raw.get("rules"),
+        max_body_bytes=int(server.get("max_body_bytes", 10 * 1024 * 1024)),
+        hash_key=_hash_key(raw, env, ledger.path),
+        apps=tuple(apps),
+        providers=providers,
+        ledger=ledger,
+        detection=detection,
+        log_level=str(env.get("CONSENTRY_LOG_LEVEL") or raw.get("log_level", "INFO")),
+    )
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    env = dict(os.environ if env is None else env)
+    source = path or env.get("CONSENTRY_CONFIG")
+    raw: Mapping[str, Any] = {}
+    if source:
+        with Path(source).open("rb") as fh:
+            raw = yaml.safe_load(fh) or {}
+    return parse_config(raw, env)

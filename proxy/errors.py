@@ -1,0 +1,54 @@
+"""Errors the proxy itself raises; each adapter renders them in its provider's own shape."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ProxyError(Exception):
+    """A refusal with an HTTP status and a stable, machine-readable code.
+
+    `message` must never contain request text or detected values.
+    """
+
+    status: int
+    code: str
+    message: str
+    details: Mapping[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}: {self.message}"
+
+
+def bad_request(message: str, code: str = "invalid_request") -> ProxyError:
+    return ProxyError(400, code, message)
+
+
+def unauthorized(message: str = "invalid or missing proxy API key") -> ProxyError:
+    return ProxyError(401, "invalid_api_key", message)
+
+
+def forbidden(code: str, message: str, **details: object) -> ProxyError:
+    return ProxyError(403, code, message, details)
+
+
+def not_found(message: str) -> ProxyError:
+    return ProxyError(404, "not_found", message)
+
+
+def too_large(limit: int) -> ProxyError:
+    return ProxyError(413, "request_too_large", f"request body exceeds {limit} bytes")
+
+
+def bad_gateway(message: str) -> ProxyError:
+    return ProxyError(502, "upstream_unavailable", message)
+
+
+def gateway_timeout(message: str) -> ProxyError:
+    return ProxyError(504, "upstream_timeout", message)
+
+
+def detection_unavailable(message: str) -> ProxyError:
+    return ProxyError(503, "detection_unavailable", message)

@@ -1,0 +1,364 @@
+"""The request path, stage by stage: identify, decide, detect, transform, forward, restore, record.
+
+Each stage is a small function or object of its own module; this one composes them in order so
+the whole path reads top to bottom in `Pipeline.handle`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from models.consent import Consent
+from models.decision import Decision, Findings
+from models.sharing import EntityTally, SharingRecord
+from models.target import ProviderTarget
+from proxy.config import Config
+from proxy.detection import DetectionError, Detector
+from proxy.errors import (
+    ProxyError,
+    bad_gateway,
+    detection_unavailable,
+    forbidden,
+    gateway_timeout,
+    not_found,
+    too_large,
+)
+from proxy.identity import CUSTOMER_HEADER, resolve_customer, split_path
+from proxy.ledger import SqliteLedger
+from proxy.metrics import Metrics
+from proxy.providers.base import (
+    ErrorReply,
+    IncomingRequest,
+    ProviderAdapter,
+    ProviderExchange,
+    StreamAbort,
+    relay_headers,
+)
+from proxy.restore import Restorer
+from proxy.textslots import TextSlots
+from proxy.transform import Hasher, PlaceholderVault, apply_actions, resolve_overlaps
+from proxy.upstream import Upstream
+from rules.decide import decide
+from rules.store import ConsentStore
+
+log = logging.getLogger("consentry.request")
+
+REQUEST_ID_HEADER = "X-Consentry-Request-Id"
+READ_CHUNK = 64 * 1024
+
+
+@dataclass
+class Trace:
+    """What the sharing record and the metrics need to know about one request."""
+
+    request_id: str
+    started: float
+    provider: str = "unknown"
+    operation: str = "unknown"
+    model: str = ""
+    customer_id: str = ""
+    app: str = ""
+    decision: str = "failed"
+    reason: str = ""
+    entities: dict[str, EntityTally] = field(default_factory=dict)
+    streamed: bool = False
+    request_bytes: int = 0
+    response_bytes: int = 0
+    status: int = 500
+    upstream_status: int | None = None
+    upstream_s: float | None = None
+    consent_version: str = ""
+    recordable: bool = False  # only requests that named a provider and a customer are recorded
+
+
+def generic_error_reply(error: ProxyError) -> ErrorReply:
+    return ErrorReply(error.status, orjson.dumps({"error": {"message": error.message, "code": error.code}}))
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: Config,
+        adapters: Mapping[str, ProviderAdapter],
+        consents: ConsentStore,
+        detector: Detector,
+        ledger: SqliteLedger,
+        metrics: Metrics,
+        upstream: Upstream,
+    ) -> None:
+        self.config = config
+        self.adapters = adapters
+        self.consents = consents
+        self.detector = detector
+        self.ledger = ledger
+        self.metrics = metrics
+        self.upstream = upstream
+        self.hasher = Hasher(config.hash_key)
+
+    # ------------------------------------------------------------------ entry point
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        trace = Trace(request_id=uuid.uuid4().hex, started=time.perf_counter())
+        adapter: ProviderAdapter | None = None
+        self.metrics.in_flight.inc()
+        try:
+            routed = split_path(request.raw_path)
+            adapter = self.adapters.get(routed.provider)
+            if adapter is None:
+                raise not_found("unknown provider: use /openai, /azure, /bedrock or /gemini")
+            trace.provider = adapter.name
+            incoming = IncomingRequest(
+                request.method, routed.subpath, request.query, request.query_string, request.headers
+            )
+            exchange = adapter.open(incoming)
+            trace.operation = exchange.operation
+            return await self._proxy(request, routed.customer_from_path, exchange, trace)
+        except ProxyError as error:
+            return self._refuse(request, adapter, error, trace)
+        except Exception:
+            log.exception("request %s failed inside the proxy", trace.request_id)
+            return self._refuse(
+                request, adapter, ProxyError(500, "internal_error", "internal proxy error"), trace
+            )
+        finally:
+            self.metrics.in_flight.dec()
+            self._finish(trace)
+
+    # ------------------------------------------------------------------ stages
+
+    async def _read_body(self, request: web.Request, trace: Trace) -> bytes:
+        limit = self.config.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise too_large(limit)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.content.iter_chunked(READ_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            chunks.append(chunk)
+        trace.request_bytes = size
+        return b"".join(chunks)
+
+    def _block(self, trace: Trace, decision: Decision) -> ProxyError:
+        trace.decision = "blocked"
+        trace.reason = decision.reason
+        self.metrics.blocked.labels(trace.provider, decision.reason).inc()
+        details: dict[str, object] = {"reason": decision.reason}
+        if decision.blocked_entities:
+            details["entity_types"] = list(decision.blocked_entities)
+        return forbidden(decision.reason, decision.message, **details)
+
+    async def _detect(
+        self, slots: TextSlots, consent: Consent, target: ProviderTarget, trace: Trace
+    ) -> tuple[Decision, Restorer]:
+        spans: list = []
+        if slots.segments:
+            if not self.detector.ready:
+                raise detection_unavailable("personal-data detection is not ready; nothing was sent")
+            started = time.perf_counter()
+            try:
+                found = await self.detector.detect(slots.segments, consent)
+            except DetectionError as exc:
+                trace.reason = "detection_failed"
+                log.error("request %s: detection failed (%s); refused", trace.request_id, exc)
+                raise detection_unavailable("personal-data detection failed; nothing was sent") from None
+            finally:
+                self.metrics.detection.labels(trace.provider).observe(time.perf_counter() - started)
+            spans = [resolve_overlaps(s) for s in found]
+        counts: dict[str, int] = {}
+        for per_segment in spans:
+            for span in per_segment:
+                counts[span.entity_type] = counts.get(span.entity_type, 0) + 1
+        decision = decide(consent, target, Findings(counts, frozenset(slots.unscannable)))
+        for etype, n in counts.items():
+            action = decision.actions.get(etype, consent.action_for(etype))
+            trace.entities[etype] = EntityTally(n, str(action))
+            self.metrics.entities.labels(etype, str(action)).inc(n)
+        if decision.blocked:
+            raise self._block(trace, decision)
+        vault = PlaceholderVault(avoid="\n".join(slots.segments))
+        result = apply_actions(
+            slots.segments,
+            spans or [[] for _ in slots.segments],
+            decision.actions,
+            vault,
+            self.hasher,
+            consent.default_action,
+        )
+        slots.write_back(result.texts, self.hasher.pseudonym)
+        return decision, Restorer(vault.by_placeholder)
+
+    async def _proxy(
+        self, request: web.Request, path_customer: str | None, exchange: ProviderExchange, trace: Trace
+    ) -> web.StreamResponse:
+        body = await self._read_body(request, trace)
+        trace.app = exchange.authenticate(body)
+        customer = resolve_customer(
+            path_customer, request.headers.get(CUSTOMER_HEADER) or exchange.customer_hint()
+        )
+        trace.customer_id = customer
+        trace.recordable = True
+        exchange.parse(body)
+        target = exchange.target
+        trace.model = target.model
+        trace.streamed = exchange.streamed
+
+        consent = await self.consents.get(customer)
+        trace.consent_version = consent.version
+        restorer = Restorer({})
+        if exchange.scanned or body:
+            early = decide(consent, target)
+            if early.blocked:
+                raise self._block(trace, early)
+        if exchange.scanned:
+            slots = TextSlots()
+            exchange.collect(slots)
+            _, restorer = await self._detect(slots, consent, target, trace)
+        return await self._forward(request, exchange, restorer, trace)
+
+    async def _forward(
+        self, request: web.Request, exchange: ProviderExchange, restorer: Restorer, trace: Trace
+    ) -> web.StreamResponse:
+        provider = self.config.provider(trace.provider)
+        outgoing = exchange.upstream_request()
+        sent_at = time.perf_counter()
+        upstream = await self.upstream.send(outgoing, provider.connect_timeout_s, provider.timeout_s)
+        try:
+            trace.upstream_status = upstream.status
+            transformer = exchange.response_transformer(upstream.status, upstream.headers, restorer)
+            headers = relay_headers(upstream.headers)
+            headers[REQUEST_ID_HEADER] = trace.request_id
+            if not transformer.streaming:
+                try:
+                    raw = await upstream.read()
+                except TimeoutError:
+                    raise gateway_timeout("the provider stopped answering") from None
+                except aiohttp.ClientError:
+                    raise bad_gateway("the provider's answer was cut off") from None
+                trace.upstream_s = time.perf_counter() - sent_at
+                payload = transformer.feed(raw) + transformer.finish()
+                trace.response_bytes = len(payload)
+                self._forwarded(trace, upstream.status)
+                return web.Response(status=upstream.status, body=payload, headers=headers)
+            return await self._stream(request, upstream, transformer, headers, trace, sent_at)
+        finally:
+            upstream.release()
+
+    async def _stream(self, request, upstream, transformer, headers, trace, sent_at) -> web.StreamResponse:  # type: ignore[no-untyped-def]
+        response = web.StreamResponse(status=upstream.status, headers=headers)
+        await response.prepare(request)
+        self._forwarded(trace, upstream.status)
+        try:
+            async for chunk in upstream.content.iter_any():
+                out = transformer.feed(chunk)
+                if out:
+                    trace.response_bytes += len(out)
+                    await response.write(out)
+            tail = transformer.finish()
+            if tail:
+                trace.response_bytes += len(tail)
+                await response.write(tail)
+            trace.upstream_s = time.perf_counter() - sent_at
+            await response.write_eof()
+        except StreamAbort as abort:
+            self._stream_failed(trace, abort.reason)
+            if abort.tail:
+                with contextlib.suppress(ConnectionError):
+                    await response.write(abort.tail)
+            self._abort(request)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # Headers are out: the only honest signal left is to cut the connection, so the
+            # caller's SDK sees an incomplete stream instead of a silently truncated answer.
+            self._stream_failed(
+                trace, "upstream_timeout" if isinstance(exc, TimeoutError) else "upstream_cut"
+            )
+            self._abort(request)
+        except ConnectionResetError:
+            trace.reason = "client_disconnected"
+        return response
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _forwarded(self, trace: Trace, status: int) -> None:
+        trace.decision = "forwarded"
+        trace.status = status
+
+    def _stream_failed(self, trace: Trace, reason: str) -> None:
+        trace.decision = "failed"
+        trace.reason = reason
+        trace.upstream_s = time.perf_counter() - trace.started
+        self.metrics.upstream_errors.labels(trace.provider, reason).inc()
+
+    @staticmethod
+    def _abort(request: web.Request) -> None:
+        if request.transport is not None:
+            request.transport.close()
+
+    def _refuse(
+        self, request: web.Request, adapter: ProviderAdapter | None, error: ProxyError, trace: Trace
+    ) -> web.Response:
+        trace.status = error.status
+        if trace.decision != "blocked":
+            trace.decision = "failed"
+            trace.reason = trace.reason or error.code
+        if error.status in (502, 504):
+            self.metrics.upstream_errors.labels(trace.provider, error.code).inc()
+        reply = adapter.error_reply(error) if adapter is not None else generic_error_reply(error)
+        headers = {**reply.headers, REQUEST_ID_HEADER: trace.request_id}
+        trace.response_bytes = len(reply.body)
+        return web.Response(
+            status=reply.status, body=reply.body, headers=headers, content_type=reply.content_type
+        )
+
+    def _finish(self, trace: Trace) -> None:
+        total = time.perf_counter() - trace.started
+        labels = (trace.provider, trace.operation)
+        self.metrics.requests.labels(*labels, trace.decision, str(trace.status)).inc()
+        self.metrics.total_latency.labels(*labels).observe(total)
+        if trace.upstream_s is not None:
+            self.metrics.upstream_latency.labels(*labels).observe(trace.upstream_s)
+            self.metrics.overhead.labels(*labels).observe(max(0.0, total - trace.upstream_s))
+        log.info(
+            "request id=%s provider=%s operation=%s decision=%s reason=%s status=%s ms=%.1f",
+            trace.request_id,
+            trace.provider,
+            trace.operation,
+            trace.decision,
+            trace.reason or "-",
+            trace.status,
+            total * 1000,
+        )
+        if not trace.recordable:
+            return
+        self.ledger.submit(
+            SharingRecord(
+                request_id=trace.request_id,
+                timestamp=datetime.now(UTC).isoformat(timespec="milliseconds"),
+                customer_id=trace.customer_id,
+                app=trace.app,
+                provider=trace.provider,
+                operation=trace.operation,
+                model=trace.model,
+                decision=trace.decision,
+                reason=trace.reason,
+                entities=dict(trace.entities),
+                streamed=trace.streamed,
+                request_bytes=trace.request_bytes,
+                response_bytes=trace.response_bytes,
+                upstream_status=trace.upstream_status,
+                upstream_latency_ms=None if trace.upstream_s is None else round(trace.upstream_s * 1000, 3),
+                total_latency_ms=round(total * 1000, 3),
+                consent_version=trace.consent_version,
+            )
+        )

@@ -1,0 +1,158 @@
+"""The shape every provider adapter has.
+
+An adapter is built once per provider; `open()` gives a per-request exchange that holds the
+request's state (parsed body, target, stream state), like a translator in an AI gateway:
+request body in, upstream request out, response chunks in, client chunks out.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from multidict import CIMultiDictProxy, MultiDictProxy
+
+from models.target import ProviderTarget
+from proxy.auth import KeyRing
+from proxy.config import ProviderConfig
+from proxy.errors import ProxyError
+from proxy.restore import Restorer
+from proxy.textslots import TextSlots
+
+# Upstream response headers that describe the hop, not the answer; aiohttp sets its own.
+HOP_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "content-encoding",
+        "server",
+        "date",
+        "set-cookie",
+    }
+)
+
+
+@dataclass(frozen=True)
+class IncomingRequest:
+    method: str
+    subpath: str  # below the provider prefix, percent-encoding kept ("/v1/chat/completions")
+    query: MultiDictProxy[str]
+    raw_query: str
+    headers: CIMultiDictProxy[str]
+
+
+@dataclass
+class UpstreamRequest:
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+
+
+class ResponseTransformer(ABC):
+    """Turns upstream answer bytes into client answer bytes, restoring placeholders."""
+
+    # True: each feed() result is sent at once; False: the whole answer is built in finish().
+    streaming: bool = False
+
+    @abstractmethod
+    def feed(self, chunk: bytes) -> bytes: ...
+
+    @abstractmethod
+    def finish(self) -> bytes: ...
+
+
+class PassThrough(ResponseTransformer):
+    """Relays bytes untouched: answers that carry no text, or requests where nothing was masked."""
+
+    def __init__(self, streaming: bool) -> None:
+        self.streaming = streaming
+
+    def feed(self, chunk: bytes) -> bytes:
+        return chunk
+
+    def finish(self) -> bytes:
+        return b""
+
+
+class ProviderExchange(ABC):
+    """One request's passage through an adapter."""
+
+    operation: str = ""
+    # False for operations forwarded without a body to scan (listing models, allowed extra paths).
+    scanned: bool = True
+    streamed: bool = False
+
+    @abstractmethod
+    def authenticate(self, body: bytes) -> str:
+        """The calling application's name, or ProxyError(401)."""
+
+    @abstractmethod
+    def parse(self, body: bytes) -> None:
+        """Parse the request body; ProxyError(400) when it is not what the operation takes."""
+
+    @property
+    @abstractmethod
+    def target(self) -> ProviderTarget: ...
+
+    @abstractmethod
+    def collect(self, slots: TextSlots) -> None:
+        """Register every piece of user text (and unscannable content) in the parsed body."""
+
+    @abstractmethod
+    def upstream_request(self) -> UpstreamRequest:
+        """The request to send upstream, from the (now masked) parsed body."""
+
+    @abstractmethod
+    def response_transformer(
+        self, status: int, headers: Mapping[str, str], restorer: Restorer
+    ) -> ResponseTransformer: ...
+
+    def customer_hint(self) -> str | None:
+        """A customer id carried in the provider's own request shape, if the adapter knows one."""
+        return None
+
+
+class ProviderAdapter(ABC):
+    name: str = ""
+
+    def __init__(self, config: ProviderConfig, keys: KeyRing) -> None:
+        self.config = config
+        self.keys = keys
+
+    @abstractmethod
+    def open(self, incoming: IncomingRequest) -> ProviderExchange:
+        """The exchange for this request, or ProxyError(404) for a path the adapter does not serve."""
+
+    @abstractmethod
+    def error_reply(self, error: ProxyError) -> ErrorReply:
+        """A proxy-made error in the provider's own shape, so its SDK raises its usual exception."""
+
+
+def relay_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in HOP_HEADERS}
+
+
+class StreamAbort(Exception):
+    """A stream that cannot go on (e.g. a corrupt frame from upstream): send `tail`, then cut."""
+
+    def __init__(self, reason: str, tail: bytes = b"") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.tail = tail

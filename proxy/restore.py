@@ -1,0 +1,72 @@
+"""Placeholders back to original values: whole texts, and streams cut anywhere.
+
+One restorer serves every provider; adapters only say where text sits in their answers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*_\d+>")
+
+Escape = Callable[[str], str]
+
+
+class Restorer:
+    def __init__(self, placeholders: Mapping[str, str]) -> None:
+        self.placeholders = dict(placeholders)
+        self._prefixes = frozenset(p[:i] for p in self.placeholders for i in range(1, len(p)))
+        self._longest = max((len(p) for p in self.placeholders), default=0)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.placeholders)
+
+    def restore(self, text: str, escape: Escape | None = None) -> str:
+        if not self.placeholders or "<" not in text:
+            return text
+
+        def swap(match: re.Match[str]) -> str:
+            value = self.placeholders.get(match.group(0))
+            if value is None:
+                return match.group(0)
+            return escape(value) if escape else value
+
+        return PLACEHOLDER.sub(swap, text)
+
+    def holdback(self, text: str) -> int:
+        """Index from which `text` could be the start of a placeholder still being streamed."""
+        floor = max(0, len(text) - self._longest)
+        start = text.rfind("<", floor)
+        while start != -1:
+            if text[start:] in self._prefixes:
+                return start
+            start = text.rfind("<", floor, start)
+        return len(text)
+
+    def stream(self, escape: Escape | None = None) -> StreamRestorer:
+        return StreamRestorer(self, escape)
+
+
+class StreamRestorer:
+    """Restores one text stream fed in pieces, holding back only a possible placeholder start."""
+
+    def __init__(self, restorer: Restorer, escape: Escape | None = None) -> None:
+        self._restorer = restorer
+        self._escape = escape
+        self._pending = ""
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._pending)
+
+    def feed(self, piece: str) -> str:
+        text = self._pending + piece
+        cut = self._restorer.holdback(text)
+        self._pending = text[cut:]
+        return self._restorer.restore(text[:cut], self._escape)
+
+    def flush(self) -> str:
+        text, self._pending = self._pending, ""
+        return self._restorer.restore(text, self._escape)

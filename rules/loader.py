@@ -1,0 +1,133 @@
+"""Rule files (YAML) into typed consents. Pure: parsing takes a mapping, loading reads a file."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from models.consent import Action, Consent, ProcessingState, UnscannablePolicy
+
+BUNDLED_RULES = Path(__file__).with_name("default.yaml")
+KNOWN_PROVIDERS = frozenset({"openai", "azure", "bedrock", "gemini"})
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be applied safely; the proxy refuses to start with it."""
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    version: str
+    default: Mapping[str, Any]
+    customers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def consent_for(self, customer_id: str) -> Consent:
+        override = self.customers.get(customer_id)
+        return _build_consent(customer_id, self.version, self.default, override or {}, override is not None)
+
+
+def _providers(value: Any, where: str) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise RulesError(f"{where}.providers must be a list of provider names")
+    unknown = set(value) - KNOWN_PROVIDERS
+    if unknown:
+        raise RulesError(f"{where}.providers names unknown providers: {sorted(unknown)}")
+    return frozenset(value)
+
+
+def _actions(value: Any, where: str) -> dict[str, Action]:
+    if not isinstance(value, Mapping):
+        raise RulesError(f"{where}.actions must be a mapping of entity type to action")
+    try:
+        return {str(k): Action(str(v)) for k, v in value.items()}
+    except ValueError as exc:
+        raise RulesError(f"{where}.actions: {exc}") from None
+
+
+def _thresholds(value: Any, where: str) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise RulesError(f"{where}.thresholds must be a mapping of entity type to score")
+    out = {str(k): float(v) for k, v in value.items()}
+    if any(not 0.0 <= v <= 1.0 for v in out.values()):
+        raise RulesError(f"{where}.thresholds must lie between 0 and 1")
+    return out
+
+
+def _build_consent(
+    customer_id: str, version: str, base: Mapping[str, Any], over: Mapping[str, Any], known: bool
+) -> Consent:
+    where = f"customers.{customer_id}" if known else "default"
+    merged_actions = _actions(base.get("actions") or {}, "default")
+    merged_actions.update(_actions(over.get("actions") or {}, where))
+    merged_thresholds = _thresholds(base.get("thresholds") or {}, "default")
+    merged_thresholds.update(_thresholds(over.get("thresholds") or {}, where))
+    providers = _providers(over.get("providers", base.get("providers", sorted(KNOWN_PROVIDERS))), where)
+    models_raw = over.get("models", base.get("models")) or {}
+    models = {str(p): tuple(str(m) for m in pats) for p, pats in models_raw.items()}
+    try:
+        state = ProcessingState(over.get("state", "active"))
+        default_action = Action(over.get("default_action", base.get("default_action", "mask")))
+        unscannable = UnscannablePolicy(over.get("unscannable", base.get("unscannable", "block")))
+    except ValueError as exc:
+        raise RulesError(f"{where}: {exc}") from None
+    default_threshold = float(over.get("default_threshold", base.get("default_threshold", 0.4)))
+    fingerprint = orjson.dumps(
+        {
+            "state": state,
+            "providers": sorted(providers),
+            "models": models,
+            "actions": merged_actions,
+            "default_action": default_action,
+            "thresholds": merged_thresholds,
+            "default_threshold": default_threshold,
+            "unscannable": unscannable,
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+    # The applied version names the rules file and a digest of exactly what was applied, so a
+    # sharing record can later be matched to the consent in force without storing the consent.
+    digest = hashlib.sha256(fingerprint).hexdigest()[:12]
+    return Consent(
+        customer_id=customer_id,
+        version=f"{version}:{digest}",
+        state=state,
+        providers=providers,
+        models=models,
+        actions=merged_actions,
+        default_action=default_action,
+        thresholds=merged_thresholds,
+        default_threshold=default_threshold,
+        unscannable=unscannable,
+        known_customer=known,
+    )
+
+
+def parse_rules(document: Mapping[str, Any]) -> RuleSet:
+    if not isinstance(document, Mapping):
+        raise RulesError("a rules file must be a mapping")
+    default = document.get("default") or {}
+    customers = document.get("customers") or {}
+    if not isinstance(default, Mapping) or not isinstance(customers, Mapping):
+        raise RulesError("'default' and 'customers' must be mappings")
+    rules = RuleSet(
+        version=str(document.get("version", "unversioned")),
+        default=default,
+        customers={str(k): (v or {}) for k, v in customers.items()},
+    )
+    # Validate every entry now, so a bad file fails at start-up and not on some customer's request.
+    rules.consent_for("\x00default")
+    for customer_id in rules.customers:
+        rules.consent_for(customer_id)
+    return rules
+
+
+def load_rules(path: Path | str | None = None) -> RuleSet:
+    source = Path(path) if path else BUNDLED_RULES
+    with source.open("rb") as fh:
+        return parse_rules(yaml.safe_load(fh) or {})

@@ -1,0 +1,96 @@
+"""Run an aiohttp application on a loopback port in a background thread.
+
+Tests drive the proxy with the official, synchronous SDKs (boto3 has no async
+client), so every server under test lives on its own event loop in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+
+@dataclass
+class ReceivedRequest:
+    """One request exactly as a fake upstream saw it on the wire."""
+
+    method: str
+    path: str  # raw path as sent, percent-encoding kept
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Recorder:
+    """What a fake upstream received, for assertions on the bytes."""
+
+    requests: list[ReceivedRequest] = field(default_factory=list)
+
+    async def record(self, request: web.Request) -> ReceivedRequest:
+        body = await request.read()
+        received = ReceivedRequest(
+            method=request.method,
+            path=request.raw_path.split("?", 1)[0],
+            query=dict(request.query),
+            headers=dict(request.headers),
+            body=body,
+        )
+        self.requests.append(received)
+        return received
+
+    def all_bytes(self) -> bytes:
+        return b"\n".join(r.body + repr(r.headers).encode() + r.path.encode() for r in self.requests)
+
+    def clear(self) -> None:
+        self.requests.clear()
+
+
+class BackgroundServer:
+    """Serves `app_factory()` on 127.0.0.1 in a daemon thread until `stop()`."""
+
+    def __init__(self, app_factory: Callable[[], web.Application | Awaitable[web.Application]]) -> None:
+        self._app_factory = app_factory
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+        self.app: web.Application | None = None
+        self.port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> BackgroundServer:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout)
+        return self
+
+    async def _start(self) -> None:
+        app = self._app_factory()
+        if asyncio.iscoroutine(app):
+            app = await app
+        assert isinstance(app, web.Application)
+        self.app = app
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        sockets = site._server.sockets  # type: ignore[union-attr]
+        self.port = sockets[0].getsockname()[1]
+
+    def call(self, coro: Awaitable[object], timeout: float = 30.0) -> object:
+        """Run a coroutine on the server's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        if not self._thread.is_alive():
+            self._loop.close()

@@ -1,0 +1,226 @@
+"""The official openai SDK -> Consentry -> a fake OpenAI upstream, all on loopback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from tests.conftest import OPENAI_UPSTREAM_KEY, PROXY_KEY, ProxyFactory, ProxyHarness
+from tests.fakes.server import BackgroundServer, Recorder
+
+NAME = "Jane Doe"
+EMAIL = "jane.doe@example.com"
+PROMPT = f"Please write to {NAME} at {EMAIL} about the invoice."
+SECRETS = (NAME.encode(), EMAIL.encode())
+
+
+@pytest.fixture(scope="module")
+def proxy(make_proxy: ProxyFactory, openai_upstream: BackgroundServer) -> ProxyHarness:
+    return make_proxy({"openai": {"base_url": openai_upstream.url + "/v1", "api_key": OPENAI_UPSTREAM_KEY}})
+
+
+@pytest.fixture()
+def upstream(openai_recorder: Recorder) -> Iterator[Recorder]:
+    openai_recorder.clear()
+    yield openai_recorder
+
+
+def client(proxy: ProxyHarness, customer: str = "cust-42") -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url=f"{proxy.url}/c/{customer}/openai/v1", api_key=PROXY_KEY, max_retries=0, timeout=30
+    )
+
+
+def assert_masked(upstream: Recorder) -> bytes:
+    assert upstream.requests, "nothing reached the upstream"
+    seen = upstream.all_bytes()
+    for secret in SECRETS:
+        assert secret not in seen
+    assert b"<PERSON_1>" in seen and b"<EMAIL_ADDRESS_1>" in seen
+    assert PROXY_KEY.encode() not in seen, "the proxy key must never go upstream"
+    return seen
+
+
+def assert_recorded(
+    proxy: ProxyHarness, request_id: str, operation: str, streamed: bool, persons: int = 1
+) -> None:
+    record = proxy.record(request_id)
+    assert record is not None, "no sharing record"
+    assert record.customer_id == "cust-42" and record.provider == "openai" and record.operation == operation
+    assert record.decision == "forwarded" and record.app == "backend" and record.streamed is streamed
+    assert record.entities["PERSON"].count == persons and record.entities["PERSON"].action == "mask"
+    assert record.entities["EMAIL_ADDRESS"].count == 1
+    assert record.upstream_status == 200 and record.request_bytes > 0 and record.response_bytes > 0
+    assert record.consent_version.startswith("test-1:")
+    stored = repr(record).encode()
+    assert not any(secret in stored for secret in SECRETS)
+
+
+def requests_metric(proxy: ProxyHarness, operation: str) -> float:
+    return proxy.metric(
+        "consentry_requests_total", provider="openai", operation=operation, decision="forwarded", status="200"
+    )
+
+
+def test_chat_masks_upstream_and_restores_answer(proxy: ProxyHarness, upstream: Recorder) -> None:
+    before = requests_metric(proxy, "chat")
+    raw = client(proxy).chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": PROMPT}]
+    )
+    answer = raw.parse()
+    assert answer.choices[0].message.content == "Echo: " + PROMPT
+    assert_masked(upstream)
+    assert_recorded(proxy, raw.headers["x-consentry-request-id"], "chat", streamed=False)
+    assert requests_metric(proxy, "chat") == before + 1
+    assert proxy.metric("consentry_entities_total", entity_type="PERSON", action="mask") >= 1
+
+
+def test_chat_stream_restores_placeholders_split_across_chunks(proxy: ProxyHarness, upstream: Recorder) -> None:
+    stream = client(proxy).chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": [{"type": "text", "text": PROMPT}]}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Echo: " + PROMPT
+    assert chunks[-1].usage is not None
+    assert_masked(upstream)
+    # the fake sends 3-character deltas, so the client must see many chunks, not one buffered answer
+    assert len(chunks) > 10
+
+
+def test_chat_tool_call_arguments_masked_and_restored(proxy: ProxyHarness, upstream: Recorder) -> None:
+    tools = [{"type": "function", "function": {"name": "send_mail", "parameters": {"type": "object"}}}]
+    previous_call = {
+        "id": "call_1", "type": "function",
+        "function": {"name": "send_mail", "arguments": json.dumps({"to": EMAIL, "quote": 'say "hi"'})},
+    }
+    messages = [
+        {"role": "user", "content": "mail someone"},
+        {"role": "assistant", "tool_calls": [previous_call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": f"sent to {NAME}"},
+        {"role": "user", "content": PROMPT},
+    ]
+    answer = client(proxy).chat.completions.create(model="gpt-4o-mini", messages=messages, tools=tools)
+    call = answer.choices[0].message.tool_calls[0]
+    assert json.loads(call.function.arguments) == {"echo": PROMPT}
+    seen = assert_masked(upstream)
+    sent = json.loads(upstream.requests[-1].body)
+    args = json.loads(sent["messages"][1]["tool_calls"][0]["function"]["arguments"])
+    assert args["to"] == "<EMAIL_ADDRESS_1>" and args["quote"] == 'say "hi"'
+    assert b"sent to <PERSON_1>" in seen
+
+
+def test_chat_tool_call_stream_restores_arguments(proxy: ProxyHarness, upstream: Recorder) -> None:
+    tools = [{"type": "function", "function": {"name": "send_mail", "parameters": {"type": "object"}}}]
+    stream = client(proxy).chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}], tools=tools, stream=True
+    )
+    args = "".join(
+        c.choices[0].delta.tool_calls[0].function.arguments or ""
+        for c in stream
+        if c.choices and c.choices[0].delta.tool_calls
+    )
+    assert json.loads(args) == {"echo": PROMPT}
+    assert_masked(upstream)
+
+
+def test_responses_plain(proxy: ProxyHarness, upstream: Recorder) -> None:
+    raw = client(proxy).responses.with_raw_response.create(
+        model="gpt-4.1-mini", instructions=f"You assist {NAME}.", input=PROMPT, user="end-user-77"
+    )
+    response = raw.parse()
+    assert response.output_text == "Echo: " + PROMPT
+    assert_masked(upstream)
+    sent = json.loads(upstream.requests[-1].body)
+    assert sent["instructions"] == "You assist <PERSON_1>."
+    assert sent["user"] != "end-user-77" and sent["user"].startswith("anon-")
+    assert_recorded(proxy, raw.headers["x-consentry-request-id"], "responses", streamed=False, persons=2)
+
+
+def test_responses_stream_events(proxy: ProxyHarness, upstream: Recorder) -> None:
+    events = list(
+        client(proxy).responses.create(
+            model="gpt-4.1-mini",
+            input=[{"role": "user", "content": [{"type": "input_text", "text": PROMPT}]}],
+            stream=True,
+        )
+    )
+    deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert deltas == "Echo: " + PROMPT
+    done = [e for e in events if e.type == "response.output_text.done"]
+    assert done and done[0].text == "Echo: " + PROMPT
+    completed = [e for e in events if e.type == "response.completed"]
+    assert completed[0].response.output_text == "Echo: " + PROMPT
+    assert_masked(upstream)
+
+
+def test_responses_stream_helper(proxy: ProxyHarness, upstream: Recorder) -> None:
+    with client(proxy).responses.stream(model="gpt-4.1-mini", input=PROMPT) as stream:
+        for _ in stream:
+            pass
+        final = stream.get_final_response()
+    assert final.output_text == "Echo: " + PROMPT
+    assert_masked(upstream)
+
+
+def test_embeddings_input_masked(proxy: ProxyHarness, upstream: Recorder) -> None:
+    raw = client(proxy).embeddings.with_raw_response.create(model="text-embedding-3-small", input=[PROMPT, "plain"])
+    result = raw.parse()
+    assert len(result.data) == 2 and len(result.data[0].embedding) > 0
+    assert_masked(upstream)
+    assert json.loads(upstream.requests[-1].body)["input"][1] == "plain"
+    assert_recorded(proxy, raw.headers["x-consentry-request-id"], "embeddings", streamed=False)
+
+
+def test_completions_plain_and_stream(proxy: ProxyHarness, upstream: Recorder) -> None:
+    answer = client(proxy).completions.create(model="gpt-3.5-turbo-instruct", prompt=PROMPT)
+    assert answer.choices[0].text == "Echo: " + PROMPT
+    assert_masked(upstream)
+    upstream.clear()
+    stream = client(proxy).completions.create(model="gpt-3.5-turbo-instruct", prompt=PROMPT, stream=True)
+    assert "".join(c.choices[0].text for c in stream if c.choices) == "Echo: " + PROMPT
+    assert_masked(upstream)
+
+
+def test_customer_header_instead_of_path(proxy: ProxyHarness, upstream: Recorder) -> None:
+    sdk = openai.OpenAI(
+        base_url=f"{proxy.url}/openai/v1", api_key=PROXY_KEY, max_retries=0,
+        default_headers={"X-Customer-Id": "cust-42"},
+    )
+    answer = sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": PROMPT}])
+    assert answer.choices[0].message.content == "Echo: " + PROMPT
+    assert_masked(upstream)
+    assert "x-customer-id" not in {k.lower() for k in upstream.requests[-1].headers}
+
+
+def test_models_list_passes_through(proxy: ProxyHarness, upstream: Recorder) -> None:
+    models = client(proxy).models.list()
+    assert len(list(models)) >= 1
+    assert upstream.requests[-1].headers["Authorization"] == f"Bearer {OPENAI_UPSTREAM_KEY}"
+
+
+def test_no_pii_prompt_is_forwarded_unchanged(proxy: ProxyHarness, upstream: Recorder) -> None:
+    text = "Summarise the attached report in three bullet points."
+    answer = client(proxy).chat.completions.create(model="m", messages=[{"role": "user", "content": text}])
+    assert answer.choices[0].message.content == "Echo: " + text
+    assert json.loads(upstream.requests[-1].body)["messages"][0]["content"] == text
+
+
+def test_hash_and_redact_actions(proxy: ProxyHarness, upstream: Recorder) -> None:
+    answer = client(proxy, "cust-hash").chat.completions.create(
+        model="m", messages=[{"role": "user", "content": PROMPT}]
+    )
+    seen = upstream.all_bytes()
+    assert EMAIL.encode() not in seen and NAME.encode() not in seen
+    assert b"[PERSON]" in seen and b"[EMAIL_ADDRESS:" in seen
+    # irreversible actions are not restored
+    assert NAME not in (answer.choices[0].message.content or "")
+    first = json.loads(upstream.requests[-1].body)["messages"][0]["content"]
+    client(proxy, "cust-hash").chat.completions.create(model="m", messages=[{"role": "user", "content": PROMPT}])
+    assert json.loads(upstream.requests[-1].body)["messages"][0]["content"] == first, "hash must be stable"
