@@ -96,7 +96,10 @@ def make_proxy(
     started: list[BackgroundServer] = []
 
     def factory(
-        providers: dict[str, Any], *, rules: dict[str, Any] | None = None, detector_override: Any = None,
+        providers: dict[str, Any],
+        *,
+        rules: dict[str, Any] | None = None,
+        detector_override: Any = None,
         extra: dict[str, Any] | None = None,
     ) -> ProxyHarness:
         workdir: Path = tmp_path_factory.mktemp("proxy")
@@ -146,5 +149,7 @@ def postgres_available() -> bool:
 def require_postgres() -> None:
     if not postgres_available():
         if os.environ.get("CONSENTRY_REQUIRE_POSTGRES") == "1":
-            pytest.fail("PostgreSQL is required (CONSENTRY_REQUIRE_POSTGRES=1) but 127.0.0.1:5432 is unreachable")
+            pytest.fail(
+                "PostgreSQL is required (CONSENTRY_REQUIRE_POSTGRES=1) but 127.0.0.1:5432 is unreachable"
+            )
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")

@@ -68,7 +68,8 @@ def requests_metric(proxy: ProxyHarness, operation: str) -> float:
 def test_chat_masks_upstream_and_restores_answer(proxy: ProxyHarness, upstream: Recorder) -> None:
     before = requests_metric(proxy, "chat")
     raw = client(proxy).chat.completions.with_raw_response.create(
-        model="gpt-4o-mini", messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": PROMPT}]
+        model="gpt-4o-mini",
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": PROMPT}],
     )
     answer = raw.parse()
     assert answer.choices[0].message.content == "Echo: " + PROMPT
@@ -78,7 +79,9 @@ def test_chat_masks_upstream_and_restores_answer(proxy: ProxyHarness, upstream: 
     assert proxy.metric("consentry_entities_total", entity_type="PERSON", action="mask") >= 1
 
 
-def test_chat_stream_restores_placeholders_split_across_chunks(proxy: ProxyHarness, upstream: Recorder) -> None:
+def test_chat_stream_restores_placeholders_split_across_chunks(
+    proxy: ProxyHarness, upstream: Recorder
+) -> None:
     stream = client(proxy).chat.completions.create(
         model="gpt-4o-mini",
         messages=[{"role": "user", "content": [{"type": "text", "text": PROMPT}]}],
@@ -97,7 +100,8 @@ def test_chat_stream_restores_placeholders_split_across_chunks(proxy: ProxyHarne
 def test_chat_tool_call_arguments_masked_and_restored(proxy: ProxyHarness, upstream: Recorder) -> None:
     tools = [{"type": "function", "function": {"name": "send_mail", "parameters": {"type": "object"}}}]
     previous_call = {
-        "id": "call_1", "type": "function",
+        "id": "call_1",
+        "type": "function",
         "function": {"name": "send_mail", "arguments": json.dumps({"to": EMAIL, "quote": 'say "hi"'})},
     }
     messages = [
@@ -170,7 +174,9 @@ def test_responses_stream_helper(proxy: ProxyHarness, upstream: Recorder) -> Non
 
 
 def test_embeddings_input_masked(proxy: ProxyHarness, upstream: Recorder) -> None:
-    raw = client(proxy).embeddings.with_raw_response.create(model="text-embedding-3-small", input=[PROMPT, "plain"])
+    raw = client(proxy).embeddings.with_raw_response.create(
+        model="text-embedding-3-small", input=[PROMPT, "plain"]
+    )
     result = raw.parse()
     assert len(result.data) == 2 and len(result.data[0].embedding) > 0
     assert_masked(upstream)
@@ -190,7 +196,9 @@ def test_completions_plain_and_stream(proxy: ProxyHarness, upstream: Recorder) -
 
 def test_customer_header_instead_of_path(proxy: ProxyHarness, upstream: Recorder) -> None:
     sdk = openai.OpenAI(
-        base_url=f"{proxy.url}/openai/v1", api_key=PROXY_KEY, max_retries=0,
+        base_url=f"{proxy.url}/openai/v1",
+        api_key=PROXY_KEY,
+        max_retries=0,
         default_headers={"X-Customer-Id": "cust-42"},
     )
     answer = sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": PROMPT}])
@@ -222,5 +230,7 @@ def test_hash_and_redact_actions(proxy: ProxyHarness, upstream: Recorder) -> Non
     # irreversible actions are not restored
     assert NAME not in (answer.choices[0].message.content or "")
     first = json.loads(upstream.requests[-1].body)["messages"][0]["content"]
-    client(proxy, "cust-hash").chat.completions.create(model="m", messages=[{"role": "user", "content": PROMPT}])
+    client(proxy, "cust-hash").chat.completions.create(
+        model="m", messages=[{"role": "user", "content": PROMPT}]
+    )
     assert json.loads(upstream.requests[-1].body)["messages"][0]["content"] == first, "hash must be stable"
