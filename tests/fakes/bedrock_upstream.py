@@ -1,0 +1,595 @@
+"""A fake AWS Bedrock runtime that checks SigV4 and echoes prompts back.
+
+Answers are "Echo: " + the text of the last user message, so a test can send a
+masked prompt through the proxy and see the placeholders come back. Streams are
+cut into `chunk_size`-character deltas, each its own event stream frame written
+separately, so a placeholder such as `<PERSON_1>` straddles frames the way real
+token streams split it.
+
+Every request must carry a valid SigV4 signature for `access_key`/`secret_key`
+(service `bedrock`, scope region `region`), checked with botocore over the raw
+path as received; otherwise 403 with `x-amzn-ErrorType` set, which boto3 turns
+into a ClientError with that code.
+
+Routes: `POST /model/{modelId}/converse`, `/converse-stream`, `/invoke`,
+`/invoke-with-response-stream`. The model id arrives percent-encoded
+(`...-v1%3A0`, ARNs with `%2F`); it is decoded from the raw path, because a
+decoded `%2F` would split the route segment.
+
+InvokeModel bodies are in the model family's own format, chosen by model id
+(an inference-profile prefix such as `eu.` or an ARN is looked through):
+`anthropic.` messages API, `amazon.nova` messages, `amazon.titan-text`
+(`inputText`), `meta.llama` (`prompt`), `mistral.` (`prompt`), `cohere.command`
+(`message`, Command R; legacy Command `prompt` too). Prompt-string families echo
+the whole prompt string, template tokens included.
+
+Fault behaviour, chosen by a marker anywhere in the model id:
+
+- ``error-throttle``: 429 ``ThrottlingException``.
+- ``corrupt-stream``: streaming routes; the second frame's message CRC is wrong.
+- ``error-midstream``: streaming routes; after the first delta an exception
+  frame (``:exception-type: modelStreamErrorException``) ends the stream.
+- ``split-frames``: streaming routes; every frame is written in two halves, so
+  a reader's buffer boundaries fall inside frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+from aiohttp import web
+
+from proxy.aws_sigv4 import SigV4Error, verify_request
+from proxy.codecs.eventstream import encode_event, encode_exception
+from tests.fakes.server import Recorder
+
+__all__ = ["FAULT_MARKERS", "echo_text", "make_bedrock_app", "model_family"]
+
+FAULT_MARKERS = frozenset({"error-throttle", "corrupt-stream", "error-midstream", "split-frames"})
+
+_ROUTE = re.compile(
+    r"^/model/(?P<model>[^/]+)/(?P<op>converse|converse-stream|invoke|invoke-with-response-stream)$"
+)
+_EVENTSTREAM = "application/vnd.amazon.eventstream"
+# Real Bedrock stream events carry a "p" field of filler characters so that
+# frame sizes do not reveal token lengths; boto3 ignores it. Keep it so the
+# proxy's stream rewriting is tested against unknown extra fields.
+_PADDING = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_GEOGRAPHIES = frozenset({"us", "eu", "apac", "global", "us-gov", "jp", "au", "ca"})
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+
+
+def _error_response(status: int, error_type: str, message: str) -> web.Response:
+    return web.json_response(
+        {"message": message},
+        status=status,
+        headers={"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())},
+    )
+
+
+def echo_text(text: str) -> str:
+    return "Echo: " + text
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text.split()))
+
+
+def _padded(event: dict[str, Any]) -> bytes:
+    # Vary the padding length like the real service does.
+    size = 1 + len(orjson.dumps(event)) % len(_PADDING)
+    return orjson.dumps({**event, "p": _PADDING[:size]})
+
+
+def model_family(model_id: str) -> str:
+    """The InvokeModel body format for a model id, profile ARN or cross-region id."""
+    name = model_id.rsplit("/", 1)[-1].lower()
+    # Cross-region inference profiles prefix a geography: "eu.", "us.", "apac.", "global." ...
+    geography, _, rest = name.partition(".")
+    if geography in _GEOGRAPHIES:
+        name = rest
+    for prefix, family in (
+        ("anthropic.", "anthropic"),
+        ("amazon.nova", "nova"),
+        ("amazon.titan-text", "titan"),
+        ("meta.llama", "llama"),
+        ("mistral.", "mistral"),
+        ("cohere.command", "cohere"),
+    ):
+        if name.startswith(prefix):
+            return family
+    return "unknown"
+
+
+# ---------------------------------------------------------------- request text
+
+
+def _converse_last_user_text(body: dict[str, Any]) -> str:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _Refusal(
+            400, "ValidationException", "The model returned the following errors: messages is required"
+        )
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            parts: list[str] = []
+            for block in message.get("content") or []:
+                if "text" in block:
+                    parts.append(block["text"])
+                elif "toolResult" in block:
+                    for item in block["toolResult"].get("content") or []:
+                        if "text" in item:
+                            parts.append(item["text"])
+                        elif "json" in item:
+                            parts.append(orjson.dumps(item["json"]).decode())
+            return "\n".join(parts)
+    return ""
+
+
+def _anthropic_last_user_text(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        parts: list[str] = []
+        for block in content or []:
+            if block.get("type") == "text":
+                parts.append(block.get("text", ""))
+            elif block.get("type") == "tool_result":
+                inner = block.get("content")
+                if isinstance(inner, str):
+                    parts.append(inner)
+                else:
+                    parts.extend(b.get("text", "") for b in inner or [] if b.get("type") == "text")
+        return "\n".join(parts)
+    return ""
+
+
+def _tool_use_id(text: str) -> str:
+    # Deterministic, so tests can compare whole answers.
+    return "tooluse_" + hashlib.sha256(text.encode()).hexdigest()[:22]
+
+
+# ---------------------------------------------------------------- Converse
+
+
+def _converse_tool_name(body: dict[str, Any]) -> str | None:
+    tools = (body.get("toolConfig") or {}).get("tools") or []
+    for tool in tools:
+        spec = tool.get("toolSpec")
+        if spec and spec.get("name"):
+            return str(spec["name"])
+    return None
+
+
+def _converse_answer(body: dict[str, Any]) -> dict[str, Any]:
+    text = _converse_last_user_text(body)
+    answer = echo_text(text)
+    tool = _converse_tool_name(body)
+    if tool is not None:
+        content = [{"toolUse": {"toolUseId": _tool_use_id(text), "name": tool, "input": {"echo": text}}}]
+        stop = "tool_use"
+    else:
+        content = [{"text": answer}]
+        stop = "end_turn"
+    usage = _tokens(text), _tokens(answer)
+    return {
+        "output": {"message": {"role": "assistant", "content": content}},
+        "stopReason": stop,
+        "usage": {"inputTokens": usage[0], "outputTokens": usage[1], "totalTokens": sum(usage)},
+        "metrics": {"latencyMs": 12},
+    }
+
+
+def _converse_stream_events(body: dict[str, Any], chunk_size: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    text = _converse_last_user_text(body)
+    answer = echo_text(text)
+    tool = _converse_tool_name(body)
+    yield "messageStart", {"role": "assistant"}
+    if tool is not None:
+        # Bedrock opens tool blocks with contentBlockStart (text blocks get none)
+        # and streams the input as JSON text fragments.
+        yield (
+            "contentBlockStart",
+            {
+                "contentBlockIndex": 0,
+                "start": {"toolUse": {"toolUseId": _tool_use_id(text), "name": tool}},
+            },
+        )
+        for piece in _chunks(orjson.dumps({"echo": text}).decode(), chunk_size):
+            yield "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": piece}}}
+        stop = "tool_use"
+    else:
+        for piece in _chunks(answer, chunk_size):
+            yield "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}}
+        stop = "end_turn"
+    yield "contentBlockStop", {"contentBlockIndex": 0}
+    yield "messageStop", {"stopReason": stop}
+    usage = _tokens(text), _tokens(answer)
+    yield (
+        "metadata",
+        {
+            "usage": {"inputTokens": usage[0], "outputTokens": usage[1], "totalTokens": sum(usage)},
+            "metrics": {"latencyMs": 12},
+        },
+    )
+
+
+# ---------------------------------------------------------------- InvokeModel families
+
+
+def _require(body: dict[str, Any], key: str) -> Any:
+    if key not in body:
+        raise _Refusal(
+            400, "ValidationException", f"Malformed input request: #: required key [{key}] not found"
+        )
+    return body[key]
+
+
+def _invocation_metrics(text: str, answer: str) -> dict[str, int]:
+    return {
+        "inputTokenCount": _tokens(text),
+        "outputTokenCount": _tokens(answer),
+        "invocationLatency": 12,
+        "firstByteLatency": 5,
+    }
+
+
+class _Family:
+    """One model family's InvokeModel body and stream chunk formats."""
+
+    def __init__(self, family: str, body: dict[str, Any], model_id: str) -> None:
+        self.family = family
+        self.body = body
+        self.model_id = model_id
+        self.tool: str | None = None
+        if family == "anthropic":
+            _require(body, "anthropic_version")
+            _require(body, "messages")
+            self.text = _anthropic_last_user_text(body)
+            tools = body.get("tools") or []
+            self.tool = tools[0].get("name") if tools else None
+        elif family == "nova":
+            self.text = _converse_last_user_text(body)
+        elif family == "titan":
+            self.text = str(_require(body, "inputText"))
+        elif family in ("llama", "mistral"):
+            if family == "mistral" and "messages" in body and "prompt" not in body:
+                raise _Refusal(400, "ValidationException", "fake Bedrock: only the Mistral prompt format")
+            self.text = str(_require(body, "prompt"))
+        elif family == "cohere":
+            if "message" in body:
+                self.text = str(body["message"])
+            else:
+                self.text = str(_require(body, "prompt"))
+        else:
+            raise _Refusal(400, "ValidationException", "The provided model identifier is invalid.")
+        self.answer = echo_text(self.text)
+
+    # -- whole answers
+
+    def response(self) -> dict[str, Any]:
+        text, answer = self.text, self.answer
+        if self.family == "anthropic":
+            if self.tool is not None:
+                content: list[dict[str, Any]] = [
+                    {"type": "tool_use", "id": _tool_use_id(text), "name": self.tool, "input": {"echo": text}}
+                ]
+            else:
+                content = [{"type": "text", "text": answer}]
+            return {
+                "id": "msg_bdrk_" + uuid.uuid4().hex[:24],
+                "type": "message",
+                "role": "assistant",
+                "model": self.model_id.rsplit("/", 1)[-1],
+                "content": content,
+                "stop_reason": "tool_use" if self.tool else "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": _tokens(text), "output_tokens": _tokens(answer)},
+            }
+        if self.family == "nova":
+            return {
+                "output": {"message": {"role": "assistant", "content": [{"text": answer}]}},
+                "stopReason": "end_turn",
+                "usage": {
+                    "inputTokens": _tokens(text),
+                    "outputTokens": _tokens(answer),
+                    "totalTokens": _tokens(text) + _tokens(answer),
+                },
+            }
+        if self.family == "titan":
+            return {
+                "inputTextTokenCount": _tokens(text),
+                "results": [
+                    {"tokenCount": _tokens(answer), "outputText": answer, "completionReason": "FINISH"}
+                ],
+            }
+        if self.family == "llama":
+            return {
+                "generation": answer,
+                "prompt_token_count": _tokens(text),
+                "generation_token_count": _tokens(answer),
+                "stop_reason": "stop",
+            }
+        if self.family == "mistral":
+            return {"outputs": [{"text": answer, "stop_reason": "stop"}]}
+        # cohere
+        if "message" in self.body:
+            return {
+                "response_id": str(uuid.uuid4()),
+                "text": answer,
+                "generation_id": str(uuid.uuid4()),
+                "chat_history": [
+                    *(self.body.get("chat_history") or []),
+                    {"role": "USER", "message": text},
+                    {"role": "CHATBOT", "message": answer},
+                ],
+                "finish_reason": "COMPLETE",
+            }
+        return {
+            "id": str(uuid.uuid4()),
+            "prompt": text,
+            "generations": [{"id": str(uuid.uuid4()), "text": answer, "finish_reason": "COMPLETE"}],
+        }
+
+    # -- stream chunks (each is the model's own JSON, base64'd into a `chunk` event)
+
+    @property
+    def first_delta_index(self) -> int:
+        """Where the first text (or tool input) delta sits in `stream_chunks()`."""
+        return {"anthropic": 2, "nova": 1}.get(self.family, 0)
+
+    def stream_chunks(self, chunk_size: int) -> list[dict[str, Any]]:
+        text, answer = self.text, self.answer
+        pieces = _chunks(answer, chunk_size)
+        metrics = {"amazon-bedrock-invocationMetrics": _invocation_metrics(text, answer)}
+        if self.family == "anthropic":
+            out: list[dict[str, Any]] = [
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": "msg_bdrk_" + uuid.uuid4().hex[:24],
+                        "type": "message",
+                        "role": "assistant",
+                        "model": self.model_id.rsplit("/", 1)[-1],
+                        "content": [],
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": {"input_tokens": _tokens(text), "output_tokens": 1},
+                    },
+                }
+            ]
+            if self.tool is not None:
+                out.append(
+                    {
+                        "type": "content_block_start",
+                        "index": 0,
+                        "content_block": {
+                            "type": "tool_use",
+                            "id": _tool_use_id(text),
+                            "name": self.tool,
+                            "input": {},
+                        },
+                    }
+                )
+                for piece in _chunks(orjson.dumps({"echo": text}).decode(), chunk_size):
+                    out.append(
+                        {
+                            "type": "content_block_delta",
+                            "index": 0,
+                            "delta": {"type": "input_json_delta", "partial_json": piece},
+                        }
+                    )
+            else:
+                out.append(
+                    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+                )
+                for piece in pieces:
+                    out.append(
+                        {
+                            "type": "content_block_delta",
+                            "index": 0,
+                            "delta": {"type": "text_delta", "text": piece},
+                        }
+                    )
+            out.append({"type": "content_block_stop", "index": 0})
+            out.append(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "tool_use" if self.tool else "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": _tokens(answer)},
+                }
+            )
+            out.append({"type": "message_stop", **metrics})
+            return out
+        if self.family == "nova":
+            usage = {"inputTokens": _tokens(text), "outputTokens": _tokens(answer)}
+            return [
+                {"messageStart": {"role": "assistant"}},
+                *({"contentBlockDelta": {"delta": {"text": p}, "contentBlockIndex": 0}} for p in pieces),
+                {"contentBlockStop": {"contentBlockIndex": 0}},
+                {"messageStop": {"stopReason": "end_turn"}},
+                {"metadata": {"usage": usage, "metrics": {}, "trace": {}}, **metrics},
+            ]
+        chunks: list[dict[str, Any]] = []
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1
+            if self.family == "titan":
+                chunk: dict[str, Any] = {
+                    "outputText": piece,
+                    "index": 0,
+                    "totalOutputTextTokenCount": _tokens(answer) if last else None,
+                    "completionReason": "FINISH" if last else None,
+                    "inputTextTokenCount": _tokens(text) if index == 0 else None,
+                }
+            elif self.family == "llama":
+                chunk = {
+                    "generation": piece,
+                    "prompt_token_count": _tokens(text) if index == 0 else None,
+                    "generation_token_count": index + 1,
+                    "stop_reason": "stop" if last else None,
+                }
+            elif self.family == "mistral":
+                chunk = {"outputs": [{"text": piece, "stop_reason": "stop" if last else None}]}
+            else:  # cohere Command R stream events
+                chunk = {"is_finished": False, "event_type": "text-generation", "text": piece}
+            if last and self.family != "cohere":
+                chunk.update(metrics)
+            chunks.append(chunk)
+        if self.family == "cohere":
+            chunks.append(
+                {
+                    "is_finished": True,
+                    "event_type": "stream-end",
+                    "finish_reason": "COMPLETE",
+                    "response": {"text": answer, "finish_reason": "COMPLETE"},
+                    **metrics,
+                }
+            )
+        return chunks
+
+
+# ---------------------------------------------------------------- the app
+
+
+def make_bedrock_app(
+    recorder: Recorder,
+    *,
+    access_key: str = "AKIDUPSTREAM",
+    secret_key: str = "upstream-secret",
+    region: str = "eu-west-1",
+    chunk_size: int = 3,
+    frame_delay_s: float = 0.0,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> web.Application:
+    """The fake Bedrock runtime; `recorder` sees every request before any check."""
+
+    def lookup(key_id: str) -> str | None:
+        return secret_key if key_id == access_key else None
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        received = await recorder.record(request)
+        raw_path = request.raw_path.split("?", 1)[0]
+        try:
+            verify_request(
+                request.method,
+                request.raw_path,
+                request.headers,
+                received.body,
+                lookup,
+                now=clock(),
+                expected_region=region,
+            )
+        except SigV4Error as exc:
+            return _error_response(exc.status, exc.code, exc.message)
+        match = _ROUTE.match(raw_path)
+        if match is None:
+            return _error_response(404, "UnknownOperationException", "Unknown operation")
+        model_id = unquote(match["model"])
+        operation = match["op"]
+        try:
+            body = orjson.loads(received.body)
+            if not isinstance(body, dict):
+                raise orjson.JSONDecodeError("not an object", "", 0)
+        except orjson.JSONDecodeError:
+            return _error_response(
+                400, "ValidationException", "Malformed input request, please reformat your input"
+            )
+        if "error-throttle" in model_id:
+            return _error_response(
+                429, "ThrottlingException", "Too many requests, please wait before trying again."
+            )
+        try:
+            if operation == "converse":
+                return web.json_response(
+                    _converse_answer(body), headers={"x-amzn-RequestId": str(uuid.uuid4())}
+                )
+            if operation == "converse-stream":
+                events = list(_converse_stream_events(body, chunk_size))
+                frames = [encode_event(name, _padded(payload)) for name, payload in events]
+                first_delta = next(i for i, (name, _) in enumerate(events) if name == "contentBlockDelta")
+                return await _stream(request, frames, model_id, {}, first_delta)
+            family = _Family(model_family(model_id), body, model_id)
+            if operation == "invoke":
+                answer = orjson.dumps(family.response())
+                return web.Response(
+                    body=answer,
+                    content_type="application/json",
+                    headers={
+                        "x-amzn-RequestId": str(uuid.uuid4()),
+                        "X-Amzn-Bedrock-Input-Token-Count": str(_tokens(family.text)),
+                        "X-Amzn-Bedrock-Output-Token-Count": str(_tokens(family.answer)),
+                        "X-Amzn-Bedrock-Invocation-Latency": "12",
+                    },
+                )
+            frames = [
+                encode_event("chunk", _padded({"bytes": base64.b64encode(orjson.dumps(chunk)).decode()}))
+                for chunk in family.stream_chunks(chunk_size)
+            ]
+            headers = {"X-Amzn-Bedrock-Content-Type": "application/json"}
+            return await _stream(request, frames, model_id, headers, family.first_delta_index)
+        except _Refusal as refusal:
+            return _error_response(refusal.status, refusal.error_type, refusal.message)
+
+    async def _stream(
+        request: web.Request,
+        frames: list[bytes],
+        model_id: str,
+        extra_headers: dict[str, str],
+        first_delta: int,
+    ) -> web.StreamResponse:
+        if "error-midstream" in model_id:
+            # Everything up to and including the first delta, then the failure.
+            frames = [
+                *frames[: first_delta + 1],
+                encode_exception(
+                    "modelStreamErrorException", orjson.dumps({"message": "model stream failed"})
+                ),
+            ]
+        if "corrupt-stream" in model_id and len(frames) > 1:
+            second = bytearray(frames[1])
+            second[-1] ^= 0xFF  # the message CRC
+            frames[1] = bytes(second)
+        response = web.StreamResponse(
+            status=200,
+            headers={"Content-Type": _EVENTSTREAM, "x-amzn-RequestId": str(uuid.uuid4()), **extra_headers},
+        )
+        await response.prepare(request)
+        for frame in frames:
+            if "split-frames" in model_id:
+                half = len(frame) // 2
+                await response.write(frame[:half])
+                await asyncio.sleep(0)
+                await response.write(frame[half:])
+            else:
+                await response.write(frame)
+            if frame_delay_s:
+                await asyncio.sleep(frame_delay_s)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
