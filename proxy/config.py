@@ -32,6 +32,9 @@ class AppConfig:
 
     name: str
     key: str = ""  # bearer key for OpenAI/Azure/Gemini-style callers
+    # SigV4 credentials the proxy issues to this app for Bedrock-style callers.
+    aws_access_key_id: str = ""
+    aws_secret_access_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,10 @@ class ProviderConfig:
     connect_timeout_s: float = 10.0
     # Path prefixes (below the provider's base URL) forwarded without scanning. Deny by default.
     allow_paths: tuple[str, ...] = ()
+    # Provider-specific keys, parsed by the provider's adapter (the only place that knows them).
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # The environment the configuration was read with, for adapter-specific overrides.
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,7 @@ def _provider(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> Prov
         connect_timeout_s=float(raw.get("connect_timeout_s", 10.0)),
         allow_paths=tuple(str(p) for p in raw.get("allow_paths") or ()),
         extra={k: v for k, v in raw.items() if k not in known},
+        env={k: v for k, v in env.items() if k.startswith(prefix)},
     )
 
 
