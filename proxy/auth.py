@@ -30,13 +30,13 @@ class KeyRing:
                 found = name
         return found
 
+    def aws_secret(self, access_key_id: str) -> tuple[str, str] | None:
+        """(app name, secret) for a SigV4 access key id the proxy issued, or None."""
+        return self._aws.get(access_key_id)
+
 
 def bearer_token(authorization: str | None) -> str | None:
     if not authorization:
         return None
     scheme, _, token = authorization.partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
-
-    def aws_secret(self, access_key_id: str) -> tuple[str, str] | None:
-        """(app name, secret) for a SigV4 access key id the proxy issued, or None."""
-        return self._aws.get(access_key_id)
