@@ -83,9 +83,17 @@ def make_tldextract_offline() -> None:
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
 
+def quiet_presidio_logs() -> None:
+    """Presidio logs matched context words and text at DEBUG: personal data must never reach logs,
+    whatever level the operator picks."""
+    for name in ("presidio-analyzer", "presidio-anonymizer", "presidio_analyzer"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def build_analyzer(model_name: str = DEFAULT_SPACY_MODEL):  # type: ignore[no-untyped-def]
     """A Presidio AnalyzerEngine on the installed spaCy model, default recognizers."""
     make_tldextract_offline()
+    quiet_presidio_logs()
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from aiohttp import web
 from models.consent import Consent
 from models.decision import Decision, Findings
 from models.sharing import EntityTally, SharingRecord
+from models.spans import Span
 from models.target import ProviderTarget
 from proxy.config import Config
 from proxy.detection import DetectionError, Detector
@@ -162,7 +164,8 @@ class Pipeline:
     async def _detect(
         self, slots: TextSlots, consent: Consent, target: ProviderTarget, trace: Trace
     ) -> tuple[Decision, Restorer]:
-        spans: list = []
+        spans: list[list[Span]] = []
+        found: list[list[Span]] = []
         if slots.segments:
             if not self.detector.ready:
                 raise detection_unavailable("personal-data detection is not ready; nothing was sent")
@@ -176,10 +179,16 @@ class Pipeline:
             finally:
                 self.metrics.detection.labels(trace.provider).observe(time.perf_counter() - started)
             spans = [resolve_overlaps(s) for s in found]
-        counts: dict[str, int] = {}
-        for per_segment in spans:
-            for span in per_segment:
-                counts[span.entity_type] = counts.get(span.entity_type, 0) + 1
+        counts: Counter[str] = Counter(span.entity_type for per_segment in spans for span in per_segment)
+        # A type that lost an overlap to another type was still found: it must still count for the
+        # decision, or a low-scoring US_SSN under a DATE_TIME would slip past a "block" rule.
+        hidden = Counter(
+            span.entity_type
+            for per_segment in found
+            for span in per_segment
+            if span.entity_type not in counts
+        )
+        counts.update(hidden)
         decision = decide(consent, target, Findings(counts, frozenset(slots.unscannable)))
         for etype, n in counts.items():
             action = decision.actions.get(etype, consent.action_for(etype))
