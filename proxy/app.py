@@ -14,6 +14,7 @@ from proxy.detection import Detector, PresidioDetector
 from proxy.ledger import SqliteLedger
 from proxy.metrics import Metrics
 from proxy.pipeline import Pipeline
+from proxy.providers.azure import AzureOpenAIAdapter
 from proxy.providers.base import ProviderAdapter
 from proxy.providers.openai import OpenAIAdapter
 from proxy.upstream import Upstream
@@ -21,7 +22,7 @@ from rules.store import ConsentStore, RulesFileConsentStore
 
 log = logging.getLogger("consentry.app")
 
-ADAPTERS: dict[str, type[ProviderAdapter]] = {"openai": OpenAIAdapter}
+ADAPTERS: dict[str, type[ProviderAdapter]] = {"openai": OpenAIAdapter, "azure": AzureOpenAIAdapter}
 
 PIPELINE = web.AppKey("pipeline", Pipeline)
 DETECTOR_TASK = web.AppKey("detector_task", asyncio.Task)

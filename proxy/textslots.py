@@ -6,10 +6,9 @@ everything after that (detection, transforms) works on the flat list of segments
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, MutableMapping, MutableSequence
 from typing import Any
-
-import orjson
 
 Container = MutableMapping[str, Any] | MutableSequence[Any]
 
@@ -19,7 +18,7 @@ class TextSlots:
         self.segments: list[str] = []
         self._writers: list[Callable[[str], None]] = []
         # JSON strings (tool arguments) are re-serialised after their inner strings are written.
-        self._finalizers: list[Callable[[], None]] = []
+        self._finalizers: list[tuple[int, int, Callable[[], None]]] = []
         self.identifiers: list[tuple[Container, Any]] = []
         self.unscannable: set[str] = set()
 
@@ -56,10 +55,12 @@ class TextSlots:
         if not isinstance(raw, str) or not raw:
             return
         try:
-            parsed = orjson.loads(raw)
-        except orjson.JSONDecodeError:
+            # stdlib json, not orjson: arguments may hold integers wider than 64 bits, kept exact.
+            parsed = json.loads(raw)
+        except ValueError:
             self.add(container, key)
             return
+        first = len(self.segments)
         if isinstance(parsed, str):
             holder: list[Any] = [parsed]
             self.add(holder, 0)
@@ -71,9 +72,10 @@ class TextSlots:
             return  # a number or boolean carries no text
 
         def finalize(c: Container = container, k: Any = key, ref: list[Any] = parsed_ref) -> None:
-            c[k] = orjson.dumps(ref[0]).decode()  # type: ignore[index]
+            c[k] = json.dumps(ref[0], ensure_ascii=False, separators=(",", ":"))  # type: ignore[index]
 
-        self._finalizers.append(finalize)
+        # Only a JSON string whose inner text changed is re-serialised; others go out byte for byte.
+        self._finalizers.append((first, len(self.segments), finalize))
 
     def add_identifier(self, container: Container, key: Any) -> None:
         """An end-user identifier (e.g. OpenAI `user`): pseudonymised, never scanned or restored."""
@@ -88,7 +90,8 @@ class TextSlots:
             raise ValueError("one replacement per segment is required")
         for write, text in zip(self._writers, new_segments, strict=True):
             write(text)
-        for finalize in self._finalizers:
-            finalize()
+        for first, end, finalize in self._finalizers:
+            if new_segments[first:end] != self.segments[first:end]:
+                finalize()
         for container, key in self.identifiers:
             container[key] = pseudonymize(container[key])  # type: ignore[index]

@@ -50,12 +50,33 @@ def _actions(value: Any, where: str) -> dict[str, Action]:
         raise RulesError(f"{where}.actions: {exc}") from None
 
 
+def _score(value: Any, where: str) -> float:
+    try:
+        score = float(value)
+    except (TypeError, ValueError):
+        raise RulesError(f"{where} must be a number between 0 and 1") from None
+    if not 0.0 <= score <= 1.0:
+        raise RulesError(f"{where} must lie between 0 and 1")
+    return score
+
+
 def _thresholds(value: Any, where: str) -> dict[str, float]:
     if not isinstance(value, Mapping):
         raise RulesError(f"{where}.thresholds must be a mapping of entity type to score")
-    out = {str(k): float(v) for k, v in value.items()}
-    if any(not 0.0 <= v <= 1.0 for v in out.values()):
-        raise RulesError(f"{where}.thresholds must lie between 0 and 1")
+    return {str(k): _score(v, f"{where}.thresholds.{k}") for k, v in value.items()}
+
+
+def _models(value: Any, where: str) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping):
+        raise RulesError(f"{where}.models must be a mapping of provider to a list of model patterns")
+    out: dict[str, tuple[str, ...]] = {}
+    for provider, patterns in value.items():
+        if provider not in KNOWN_PROVIDERS:
+            raise RulesError(f"{where}.models names an unknown provider: {provider!r}")
+        # A bare string would be read as a list of characters, and its '*' would allow every model.
+        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+            raise RulesError(f"{where}.models.{provider} must be a list of model patterns")
+        out[str(provider)] = tuple(patterns)
     return out
 
 
@@ -68,15 +89,16 @@ def _build_consent(
     merged_thresholds = _thresholds(base.get("thresholds") or {}, "default")
     merged_thresholds.update(_thresholds(over.get("thresholds") or {}, where))
     providers = _providers(over.get("providers", base.get("providers", sorted(KNOWN_PROVIDERS))), where)
-    models_raw = over.get("models", base.get("models")) or {}
-    models = {str(p): tuple(str(m) for m in pats) for p, pats in models_raw.items()}
+    models = _models(over.get("models", base.get("models")) or {}, where)
     try:
-        state = ProcessingState(over.get("state", "active"))
+        state = ProcessingState(over.get("state", base.get("state", "active")))
         default_action = Action(over.get("default_action", base.get("default_action", "mask")))
         unscannable = UnscannablePolicy(over.get("unscannable", base.get("unscannable", "block")))
     except ValueError as exc:
         raise RulesError(f"{where}: {exc}") from None
-    default_threshold = float(over.get("default_threshold", base.get("default_threshold", 0.4)))
+    default_threshold = _score(
+        over.get("default_threshold", base.get("default_threshold", 0.4)), f"{where}.default_threshold"
+    )
     fingerprint = orjson.dumps(
         {
             "state": state,
@@ -115,6 +137,9 @@ def parse_rules(document: Mapping[str, Any]) -> RuleSet:
     customers = document.get("customers") or {}
     if not isinstance(default, Mapping) or not isinstance(customers, Mapping):
         raise RulesError("'default' and 'customers' must be mappings")
+    for customer_id, entry in customers.items():
+        if entry is not None and not isinstance(entry, Mapping):
+            raise RulesError(f"customers.{customer_id} must be a mapping")
     rules = RuleSet(
         version=str(document.get("version", "unversioned")),
         default=default,

@@ -64,6 +64,8 @@ class SseDecoder:
     def finish(self) -> list[SseEvent]:
         """Events still buffered when the stream ends (a last event without its blank line)."""
         events: list[SseEvent] = []
+        # The stream is over, so a CR held back in case an LF followed is a line ending after all.
+        events.extend(self.feed(b"\n") if self._buffer.endswith(b"\r") else [])
         if self._buffer:
             self._take_line(self._buffer, events)
             self._buffer = b""

@@ -190,6 +190,8 @@ _COLLECTORS: dict[str, Callable[[dict[str, Any], TextSlots], None]] = {
     "embeddings": _embeddings,
     "completions": _completions,
 }
+# Operations whose bodies carry user text; every other operation is forwarded without a scan.
+SCANNED_OPERATIONS = frozenset(_COLLECTORS)
 
 
 def collect_body(operation: str, body: dict[str, Any], slots: TextSlots) -> None:
