@@ -90,8 +90,9 @@ def quiet_presidio_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def build_analyzer(model_name: str = DEFAULT_SPACY_MODEL):  # type: ignore[no-untyped-def]
-    """A Presidio AnalyzerEngine on the installed spaCy model, default recognizers."""
+def build_analyzer(model_name: str = DEFAULT_SPACY_MODEL, custom: bool = True):  # type: ignore[no-untyped-def]
+    """A Presidio AnalyzerEngine on the installed spaCy model: Presidio's default recognizers plus
+    Consentry's own (`custom=False` gives stock Presidio, for comparisons)."""
     make_tldextract_offline()
     quiet_presidio_logs()
     from presidio_analyzer import AnalyzerEngine
@@ -103,7 +104,15 @@ def build_analyzer(model_name: str = DEFAULT_SPACY_MODEL):  # type: ignore[no-un
         "ner_model_configuration": NER_MODEL_CONFIGURATION,
     }
     nlp_engine = NlpEngineProvider(nlp_configuration=configuration).create_engine()
-    return AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
+    analyzer = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
+    if custom:
+        from proxy.recognizers import REPLACED_DEFAULTS, consentry_recognizers
+
+        for name in REPLACED_DEFAULTS:
+            analyzer.registry.remove_recognizer(name)
+        for recognizer in consentry_recognizers():
+            analyzer.registry.add_recognizer(recognizer)
+    return analyzer
 
 
 @dataclass
@@ -170,3 +179,20 @@ class PresidioDetector:
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def scan_texts(
+    texts: Sequence[str], customer_id: str | None = None, config_path: str | None = None
+) -> list[list[Span]]:
+    """Offline scan as the proxy would detect (`consentry scan`, benchmarks): default policy or a customer's."""
+    from proxy.config import load_config
+    from rules.loader import load_rules
+
+    config = load_config(config_path)
+    consent = load_rules(config.rules_path).consent_for(customer_id or "\x00default")
+    detector = PresidioDetector(config.detection.model, timeout_s=3600)
+    detector.load()
+    try:
+        return detector.analyze_batch(list(texts), consent)
+    finally:
+        detector._executor.shutdown(wait=False)
