@@ -184,7 +184,7 @@ class PresidioDetector:
 def scan_texts(
     texts: Sequence[str], customer_id: str | None = None, config_path: str | None = None
 ) -> list[list[Span]]:
-    """Offline scan as the proxy would detect (`consentry scan`, benchmarks): default policy or a customer's."""
+    """Offline detection as the proxy does it (`consentry scan`, benchmarks), for a customer or the default."""
     from proxy.config import load_config
     from rules.loader import load_rules
 
