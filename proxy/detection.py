@@ -184,7 +184,7 @@ class PresidioDetector:
 def scan_texts(
     texts: Sequence[str], customer_id: str | None = None, config_path: str | None = None
 ) -> list[list[Span]]:
-    """Offline detection as the proxy does it (`consentry scan`, benchmarks), for a customer or the default."""
+    """Offline detection as the proxy does it (consentry scan, benchmarks)."""
     from proxy.config import load_config
     from rules.loader import load_rules
 
