@@ -104,13 +104,14 @@ def consentry_detector(customer: str | None = None) -> DetectFn:
 
 
 def stock_presidio_detector(model_name: str) -> DetectFn:
-    from proxy.detection import make_tldextract_offline, quiet_presidio_logs
-
-    make_tldextract_offline()
-    quiet_presidio_logs()
+    """Presidio as it comes: AnalyzerEngine, default recognizers, the same spaCy model, default scores."""
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
+    from proxy.analysis import make_tldextract_offline, quiet_presidio_logs
+
+    make_tldextract_offline()
+    quiet_presidio_logs()
     config = {"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model_name}]}
     engine = AnalyzerEngine(nlp_engine=NlpEngineProvider(nlp_configuration=config).create_engine())
 

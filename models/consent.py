@@ -49,6 +49,8 @@ class Consent:
     default_threshold: float = 0.4
     unscannable: UnscannablePolicy = UnscannablePolicy.BLOCK
     known_customer: bool = False
+    # The customer's own account data (entity type -> exact values), masked wherever it appears.
+    known_identifiers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def action_for(self, entity_type: str) -> Action:
         return self.actions.get(entity_type, self.default_action)

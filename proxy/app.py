@@ -16,13 +16,20 @@ from proxy.metrics import Metrics
 from proxy.pipeline import Pipeline
 from proxy.providers.azure import AzureOpenAIAdapter
 from proxy.providers.base import ProviderAdapter
+from proxy.providers.bedrock import BedrockAdapter
+from proxy.providers.gemini import GeminiAdapter
 from proxy.providers.openai import OpenAIAdapter
 from proxy.upstream import Upstream
 from rules.store import ConsentStore, RulesFileConsentStore
 
 log = logging.getLogger("consentry.app")
 
-ADAPTERS: dict[str, type[ProviderAdapter]] = {"openai": OpenAIAdapter, "azure": AzureOpenAIAdapter}
+ADAPTERS: dict[str, type[ProviderAdapter]] = {
+    "openai": OpenAIAdapter,
+    "azure": AzureOpenAIAdapter,
+    "gemini": GeminiAdapter,
+    "bedrock": BedrockAdapter,
+}
 
 PIPELINE = web.AppKey("pipeline", Pipeline)
 DETECTOR_TASK = web.AppKey("detector_task", asyncio.Task)
@@ -42,7 +49,10 @@ def build_app(
     metrics = Metrics()
     own = detector is None if owns_detector is None else owns_detector
     detector = detector or PresidioDetector(
-        config.detection.model, config.detection.timeout_s, config.detection.workers
+        config.detection.model,
+        config.detection.timeout_s,
+        config.detection.workers,
+        config.detection.cache_entries,
     )
     consents = consents or RulesFileConsentStore(config.rules_path)
     ledger = SqliteLedger(

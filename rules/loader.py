@@ -80,10 +80,21 @@ def _models(value: Any, where: str) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def _known_identifiers(value: Any, where: str) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping):
+        raise RulesError(f"{where}.known_identifiers must be a mapping of entity type to a list of values")
+    out: dict[str, tuple[str, ...]] = {}
+    for etype, values in value.items():
+        if not isinstance(values, list) or not all(isinstance(v, str | int) for v in values):
+            raise RulesError(f"{where}.known_identifiers.{etype} must be a list of values")
+        out[str(etype)] = tuple(str(v) for v in values)
+    return out
+
+
 def _build_consent(
-    customer_id: str, version: str, base: Mapping[str, Any], over: Mapping[str, Any], known: bool
+    customer_id: str, version: str, base: Mapping[str, Any], over: Mapping[str, Any], is_customer: bool
 ) -> Consent:
-    where = f"customers.{customer_id}" if known else "default"
+    where = f"customers.{customer_id}" if is_customer else "default"
     merged_actions = _actions(base.get("actions") or {}, "default")
     merged_actions.update(_actions(over.get("actions") or {}, where))
     merged_thresholds = _thresholds(base.get("thresholds") or {}, "default")
@@ -99,8 +110,10 @@ def _build_consent(
     default_threshold = _score(
         over.get("default_threshold", base.get("default_threshold", 0.4)), f"{where}.default_threshold"
     )
+    known = _known_identifiers(over.get("known_identifiers") or {}, where)
     fingerprint = orjson.dumps(
         {
+            "known_identifiers": known,
             "state": state,
             "providers": sorted(providers),
             "models": models,
@@ -126,7 +139,8 @@ def _build_consent(
         thresholds=merged_thresholds,
         default_threshold=default_threshold,
         unscannable=unscannable,
-        known_customer=known,
+        known_customer=is_customer,
+        known_identifiers=known,
     )
 
 

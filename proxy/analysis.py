@@ -1,0 +1,173 @@
+"""The analysis itself: Presidio on a spaCy pipeline trimmed to what detection needs.
+
+This module runs inside detector workers (a thread in tests, processes in production), so its
+state is one module-level engine per worker and its inputs and outputs are plain, picklable data.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+import spacy
+from presidio_analyzer import AnalyzerEngine
+from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
+from spacy.tokens import Doc
+
+log = logging.getLogger("consentry.analysis")
+
+# spaCy components detection never reads: the NER of the small English models has its own
+# embedding layer, so the shared tok2vec, tagger, parser and lemmatizer are pure cost.
+UNUSED_COMPONENTS = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter")
+
+# Presidio's own mapping (its conf/default.yaml), passed explicitly: without it the code defaults
+# differ (organisations emitted, facilities not mapped to locations).
+NER_MODEL_CONFIGURATION = {
+    "model_to_presidio_entity_mapping": {
+        "PER": "PERSON",
+        "PERSON": "PERSON",
+        "NORP": "NRP",
+        "FAC": "LOCATION",
+        "LOC": "LOCATION",
+        "GPE": "LOCATION",
+        "LOCATION": "LOCATION",
+        "ORG": "ORGANIZATION",
+        "ORGANIZATION": "ORGANIZATION",
+        "DATE": "DATE_TIME",
+        "TIME": "DATE_TIME",
+    },
+    "low_confidence_score_multiplier": 0.4,
+    "low_score_entity_names": [],
+    "labels_to_ignore": [
+        "ORGANIZATION",
+        "CARDINAL",
+        "EVENT",
+        "LANGUAGE",
+        "LAW",
+        "MONEY",
+        "ORDINAL",
+        "PERCENT",
+        "PRODUCT",
+        "QUANTITY",
+        "WORK_OF_ART",
+    ],
+}
+# Entity types only the NER model produces (directly or via the recognizers that read its output).
+NER_ENTITIES = frozenset({"PERSON", "LOCATION", "NRP", "DATE_TIME", "ORGANIZATION"})
+
+RawSpan = tuple[int, int, str, float]
+
+
+def make_tldextract_offline() -> None:
+    """Presidio's email and URL recognizers call tldextract, whose default extractor fetches the
+    public-suffix list over the network on first use. Pin it to the snapshot in the package."""
+    import tldextract
+    import tldextract.tldextract as tld_module
+
+    tld_module.TLD_EXTRACTOR = tldextract.TLDExtract(
+        suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True
+    )
+    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+
+
+def quiet_presidio_logs() -> None:
+    """Presidio logs matched context words and text at DEBUG: personal data must never reach logs,
+    whatever level the operator picks."""
+    for name in ("presidio-analyzer", "presidio-anonymizer", "presidio_analyzer"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class TrimmedSpacyNlpEngine(SpacyNlpEngine):
+    """spaCy with only the NER component; lemmas are lower-cased tokens (context words still match)."""
+
+    def load(self) -> None:
+        self.nlp = {
+            m["lang_code"]: spacy.load(m["model_name"], exclude=list(UNUSED_COMPONENTS)) for m in self.models
+        }
+
+    def _doc_to_nlp_artifact(self, doc: Doc, language: str) -> NlpArtifacts:
+        entities, scores = self._get_updated_entities(doc.ents, self._get_scores_for_entities(doc))
+        return NlpArtifacts(
+            entities=entities,
+            tokens=doc,
+            tokens_indices=[token.idx for token in doc],
+            lemmas=[token.lower_ for token in doc],
+            nlp_engine=self,
+            language=language,
+            scores=scores,
+        )
+
+    def tokens_only(self, text: str, language: str = "en") -> NlpArtifacts:
+        """Artifacts without running the model, for requests whose rules need no NER entity."""
+        return self._doc_to_nlp_artifact(self.nlp[language].make_doc(text), language)
+
+
+def build_analyzer(model_name: str, custom: bool = True, trimmed: bool = True) -> AnalyzerEngine:
+    """Presidio's default recognizers on the installed spaCy model, plus Consentry's own.
+
+    `custom=False, trimmed=False` is stock Presidio, for side-by-side measurements.
+    """
+    make_tldextract_offline()
+    quiet_presidio_logs()
+    engine_class = TrimmedSpacyNlpEngine if trimmed else SpacyNlpEngine
+    nlp_engine = engine_class(
+        models=[{"lang_code": "en", "model_name": model_name}], ner_model_configuration=None
+    )
+    from presidio_analyzer.nlp_engine import NerModelConfiguration
+
+    nlp_engine.ner_model_configuration = NerModelConfiguration.from_dict(NER_MODEL_CONFIGURATION)
+    nlp_engine.load()
+    analyzer = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
+    if custom:
+        from proxy.recognizers import REPLACED_DEFAULTS, consentry_recognizers
+
+        for name in REPLACED_DEFAULTS:
+            analyzer.registry.remove_recognizer(name)
+        for recognizer in consentry_recognizers():
+            analyzer.registry.add_recognizer(recognizer)
+    return analyzer
+
+
+class Analysis:
+    """One worker's engine: texts in, raw spans (all scores) out."""
+
+    def __init__(self, model_name: str, custom: bool = True) -> None:
+        self.analyzer = build_analyzer(model_name, custom=custom)
+        self.entities = sorted(self.analyzer.get_supported_entities(language="en"))
+        self.analyze(["warm up John Smith in London"], self.entities, use_ner=True)
+
+    def analyze(self, texts: Sequence[str], entities: Sequence[str], use_ner: bool) -> list[list[RawSpan]]:
+        engine = self.analyzer.nlp_engine
+        assert isinstance(engine, TrimmedSpacyNlpEngine)
+        if use_ner:
+            artifacts = [art for _, art in engine.process_batch(list(texts), "en", batch_size=32)]
+        else:
+            artifacts = [engine.tokens_only(text) for text in texts]
+        out: list[list[RawSpan]] = []
+        for text, art in zip(texts, artifacts, strict=True):
+            results = self.analyzer.analyze(
+                text=text, language="en", entities=list(entities), nlp_artifacts=art, score_threshold=0.0
+            )
+            out.append([(r.start, r.end, r.entity_type, float(r.score)) for r in results])
+        return out
+
+
+# ---------------------------------------------------------------- process-pool entry points
+
+_WORKER: Analysis | None = None
+
+
+def worker_init(model_name: str) -> None:
+    global _WORKER
+    _WORKER = Analysis(model_name)
+
+
+def worker_entities() -> list[str]:
+    assert _WORKER is not None, "worker not initialised"
+    return _WORKER.entities
+
+
+def worker_analyze(texts: Sequence[str], entities: Sequence[str], use_ner: bool) -> list[list[RawSpan]]:
+    assert _WORKER is not None, "worker not initialised"
+    return _WORKER.analyze(texts, entities, use_ner)
