@@ -157,3 +157,34 @@ def test_action_allow_is_not_detected(detector: PresidioDetector) -> None:
     c = consent("allow-mail", actions={"EMAIL_ADDRESS": "allow"})
     assert c.action_for("EMAIL_ADDRESS") is Action.ALLOW
     assert "EMAIL_ADDRESS" not in types(asyncio.run(detector.detect([TEXT], c))[0])
+
+
+def test_split_for_workers_covers_text_with_overlaps() -> None:
+    from proxy.detection import SPLIT_OVERLAP, split_for_workers
+
+    text = ("Line with Jane Doe and an address.\n" * 400)[:14000]
+    pieces = split_for_workers(text, 2)
+    assert len(pieces) == 2
+    assert pieces[0][0] == 0 and pieces[-1][0] + len(pieces[-1][1]) == len(text)
+    for offset, piece in pieces:
+        assert text[offset : offset + len(piece)] == piece
+    first_end = pieces[0][0] + len(pieces[0][1])
+    assert first_end - pieces[1][0] >= 2 * SPLIT_OVERLAP - 1
+    assert split_for_workers("short", 2) == [(0, "short")]
+
+
+def test_long_segment_split_across_workers_finds_entities_at_the_cut() -> None:
+    filler = "The quarterly numbers look fine and nothing else is notable here. " * 60
+    text = filler + "Please contact Jane Doe at jane.doe@example.com today. " + filler
+
+    async def run() -> list:
+        pooled = PresidioDetector(workers=2, timeout_s=60)
+        await pooled.start()
+        try:
+            return (await pooled.detect([text], consent()))[0]
+        finally:
+            await pooled.close()
+
+    found = asyncio.run(run())
+    values = {text[s.start : s.end] for s in found}
+    assert "jane.doe@example.com" in values and any("Jane Doe" in v for v in values)
