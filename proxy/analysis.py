@@ -140,8 +140,11 @@ class Analysis:
     def analyze(self, texts: Sequence[str], entities: Sequence[str], use_ner: bool) -> list[list[RawSpan]]:
         engine = self.analyzer.nlp_engine
         assert isinstance(engine, TrimmedSpacyNlpEngine)
-        if use_ner:
+        if use_ner and len(texts) > 4:
             artifacts = [art for _, art in engine.process_batch(list(texts), "en", batch_size=32)]
+        elif use_ner:
+            # spaCy's pipe() costs about a millisecond of set-up per call: only worth it for batches.
+            artifacts = [engine.process_text(text, "en") for text in texts]
         else:
             artifacts = [engine.tokens_only(text) for text in texts]
         out: list[list[RawSpan]] = []
