@@ -16,6 +16,7 @@ from proxy.metrics import Metrics
 from proxy.pipeline import Pipeline
 from proxy.providers.azure import AzureOpenAIAdapter
 from proxy.providers.base import ProviderAdapter
+from proxy.providers.gemini import GeminiAdapter
 from proxy.providers.openai import OpenAIAdapter
 from proxy.upstream import Upstream
 from rules.store import ConsentStore, RulesFileConsentStore
@@ -25,6 +26,7 @@ log = logging.getLogger("consentry.app")
 ADAPTERS: dict[str, type[ProviderAdapter]] = {
     "openai": OpenAIAdapter,
     "azure": AzureOpenAIAdapter,
+    "gemini": GeminiAdapter,
 }
 
 PIPELINE = web.AppKey("pipeline", Pipeline)
