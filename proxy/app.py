@@ -16,6 +16,7 @@ from proxy.metrics import Metrics
 from proxy.pipeline import Pipeline
 from proxy.providers.azure import AzureOpenAIAdapter
 from proxy.providers.base import ProviderAdapter
+from proxy.providers.bedrock import BedrockAdapter
 from proxy.providers.gemini import GeminiAdapter
 from proxy.providers.openai import OpenAIAdapter
 from proxy.upstream import Upstream
@@ -27,6 +28,7 @@ ADAPTERS: dict[str, type[ProviderAdapter]] = {
     "openai": OpenAIAdapter,
     "azure": AzureOpenAIAdapter,
     "gemini": GeminiAdapter,
+    "bedrock": BedrockAdapter,
 }
 
 PIPELINE = web.AppKey("pipeline", Pipeline)

@@ -120,7 +120,12 @@ class Pipeline:
                 raise not_found("unknown provider: use /openai, /azure, /bedrock or /gemini")
             trace.provider = adapter.name
             incoming = IncomingRequest(
-                request.method, routed.subpath, request.query, request.query_string, request.headers
+                request.method,
+                routed.subpath,
+                request.query,
+                request.query_string,
+                request.headers,
+                request.raw_path,
             )
             exchange = adapter.open(incoming)
             trace.operation = exchange.operation

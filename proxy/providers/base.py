@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from multidict import CIMultiDictProxy, MultiDictProxy
+from yarl import URL
 
 from models.target import ProviderTarget
 from proxy.auth import KeyRing
@@ -47,12 +48,16 @@ class IncomingRequest:
     query: MultiDictProxy[str]
     raw_query: str
     headers: CIMultiDictProxy[str]
+    # The request target exactly as received (prefixes and query included, percent-encoding
+    # untouched): what a caller's SigV4 signature covers.
+    raw_path: str = ""
 
 
 @dataclass
 class UpstreamRequest:
     method: str
-    url: str
+    # A yarl.URL built with encoded=True is sent exactly as written (a SigV4-signed path must be).
+    url: str | URL
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None
 
