@@ -195,7 +195,8 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
         raise ConfigError("apps.<name>.aws_access_key_id and aws_secret_access_key go together")
 
     providers_raw = dict(raw.get("providers") or {})
-    for name in DEFAULT_BASE_URLS:
+    # Every provider gets a section, so CONSENTRY_<PROVIDER>_* overrides work without a config file.
+    for name in ("openai", "azure", "bedrock", "gemini"):
         providers_raw.setdefault(name, {})
     providers = {name: _provider(name, spec or {}, env) for name, spec in providers_raw.items()}
 

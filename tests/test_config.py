@@ -165,3 +165,10 @@ def test_load_config_from_file(tmp_path: Path) -> None:
     assert config.provider("openai").allow_paths == ("/files",)
     assert config.provider("openai").timeout_s == 30.0
     assert load_config(env={**HASH_ENV, "CONSENTRY_CONFIG": str(path)}).port == 8443
+
+
+def test_provider_env_overrides_work_without_a_config_section(tmp_path: Path) -> None:
+    env = {"CONSENTRY_GEMINI_API_KEY": "gm-from-env", "CONSENTRY_GEMINI_BASE_URL": "http://127.0.0.1:9/gm"}
+    config = parse_config({"ledger": {"path": str(tmp_path / "l.db")}}, env=env)
+    assert config.provider("gemini").api_key == "gm-from-env"
+    assert config.provider("gemini").base_url == "http://127.0.0.1:9/gm"
