@@ -186,16 +186,18 @@ class Pipeline:
             spans = [resolve_overlaps(s) for s in found]
         counts: Counter[str] = Counter(span.entity_type for per_segment in spans for span in per_segment)
         # A type that lost an overlap to another type was still found: it must still count for the
-        # decision, or a low-scoring US_SSN under a DATE_TIME would slip past a "block" rule.
+        # decision, or a low-scoring US_SSN under a DATE_TIME would slip past a "block" rule. It is
+        # tallied (records, metrics) only when it is what blocks: otherwise it was masked as the
+        # type that won, and counting it again would overstate what was shared.
         hidden = Counter(
             span.entity_type
             for per_segment in found
             for span in per_segment
             if span.entity_type not in counts
         )
-        counts.update(hidden)
-        decision = decide(consent, target, Findings(counts, frozenset(slots.unscannable)))
-        for etype, n in counts.items():
+        decision = decide(consent, target, Findings(counts + hidden, frozenset(slots.unscannable)))
+        tallied = counts + Counter({e: n for e, n in hidden.items() if e in decision.blocked_entities})
+        for etype, n in tallied.items():
             action = decision.actions.get(etype, consent.action_for(etype))
             trace.entities[etype] = EntityTally(n, str(action))
             self.metrics.entities.labels(etype, str(action)).inc(n)
