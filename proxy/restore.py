@@ -7,10 +7,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
 
 PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*_\d+>")
 
 Escape = Callable[[str], str]
+
+
+def json_escape(value: str) -> str:
+    """A value as it must appear inside a JSON string (tool arguments are often JSON text)."""
+    return orjson.dumps(value).decode()[1:-1]
 
 
 class Restorer:
@@ -70,3 +78,40 @@ class StreamRestorer:
     def flush(self) -> str:
         text, self._pending = self._pending, ""
         return self._restorer.restore(text, self._escape)
+
+
+StreamKey = tuple[Any, ...]
+
+
+class StreamRestorers:
+    """One StreamRestorer per place text streams into, keyed by where it is (choice, content
+    block, candidate, tool call...), for answers that interleave several streams."""
+
+    def __init__(self, restorer: Restorer) -> None:
+        self._restorer = restorer
+        self._streams: dict[StreamKey, StreamRestorer] = {}
+
+    def feed(self, key: StreamKey, text: str, json_text: bool = False) -> str:
+        """Restore `text` as the next piece of stream `key`; `json_text` streams carry JSON text,
+        so restored values go in JSON-escaped."""
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = self._restorer.stream(json_escape if json_text else None)
+        return stream.feed(text)
+
+    def feed_into(self, holder: dict[str, Any], field: str, key: StreamKey, json_text: bool = False) -> bool:
+        """Restore holder[field] as the next piece of its stream; True if that changed it."""
+        piece = holder[field]
+        holder[field] = self.feed(key, piece, json_text)
+        return bool(holder[field] != piece)
+
+    def flush_one(self, key: StreamKey) -> str:
+        """Held-back text of stream `key`, which ends here ("" if it held nothing or never began)."""
+        stream = self._streams.pop(key, None)
+        return stream.flush() if stream else ""
+
+    def flush(self, match: Callable[[StreamKey], bool] = lambda _: True) -> list[tuple[StreamKey, str]]:
+        """Held-back text of the matching streams (all by default), which end here."""
+        keys = [key for key in self._streams if match(key)]
+        out = [(key, self._streams.pop(key).flush()) for key in keys]
+        return [(key, text) for key, text in out if text]

@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import orjson
-
 from models.target import ProviderTarget
 from proxy.auth import KeyRing, bearer_token
 from proxy.config import ConfigError, ProviderConfig
-from proxy.errors import ProxyError, not_found, unauthorized
+from proxy.errors import ProxyError, not_found
 from proxy.providers.base import (
     ErrorReply,
     IncomingRequest,
@@ -28,15 +26,13 @@ from proxy.providers.base import (
     ResponseTransformer,
     UpstreamRequest,
 )
+from proxy.providers.common import allowed_extra, authenticate_app, parse_json_object, upstream_body
 from proxy.providers.openai import (
-    PASSTHROUGH_KEY_HEADER,
     SCANNED_OPERATIONS,
-    allowed_extra,
     answer_transformer,
     collect_body,
     openai_error_reply,
     operation_for,
-    parse_json_object,
 )
 from proxy.restore import Restorer
 from proxy.textslots import TextSlots
@@ -142,16 +138,12 @@ class AzureExchange(ProviderExchange):
 
     def authenticate(self, body: bytes) -> str:
         headers = self._incoming.headers
-        config = self._adapter.config
-        if config.auth_mode == "passthrough":
-            presented = headers.get(PASSTHROUGH_KEY_HEADER)
-            if not (headers.get("api-key") or bearer_token(headers.get("Authorization"))):
-                raise unauthorized("passthrough mode needs the caller's Azure credential in api-key")
-        else:
-            presented = headers.get("api-key") or bearer_token(headers.get("Authorization"))
-        app = self._adapter.keys.app_for(presented)
-        if app is None:
-            raise unauthorized()
+        app = authenticate_app(
+            self._adapter,
+            headers,
+            headers.get("api-key") or bearer_token(headers.get("Authorization")),
+            "passthrough mode needs the caller's Azure credential in api-key",
+        )
         # Looked up only after authentication, so a caller without a key cannot probe which
         # resource names are configured.
         self._resource = self._adapter.resources.get(self._route.resource)
@@ -195,14 +187,7 @@ class AzureExchange(ProviderExchange):
                 headers["Authorization"] = incoming["Authorization"]
         else:
             headers["api-key"] = self._resource.api_key
-        body: bytes | None = None
-        if self._body is not None:
-            body = orjson.dumps(self._body)
-            headers["Content-Type"] = "application/json"
-        elif self._raw:
-            body = self._raw
-            if "Content-Type" in incoming:
-                headers["Content-Type"] = incoming["Content-Type"]
+        body = upstream_body(self._body, self._raw, incoming, headers)
         return UpstreamRequest(self._incoming.method, url, headers, body)
 
     def response_transformer(

@@ -59,7 +59,8 @@ from proxy.providers.base import (
     StreamAbort,
     UpstreamRequest,
 )
-from proxy.restore import Restorer, StreamRestorer
+from proxy.providers.common import JsonAnswer, allowed_extra, parse_json_object, restore_json
+from proxy.restore import Restorer, StreamKey, StreamRestorers
 from proxy.textslots import TextSlots
 
 log = logging.getLogger("consentry.bedrock")
@@ -520,94 +521,23 @@ _INVOKE_COLLECTORS: dict[str, Callable[[dict[str, Any], TextSlots], None]] = {
 
 
 def _parse_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise bad_request("Malformed input request: the body is not valid JSON", "invalid_json") from None
-    if not isinstance(body, dict):
-        raise bad_request("Malformed input request: the body must be a JSON object", "invalid_json")
-    return body
+    # Bedrock's own wording for a body it cannot read, so callers see what Bedrock would say.
+    return parse_json_object(
+        raw,
+        "Malformed input request: the body is not valid JSON",
+        "Malformed input request: the body must be a JSON object",
+    )
 
 
 # ---------------------------------------------------------------- restoring answers
 
-
-def _json_escape(value: str) -> str:
-    """A value as it must appear inside a JSON string (tool input streamed as JSON text)."""
-    return orjson.dumps(value).decode()[1:-1]
-
-
-def _restore(value: Any, restorer: Restorer) -> Any:
-    """Every string value restored; `arguments` strings are JSON text (Mistral tool calls)."""
-    if isinstance(value, str):
-        return restorer.restore(value)
-    if isinstance(value, dict):
-        return {
-            k: restorer.restore(v, _json_escape)
-            if k == "arguments" and isinstance(v, str)
-            else _restore(v, restorer)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_restore(v, restorer) for v in value]
-    return value
+# `arguments` strings are JSON text (Mistral tool calls).
+JSON_TEXT_KEYS = frozenset({"arguments"})
 
 
 def _restored_or_none(value: dict[str, Any], restorer: Restorer) -> dict[str, Any] | None:
-    restored = _restore(value, restorer)
+    restored = restore_json(value, restorer, JSON_TEXT_KEYS)
     return None if restored == value else restored
-
-
-class JsonAnswer(ResponseTransformer):
-    """A whole JSON answer (Converse, InvokeModel of any family), restored in every string."""
-
-    streaming = False
-
-    def __init__(self, restorer: Restorer) -> None:
-        self._restorer = restorer
-        self._chunks: list[bytes] = []
-
-    def feed(self, chunk: bytes) -> bytes:
-        self._chunks.append(chunk)
-        return b""
-
-    def finish(self) -> bytes:
-        try:
-            parsed = orjson.loads(b"".join(self._chunks))
-        except orjson.JSONDecodeError:
-            raise ProxyError(
-                502, "invalid_upstream_response", "the provider sent an answer that is not JSON"
-            ) from None
-        return orjson.dumps(_restore(parsed, self._restorer))
-
-
-Key = tuple[Any, ...]
-
-
-class _Streams:
-    """One StreamRestorer per place text streams into (content block and kind of delta)."""
-
-    def __init__(self, restorer: Restorer) -> None:
-        self.restorer = restorer
-        self._streams: dict[Key, StreamRestorer] = {}
-
-    def feed(self, key: Key, text: str, json_text: bool = False) -> str:
-        stream = self._streams.get(key)
-        if stream is None:
-            stream = self._streams[key] = self.restorer.stream(_json_escape if json_text else None)
-        return stream.feed(text)
-
-    def feed_into(self, holder: dict[str, Any], field: str, key: Key, json_text: bool = False) -> bool:
-        """Restore holder[field] as the next piece of its stream; True if that changed it."""
-        piece = holder[field]
-        holder[field] = self.feed(key, piece, json_text)
-        return bool(holder[field] != piece)
-
-    def flush(self, match: Callable[[Key], bool] = lambda _: True) -> list[tuple[Key, str]]:
-        """Held-back text of the matching streams, which end here."""
-        keys = [key for key in self._streams if match(key)]
-        out = [(key, self._streams.pop(key).flush()) for key in keys]
-        return [(key, text) for key, text in out if text]
 
 
 # A handler turns one event into (extra events to send first, the event rewritten or None when
@@ -624,7 +554,7 @@ class ConverseEvents:
 
     def __init__(self, restorer: Restorer) -> None:
         self._restorer = restorer
-        self._streams = _Streams(restorer)
+        self._streams = StreamRestorers(restorer)
 
     def on_event(self, event_type: str, event: dict[str, Any]) -> Rewrite:
         if event_type == "contentBlockDelta":
@@ -652,13 +582,15 @@ class ConverseEvents:
             ):
                 changed |= self._streams.feed_into(value, "text", (index, kind))
             else:  # citations, tool results of server-side tools: small and whole
-                restored = _restore(value, self._restorer)
+                restored = restore_json(value, self._restorer, JSON_TEXT_KEYS)
                 if restored != value:
                     delta[kind], changed = restored, True
         # An unchanged event goes out as the very bytes that came in.
         return event if changed else None
 
-    def _leftovers(self, match: Callable[[Key], bool] = lambda _: True) -> list[tuple[str, dict[str, Any]]]:
+    def _leftovers(
+        self, match: Callable[[StreamKey], bool] = lambda _: True
+    ) -> list[tuple[str, dict[str, Any]]]:
         out = []
         for (index, kind), text in self._streams.flush(match):
             if kind == "text":
@@ -713,7 +645,7 @@ class _AnthropicChunks:
 
     def __init__(self, restorer: Restorer) -> None:
         self._restorer = restorer
-        self._streams = _Streams(restorer)
+        self._streams = StreamRestorers(restorer)
 
     def on_chunk(self, chunk: dict[str, Any]) -> ChunkRewrite:
         ctype = chunk.get("type")
@@ -731,7 +663,7 @@ class _AnthropicChunks:
             return self._leftovers(), _restored_or_none(chunk, self._restorer)
         return [], _restored_or_none(chunk, self._restorer)
 
-    def _leftovers(self, match: Callable[[Key], bool] = lambda _: True) -> list[dict[str, Any]]:
+    def _leftovers(self, match: Callable[[StreamKey], bool] = lambda _: True) -> list[dict[str, Any]]:
         return [
             {
                 "type": "content_block_delta",
@@ -775,13 +707,13 @@ class _FlatChunks:
     def __init__(self, family: str, restorer: Restorer) -> None:
         self._family = family
         self._restorer = restorer
-        self._streams = _Streams(restorer)
+        self._streams = StreamRestorers(restorer)
 
-    def _text(self, holder: dict[str, Any], field: str, key: Key, last: bool) -> bool:
+    def _text(self, holder: dict[str, Any], field: str, key: StreamKey, last: bool) -> bool:
         """Restore holder[field]; on the stream's last chunk append what was held back."""
         changed = isinstance(holder.get(field), str) and self._streams.feed_into(holder, field, key)
         if last:
-            rest = "".join(text for _, text in self._streams.flush(lambda k: k == key))
+            rest = self._streams.flush_one(key)
             if rest:
                 holder[field] = (holder.get(field) or "") + rest
                 changed = True
@@ -951,10 +883,6 @@ _ACCEPT_HEADER = {"invoke": "Accept", "invoke-with-response-stream": "X-Amzn-Bed
 _METADATA_HEADER = "X-Amzn-Bedrock-Request-Metadata"
 
 
-def allowed_extra(path: str, allow_paths: tuple[str, ...]) -> bool:
-    return any(path == p.rstrip("/") or path.startswith(p.rstrip("/") + "/") for p in allow_paths)
-
-
 class BedrockExchange(ProviderExchange):
     def __init__(
         self, adapter: BedrockAdapter, incoming: IncomingRequest, operation: str, encoded_model: str
@@ -1074,7 +1002,7 @@ class BedrockExchange(ProviderExchange):
                 return EventStreamAnswer(_EventFrames(restorer))
             return EventStreamAnswer(_ChunkFrames(_chunk_handler(self._family, restorer)))
         if restorer.active and self.operation != "passthrough":
-            return JsonAnswer(restorer)
+            return JsonAnswer(restorer, JSON_TEXT_KEYS)
         return PassThrough(streaming=False)
 
 
@@ -1156,7 +1084,8 @@ class BedrockAdapter(ProviderAdapter):
         match = _MODEL_PATH.match(incoming.subpath)
         if match is not None and incoming.method == "POST" and unquote(match["model"]) not in (".", ".."):
             return BedrockExchange(self, incoming, match["op"], match["model"])
-        if _SAFE_PATH.match(incoming.subpath) and allowed_extra(incoming.subpath, self.config.allow_paths):
+        subpath = incoming.subpath
+        if _SAFE_PATH.match(subpath) and allowed_extra(subpath.removeprefix("/"), self.config.allow_paths):
             return BedrockExchange(self, incoming, "passthrough", "")
         raise not_found(
             f"Consentry does not forward {incoming.method} {incoming.subpath[:80]}"

@@ -2,8 +2,9 @@
 stream formats and its error shape.
 
 `:streamGenerateContent?alt=sse` answers with SSE `data:` events; without `alt=sse` the answer is
-one JSON array whose elements are sent as they are generated, so it is cut into elements here as
-they complete and each is restored and relayed at once. Both carry the same response objects.
+one JSON array whose elements are sent as they are generated, so it is cut into elements as they
+complete (`proxy.codecs.json_array`) and each is restored and relayed at once. Both carry the
+same response objects.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from urllib.parse import urlencode
 import orjson
 
 from models.target import ProviderTarget
-from proxy.codecs.sse import SseDecoder, SseEvent
-from proxy.errors import ProxyError, bad_request, not_found, unauthorized
+from proxy.codecs.json_array import JsonArraySplitter
+from proxy.codecs.sse import SseEvent
+from proxy.errors import ProxyError, bad_request, not_found
+from proxy.providers import common
 from proxy.providers.base import (
     ErrorReply,
     IncomingRequest,
@@ -29,8 +32,17 @@ from proxy.providers.base import (
     StreamAbort,
     UpstreamRequest,
 )
-from proxy.providers.openai import PASSTHROUGH_KEY_HEADER, allowed_extra, parse_json_object
-from proxy.restore import Restorer, StreamRestorer
+from proxy.providers.common import (
+    NOT_JSON,
+    JsonAnswer,
+    allowed_extra,
+    authenticate_app,
+    event_json,
+    parse_json_object,
+    restore_json,
+    upstream_body,
+)
+from proxy.restore import Restorer, StreamRestorers
 from proxy.textslots import TextSlots
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -251,39 +263,8 @@ def collect_request(method: str, body: dict[str, Any], slots: TextSlots) -> None
 
 # ---------------------------------------------------------------- restoring answers
 
-
-def _restore_all(value: Any, restorer: Restorer) -> Any:
-    """Every string value restored (function-call args are plain JSON values here, not JSON text)."""
-    if isinstance(value, str):
-        return restorer.restore(value)
-    if isinstance(value, dict):
-        return {k: _restore_all(v, restorer) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_restore_all(v, restorer) for v in value]
-    return value
-
-
-class JsonAnswer(ResponseTransformer):
-    """A whole generateContent answer."""
-
-    streaming = False
-
-    def __init__(self, restorer: Restorer) -> None:
-        self._restorer = restorer
-        self._chunks: list[bytes] = []
-
-    def feed(self, chunk: bytes) -> bytes:
-        self._chunks.append(chunk)
-        return b""
-
-    def finish(self) -> bytes:
-        try:
-            parsed = orjson.loads(b"".join(self._chunks))
-        except orjson.JSONDecodeError:
-            raise ProxyError(
-                502, "invalid_upstream_response", "the provider sent an answer that is not JSON"
-            ) from None
-        return orjson.dumps(_restore_all(parsed, self._restorer))
+# Whole answers (JsonAnswer) and every value that is not streamed text go through `restore_json`
+# with no JSON-text keys: function-call args are plain JSON values here, not JSON text.
 
 
 class CandidateStream:
@@ -297,34 +278,32 @@ class CandidateStream:
 
     def __init__(self, restorer: Restorer) -> None:
         self._restorer = restorer
-        self._streams: dict[tuple[int, bool], StreamRestorer] = {}
+        # Keyed by (candidate index, is a thought summary).
+        self._streams = StreamRestorers(restorer)
         self._template: dict[str, Any] = {}
 
     def on_chunk(self, obj: Any) -> tuple[list[dict[str, Any]], Any]:
         """(objects to send before this one, this one restored)."""
         if not isinstance(obj, dict):
-            return [], _restore_all(obj, self._restorer)
+            return [], restore_json(obj, self._restorer)
         if "error" in obj:
             # An in-band error ends the stream: held-back text goes out before it.
-            return self.finish(), _restore_all(obj, self._restorer)
+            return self.finish(), restore_json(obj, self._restorer)
         for key, value in obj.items():
             if key == "candidates" and isinstance(value, list):
                 for position, candidate in enumerate(value):
                     if isinstance(candidate, dict):
                         self._candidate(candidate, position)
             else:
-                obj[key] = _restore_all(value, self._restorer)
+                obj[key] = restore_json(value, self._restorer)
         self._template = {k: v for k, v in obj.items() if k not in ("candidates", "promptFeedback")}
         return [], obj
 
     def finish(self) -> list[dict[str, Any]]:
         """Text still held back at the end, as one last response object of the same shape."""
         leftovers: dict[int, list[dict[str, Any]]] = {}
-        for (index, thought), stream in self._streams.items():
-            text = stream.flush()
-            if text:
-                leftovers.setdefault(index, []).append(self._new_part(text, thought))
-        self._streams.clear()
+        for (index, thought), text in self._streams.flush():
+            leftovers.setdefault(index, []).append(self._new_part(text, thought))
         if not leftovers:
             return []
         candidates = [
@@ -339,33 +318,28 @@ class CandidateStream:
             index = position
         for key, value in candidate.items():
             if key != "content":
-                candidate[key] = _restore_all(value, self._restorer)
+                candidate[key] = restore_json(value, self._restorer)
         content = candidate.get("content")
         if isinstance(content, dict):
             for key, value in content.items():
                 if key != "parts":
-                    content[key] = _restore_all(value, self._restorer)
+                    content[key] = restore_json(value, self._restorer)
             parts = content.get("parts")
             for part in parts if isinstance(parts, list) else ():
                 if isinstance(part, dict):
                     self._part(part, index)
         if candidate.get("finishReason"):
             for thought in (True, False):
-                stream = self._streams.pop((index, thought), None)
-                rest = stream.flush() if stream else ""
+                rest = self._streams.flush_one((index, thought))
                 if rest:
                     self._append(candidate, rest, thought)
 
     def _part(self, part: dict[str, Any], index: int) -> None:
         for key, value in part.items():
             if key == "text" and isinstance(value, str):
-                stream_key = (index, part.get("thought") is True)
-                stream = self._streams.get(stream_key)
-                if stream is None:
-                    stream = self._streams[stream_key] = self._restorer.stream()
-                part["text"] = stream.feed(value)
+                part["text"] = self._streams.feed((index, part.get("thought") is True), value)
             else:
-                part[key] = _restore_all(value, self._restorer)
+                part[key] = restore_json(value, self._restorer)
 
     @staticmethod
     def _new_part(text: str, thought: bool) -> dict[str, Any]:
@@ -393,147 +367,28 @@ def _dump(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
-class SseAnswer(ResponseTransformer):
-    """`alt=sse`: one response object per `data:` event, no end marker."""
-
-    streaming = True
+class _CandidateEvents:
+    """`alt=sse` events: one response object per `data:` event, no end marker."""
 
     def __init__(self, restorer: Restorer) -> None:
-        self._decoder = SseDecoder()
         self._chunks = CandidateStream(restorer)
 
-    def _on_event(self, event: SseEvent) -> list[SseEvent]:
-        data = event.data
-        if data is None:
-            return [event]
-        try:
-            obj = orjson.loads(data)
-        except orjson.JSONDecodeError:
+    def on_event(self, event: SseEvent) -> list[SseEvent]:
+        obj = event_json(event)
+        if obj is NOT_JSON:
             return [event]
         before, restored = self._chunks.on_chunk(obj)
         return [*(SseEvent([("data", _dump(b))]) for b in before), event.with_data(_dump(restored))]
 
-    def feed(self, chunk: bytes) -> bytes:
-        return b"".join(out.encode() for ev in self._decoder.feed(chunk) for out in self._on_event(ev))
-
-    def finish(self) -> bytes:
-        events = [out for ev in self._decoder.finish() for out in self._on_event(ev)]
-        events.extend(SseEvent([("data", _dump(obj))]) for obj in self._chunks.finish())
-        return b"".join(e.encode() for e in events)
+    def finish(self) -> list[SseEvent]:
+        return [SseEvent([("data", _dump(obj))]) for obj in self._chunks.finish()]
 
 
-@dataclass(frozen=True)
-class ArrayPiece:
-    kind: str  # "gap" (whitespace, '[' and ','), "element" (one whole value), "end" (the closing ']')
-    raw: bytes
+class SseAnswer(common.SseAnswer):
+    """`alt=sse`: the shared SSE answer driven by this stream's response objects."""
 
-
-_STRUCTURAL = re.compile(rb'[\[\]{}"]')
-_STRING_STOP = re.compile(rb'["\\]')
-_WHITESPACE = frozenset(b" \t\r\n")
-
-
-class JsonArraySplitter:
-    """Cuts a top-level JSON array of objects, arriving in arbitrary pieces, into its elements as
-    each one completes. Raises ValueError when the bytes are not such an array."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._resume = 0  # offset in _buf where scanning continues
-        self._state = "before"  # before | open | element | closed
-        self._expect = "value_or_end"  # inside the array: value_or_end | comma_or_end | value
-        self._depth = 0
-        self._in_string = False
-
-    @property
-    def closed(self) -> bool:
-        return self._state == "closed"
-
-    def feed(self, chunk: bytes) -> list[ArrayPiece]:
-        buf = self._buf
-        buf.extend(chunk)
-        pieces: list[ArrayPiece] = []
-        start = 0  # first byte not yet handed out
-        i = self._resume
-        n = len(buf)
-        while i < n:
-            if self._state == "element":
-                i = self._scan_element(buf, i)
-                if self._state == "element":
-                    break  # the element is not complete yet
-                pieces.append(ArrayPiece("element", bytes(buf[start:i])))
-                start = i
-                continue
-            byte = buf[i]
-            if byte in _WHITESPACE:
-                i += 1
-            elif self._state == "closed":
-                raise ValueError("data after the end of the array")
-            elif self._state == "before":
-                if byte != ord("["):
-                    raise ValueError("the answer is not a JSON array")
-                self._state = "open"
-                i += 1
-            elif byte == ord(","):
-                if self._expect != "comma_or_end":
-                    raise ValueError("misplaced ',' in the array")
-                self._expect = "value"
-                i += 1
-            elif byte == ord("]"):
-                if self._expect == "value":
-                    raise ValueError("trailing ',' in the array")
-                pieces.append(ArrayPiece("end", bytes(buf[start : i + 1])))
-                self._state = "closed"
-                i += 1
-                start = i
-            elif byte in b"{[":
-                if self._expect == "comma_or_end":
-                    raise ValueError("missing ',' between array elements")
-                if start < i:
-                    pieces.append(ArrayPiece("gap", bytes(buf[start:i])))
-                start = i
-                self._state, self._expect = "element", "comma_or_end"
-                self._depth, self._in_string = 0, False
-            else:
-                raise ValueError("array elements must be objects")
-        if self._state != "element" and start < i:
-            pieces.append(ArrayPiece("gap", bytes(buf[start:i])))
-            start = i
-        del buf[:start]
-        self._resume = i - start
-        return pieces
-
-    def _scan_element(self, buf: bytearray, i: int) -> int:
-        """Scan from i; the offset just past the element if it completed, else where to resume."""
-        n = len(buf)
-        while i < n:
-            if self._in_string:
-                found = _STRING_STOP.search(buf, i)
-                if found is None:
-                    return n
-                if found.group() == b"\\":
-                    if found.end() >= n:
-                        return found.start()  # the escaped byte has not arrived yet
-                    i = found.end() + 1
-                    continue
-                self._in_string = False
-                i = found.end()
-                continue
-            found = _STRUCTURAL.search(buf, i)
-            if found is None:
-                return n
-            i = found.end()
-            token = found.group()
-            if token == b'"':
-                self._in_string = True
-            elif token in (b"{", b"["):
-                self._depth += 1
-            else:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._state = "open"
-                    return i
-        return i
+    def __init__(self, restorer: Restorer) -> None:
+        super().__init__(_CandidateEvents(restorer))
 
 
 _ELEMENT_SEPARATOR = b"\n,\r\n"  # what Google puts between elements
@@ -630,16 +485,12 @@ class GeminiExchange(ProviderExchange):
         return self._incoming.headers.get(KEY_HEADER) or self._incoming.query.get(KEY_QUERY)
 
     def authenticate(self, body: bytes) -> str:
-        if self._adapter.config.auth_mode == "passthrough":
-            if not self._callers_key():
-                raise unauthorized("passthrough mode needs the caller's Gemini key in x-goog-api-key")
-            presented = self._incoming.headers.get(PASSTHROUGH_KEY_HEADER)
-        else:
-            presented = self._callers_key()
-        app = self._adapter.keys.app_for(presented)
-        if app is None:
-            raise unauthorized()
-        return app
+        return authenticate_app(
+            self._adapter,
+            self._incoming.headers,
+            self._callers_key(),
+            "passthrough mode needs the caller's Gemini key in x-goog-api-key",
+        )
 
     def parse(self, body: bytes) -> None:
         self._raw = body
@@ -670,14 +521,7 @@ class GeminiExchange(ProviderExchange):
         key = self._callers_key() if config.auth_mode == "passthrough" else config.api_key
         if key:
             headers[KEY_HEADER] = key
-        body: bytes | None = None
-        if self._body is not None:
-            body = orjson.dumps(self._body)
-            headers["Content-Type"] = "application/json"
-        elif self._raw:
-            body = self._raw
-            if "Content-Type" in incoming:
-                headers["Content-Type"] = incoming["Content-Type"]
+        body = upstream_body(self._body, self._raw, incoming, headers)
         return UpstreamRequest(self._incoming.method, url, headers, body)
 
     def response_transformer(

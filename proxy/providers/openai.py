@@ -13,8 +13,8 @@ import orjson
 
 from models.target import ProviderTarget
 from proxy.auth import bearer_token
-from proxy.codecs.sse import SseDecoder, SseEvent
-from proxy.errors import ProxyError, bad_request, not_found, unauthorized
+from proxy.codecs.sse import SseEvent
+from proxy.errors import ProxyError, bad_request, not_found
 from proxy.providers.base import (
     ErrorReply,
     IncomingRequest,
@@ -24,7 +24,17 @@ from proxy.providers.base import (
     ResponseTransformer,
     UpstreamRequest,
 )
-from proxy.restore import Restorer, StreamRestorer
+from proxy.providers.common import (
+    JsonAnswer,
+    SseAnswer,
+    allowed_extra,
+    authenticate_app,
+    event_json,
+    parse_json_object,
+    restore_json,
+    upstream_body,
+)
+from proxy.restore import Restorer, StreamRestorers
 from proxy.textslots import TextSlots
 
 # ---------------------------------------------------------------- error shape
@@ -201,84 +211,10 @@ def collect_body(operation: str, body: dict[str, Any], slots: TextSlots) -> None
         _identifiers(slots, body)
 
 
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise bad_request("request body is not valid JSON", "invalid_json") from None
-    if not isinstance(body, dict):
-        raise bad_request("request body must be a JSON object", "invalid_json")
-    return body
-
-
 # ---------------------------------------------------------------- restoring answers
 
-
-def json_escape(value: str) -> str:
-    """A value as it must appear inside a JSON string (tool arguments are JSON text)."""
-    return orjson.dumps(value).decode()[1:-1]
-
-
-def restore_json(value: Any, restorer: Restorer) -> Any:
-    if isinstance(value, str):
-        return restorer.restore(value)
-    if isinstance(value, dict):
-        return {
-            k: restorer.restore(v, json_escape)
-            if k == "arguments" and isinstance(v, str)
-            else restore_json(v, restorer)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [restore_json(v, restorer) for v in value]
-    return value
-
-
-class JsonAnswer(ResponseTransformer):
-    """A whole JSON answer, restored everywhere a placeholder can appear."""
-
-    streaming = False
-
-    def __init__(self, restorer: Restorer) -> None:
-        self._restorer = restorer
-        self._chunks: list[bytes] = []
-
-    def feed(self, chunk: bytes) -> bytes:
-        self._chunks.append(chunk)
-        return b""
-
-    def finish(self) -> bytes:
-        raw = b"".join(self._chunks)
-        try:
-            parsed = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise ProxyError(
-                502, "invalid_upstream_response", "the provider sent an answer that is not JSON"
-            ) from None
-        return orjson.dumps(restore_json(parsed, self._restorer))
-
-
-class _StreamState:
-    """Per-stream restorers keyed by where the text is (choice, tool call, output item)."""
-
-    def __init__(self, restorer: Restorer) -> None:
-        self.restorer = restorer
-        self.streams: dict[tuple[Any, ...], StreamRestorer] = {}
-
-    def feed(self, key: tuple[Any, ...], text: str, json_text: bool = False) -> str:
-        stream = self.streams.get(key)
-        if stream is None:
-            stream = self.streams[key] = self.restorer.stream(json_escape if json_text else None)
-        return stream.feed(text)
-
-    def flush(self, key: tuple[Any, ...]) -> str:
-        stream = self.streams.pop(key, None)
-        return stream.flush() if stream else ""
-
-    def pending(self) -> list[tuple[tuple[Any, ...], str]]:
-        out = [(key, s.flush()) for key, s in self.streams.items()]
-        self.streams.clear()
-        return [(k, t) for k, t in out if t]
+# Function-call arguments are JSON text inside a JSON string.
+JSON_TEXT_KEYS = frozenset({"arguments"})
 
 
 def _dump(event: SseEvent, obj: Any) -> SseEvent:
@@ -289,7 +225,7 @@ class ChoicesStream:
     """Chat completion and legacy completion chunks: text in choices[].delta or choices[].text."""
 
     def __init__(self, restorer: Restorer, legacy: bool) -> None:
-        self._state = _StreamState(restorer)
+        self._streams = StreamRestorers(restorer)
         self._legacy = legacy
         self._template: dict[str, Any] | None = None
 
@@ -298,21 +234,19 @@ class ChoicesStream:
         target = choice if self._legacy else (choice.get("delta") or {})
         for field in ("text",) if self._legacy else ("content", "refusal"):
             if isinstance(target.get(field), str):
-                target[field] = self._state.feed((field, index), target[field])
+                target[field] = self._streams.feed((field, index), target[field])
         for call in target.get("tool_calls") or ():
             function = call.get("function") if isinstance(call, dict) else None
             if isinstance(function, dict) and isinstance(function.get("arguments"), str):
                 key = ("tool", index, call.get("index", 0))
-                function["arguments"] = self._state.feed(key, function["arguments"], json_text=True)
+                function["arguments"] = self._streams.feed(key, function["arguments"], json_text=True)
         if choice.get("finish_reason") is not None:
             for field in ("text",) if self._legacy else ("content", "refusal"):
-                rest = self._state.flush((field, index))
+                rest = self._streams.flush_one((field, index))
                 if rest:
                     target[field] = (target.get(field) or "") + rest
-            for key in [k for k in self._state.streams if k[0] == "tool" and k[1] == index]:
-                rest = self._state.flush(key)
-                if rest:
-                    self._append_tool_text(target, key[2], rest)
+            for key, rest in self._streams.flush(lambda k: k[0] == "tool" and k[1] == index):
+                self._append_tool_text(target, key[2], rest)
 
     @staticmethod
     def _append_tool_text(delta: dict[str, Any], tool_index: int, text: str) -> None:
@@ -325,15 +259,9 @@ class ChoicesStream:
         calls.append({"index": tool_index, "function": {"arguments": text}})
 
     def on_event(self, event: SseEvent) -> list[SseEvent]:
-        data = event.data
-        if data is None:
-            return [event]
-        if data.strip() == "[DONE]":
+        if event.data is not None and event.data.strip() == "[DONE]":
             return [*self.finish(), event]
-        try:
-            obj = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return [event]
+        obj = event_json(event)
         if not isinstance(obj, dict) or not obj.get("choices"):
             return [event]
         for choice in obj["choices"]:
@@ -344,7 +272,7 @@ class ChoicesStream:
 
     def finish(self) -> list[SseEvent]:
         """Text still held back when the stream ends goes out in one last chunk of the same shape."""
-        leftovers = self._state.pending()
+        leftovers = self._streams.flush()
         if not leftovers or self._template is None:
             return []
         template = {k: v for k, v in self._template.items() if k not in ("choices", "usage")}
@@ -379,31 +307,25 @@ class ResponsesStream:
 
     def __init__(self, restorer: Restorer) -> None:
         self._restorer = restorer
-        self._state = _StreamState(restorer)
+        self._streams = StreamRestorers(restorer)
 
     @staticmethod
     def _key(kind: str, obj: dict[str, Any]) -> tuple[Any, ...]:
         return (kind, obj.get("item_id"), obj.get("output_index"), obj.get("content_index"))
 
     def on_event(self, event: SseEvent) -> list[SseEvent]:
-        data = event.data
-        if data is None:
-            return [event]
-        try:
-            obj = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return [event]
+        obj = event_json(event)
         if not isinstance(obj, dict):
             return [event]
         etype = obj.get("type")
         if etype in _RESPONSES_DELTAS and isinstance(obj.get("delta"), str):
             kind, json_text = _RESPONSES_DELTAS[etype]
-            obj["delta"] = self._state.feed(self._key(kind, obj), obj["delta"], json_text)
+            obj["delta"] = self._streams.feed(self._key(kind, obj), obj["delta"], json_text)
             return [_dump(event, obj)]
         out: list[SseEvent] = []
         if etype in _RESPONSES_DONE:
             delta_type = _RESPONSES_DONE[etype]
-            rest = self._state.flush(self._key(_RESPONSES_DELTAS[delta_type][0], obj))
+            rest = self._streams.flush_one(self._key(_RESPONSES_DELTAS[delta_type][0], obj))
             if rest:
                 # The held-back tail goes out as one more delta right before its "done" event.
                 extra = {
@@ -413,29 +335,11 @@ class ResponsesStream:
                 }
                 extra.update(type=delta_type, delta=rest)
                 out.append(SseEvent([("event", delta_type), ("data", orjson.dumps(extra).decode())]))
-        out.append(_dump(event, restore_json(obj, self._restorer)))
+        out.append(_dump(event, restore_json(obj, self._restorer, JSON_TEXT_KEYS)))
         return out
 
     def finish(self) -> list[SseEvent]:
         return []
-
-
-class SseAnswer(ResponseTransformer):
-    streaming = True
-
-    def __init__(self, handler: ChoicesStream | ResponsesStream) -> None:
-        self._decoder = SseDecoder()
-        self._handler = handler
-
-    def feed(self, chunk: bytes) -> bytes:
-        return b"".join(
-            out.encode() for ev in self._decoder.feed(chunk) for out in self._handler.on_event(ev)
-        )
-
-    def finish(self) -> bytes:
-        events = [out for ev in self._decoder.finish() for out in self._handler.on_event(ev)]
-        events.extend(self._handler.finish())
-        return b"".join(e.encode() for e in events)
 
 
 _TEXT_ANSWERS = frozenset({"chat", "responses", "completions"})
@@ -452,7 +356,7 @@ def answer_transformer(
         if operation == "responses":
             return SseAnswer(ResponsesStream(restorer))
         return SseAnswer(ChoicesStream(restorer, legacy=operation == "completions"))
-    return JsonAnswer(restorer)
+    return JsonAnswer(restorer, JSON_TEXT_KEYS)
 
 
 # ---------------------------------------------------------------- the adapter
@@ -465,7 +369,6 @@ _OPERATIONS = {
     ("GET", "models"): "models",
 }
 _FORWARDED_HEADERS = ("openai-organization", "openai-project", "openai-beta", "idempotency-key", "accept")
-PASSTHROUGH_KEY_HEADER = "X-Consentry-Key"
 
 
 def operation_for(method: str, path: str) -> str | None:
@@ -473,11 +376,6 @@ def operation_for(method: str, path: str) -> str | None:
     if operation is None and method == "GET" and path.startswith("models/") and path.count("/") == 1:
         operation = "models"
     return operation
-
-
-def allowed_extra(path: str, allow_paths: tuple[str, ...]) -> bool:
-    normalized = "/" + path
-    return any(normalized == p.rstrip("/") or normalized.startswith(p.rstrip("/") + "/") for p in allow_paths)
 
 
 class OpenAIExchange(ProviderExchange):
@@ -493,16 +391,12 @@ class OpenAIExchange(ProviderExchange):
 
     def authenticate(self, body: bytes) -> str:
         headers = self._incoming.headers
-        if self._adapter.config.auth_mode == "passthrough":
-            presented = headers.get(PASSTHROUGH_KEY_HEADER)
-            if not bearer_token(headers.get("Authorization")):
-                raise unauthorized("passthrough mode needs the caller's provider key in Authorization")
-        else:
-            presented = bearer_token(headers.get("Authorization"))
-        app = self._adapter.keys.app_for(presented)
-        if app is None:
-            raise unauthorized()
-        return app
+        return authenticate_app(
+            self._adapter,
+            headers,
+            bearer_token(headers.get("Authorization")),
+            "passthrough mode needs the caller's provider key in Authorization",
+        )
 
     def parse(self, body: bytes) -> None:
         self._raw = body
@@ -533,14 +427,7 @@ class OpenAIExchange(ProviderExchange):
             headers["Authorization"] = incoming["Authorization"]
         else:
             headers["Authorization"] = f"Bearer {config.api_key}"
-        body: bytes | None = None
-        if self._body is not None:
-            body = orjson.dumps(self._body)
-            headers["Content-Type"] = "application/json"
-        elif self._raw:
-            body = self._raw
-            if "Content-Type" in incoming:
-                headers["Content-Type"] = incoming["Content-Type"]
+        body = upstream_body(self._body, self._raw, incoming, headers)
         return UpstreamRequest(self._incoming.method, url, headers, body)
 
     def response_transformer(
