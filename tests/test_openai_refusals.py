@@ -266,3 +266,14 @@ def test_passthrough_mode_forwards_callers_key(
     assert sent.headers["Authorization"] == f"Bearer {OPENAI_UPSTREAM_KEY}"
     assert PROXY_KEY not in json.dumps(sent.headers)
     assert b"Jane Doe" not in sent.body
+
+
+def test_no_upstream_key_configured_is_502_and_nothing_sent(
+    make_proxy: ProxyFactory, openai_upstream: BackgroundServer, upstream: Recorder
+) -> None:
+    unconfigured = make_proxy({"openai": {"base_url": openai_upstream.url + "/v1"}})
+    with pytest.raises(openai.APIStatusError) as caught:
+        chat(client(unconfigured))
+    assert caught.value.status_code == 502
+    assert error_body(caught.value)["code"] == "upstream_not_configured"
+    assert upstream.requests == []

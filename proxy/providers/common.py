@@ -12,6 +12,7 @@ from typing import Any, Final, Protocol
 import orjson
 
 from proxy.codecs.sse import SseDecoder, SseEvent
+from proxy.config import ProviderConfig
 from proxy.errors import ProxyError, bad_request, unauthorized
 from proxy.providers.base import ProviderAdapter, ResponseTransformer
 from proxy.restore import Restorer, json_escape
@@ -65,6 +66,17 @@ def authenticate_app(
     if app is None:
         raise unauthorized()
     return app
+
+
+def managed_key(config: ProviderConfig) -> str:
+    """The proxy's own provider key; without one a request would only be refused upstream."""
+    if not config.api_key:
+        raise ProxyError(
+            502,
+            "upstream_not_configured",
+            f"no {config.name} API key is configured on the proxy; nothing was sent",
+        )
+    return config.api_key
 
 
 def upstream_body(

@@ -38,6 +38,7 @@ from proxy.providers.common import (
     allowed_extra,
     authenticate_app,
     event_json,
+    managed_key,
     parse_json_object,
     restore_json,
     upstream_body,
@@ -518,7 +519,7 @@ class GeminiExchange(ProviderExchange):
             url += "?" + urlencode(query)
         incoming = self._incoming.headers
         headers = {name: incoming[name] for name in _FORWARDED_HEADERS if name in incoming}
-        key = self._callers_key() if config.auth_mode == "passthrough" else config.api_key
+        key = self._callers_key() if config.auth_mode == "passthrough" else managed_key(config)
         if key:
             headers[KEY_HEADER] = key
         body = upstream_body(self._body, self._raw, incoming, headers)

@@ -30,6 +30,7 @@ from proxy.providers.common import (
     allowed_extra,
     authenticate_app,
     event_json,
+    managed_key,
     parse_json_object,
     restore_json,
     upstream_body,
@@ -426,7 +427,7 @@ class OpenAIExchange(ProviderExchange):
         if config.auth_mode == "passthrough":
             headers["Authorization"] = incoming["Authorization"]
         else:
-            headers["Authorization"] = f"Bearer {config.api_key}"
+            headers["Authorization"] = f"Bearer {managed_key(config)}"
         body = upstream_body(self._body, self._raw, incoming, headers)
         return UpstreamRequest(self._incoming.method, url, headers, body)
 
