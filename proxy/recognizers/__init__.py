@@ -6,10 +6,27 @@ from __future__ import annotations
 
 from presidio_analyzer import EntityRecognizer
 
+from proxy.recognizers.addresses import StreetAddressRecognizer
+from proxy.recognizers.cards import CardNumberRecognizer
+from proxy.recognizers.names import NerRecognizer, PersonRecognizer
+from proxy.recognizers.phones import PhoneNumberRecognizer
+
 
 def consentry_recognizers() -> list[EntityRecognizer]:
-    return []
+    return [
+        PhoneNumberRecognizer(),
+        CardNumberRecognizer(),
+        PersonRecognizer(),
+        NerRecognizer(),
+        StreetAddressRecognizer(),
+    ]
 
 
 # Presidio default recognizers that a Consentry recognizer replaces (same entity, better validation).
-REPLACED_DEFAULTS: frozenset[str] = frozenset()
+REPLACED_DEFAULTS: frozenset[str] = frozenset(
+    {
+        "PhoneRecognizer",  # phones.PhoneNumberRecognizer: more regions and formats, same validity floor
+        "CreditCardRecognizer",  # cards.CardNumberRecognizer: every issuer prefix and length, Luhn
+        "SpacyRecognizer",  # names.NerRecognizer (no product names) + names.PersonRecognizer (PERSON)
+    }
+)

@@ -1,0 +1,241 @@
+"""Phone numbers in international and national formats.
+
+Presidio's PhoneRecognizer runs phonenumbers' matcher per region and keeps only numbers valid in
+one of a handful of regions: it misses most national formats of other countries (Swiss, Nordic,
+Dutch...), numbers written with a "(0)" trunk hint, and numbers whose only evidence is the word
+"phone" next to them. Validity alone is a weak signal anyway: with a dozen regions almost any 8-11
+digit string is valid somewhere (German numbering accepts nearly everything). So this recognizer
+scores the *shape* of a candidate (international prefix, area code in parentheses, trunk zero,
+North-American grouping, extension), uses phonenumbers to validate international numbers and to
+keep Presidio's "valid in a configured region" floor, and lets context decide the weak shapes:
+phone words before ("phone", "call", "fax", "reach me at") or labels after ("... office", "-Fax").
+
+Hard negatives are ruled out by shape or by the word right before the number: dates and
+timestamps, IP addresses, versions, amounts, ISBNs, order/tracking/invoice/ticket numbers, house
+numbers after "Address:". This recognizer subsumes Presidio's PhoneRecognizer and replaces it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+import phonenumbers
+from phonenumbers import Leniency, NumberParseException, PhoneNumberMatcher
+from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from proxy.recognizers.cards import CARD_WORDS, is_card_number
+
+# Regions whose national formats count as evidence (configurable per instance). Presidio's own
+# list plus the larger European, Commonwealth and Latin-American numbering plans.
+DEFAULT_REGIONS: tuple[str, ...] = (
+    "US", "CA", "GB", "IE", "DE", "AT", "CH", "FR", "BE", "NL", "LU", "IT", "ES", "PT",
+    "AU", "NZ", "IN", "BR", "MX", "IL",
+)  # fmt: skip
+
+# Texts pasted from JSON or logs carry line breaks as the two characters "\n": treat them as breaks
+# (same length, so offsets stay valid) or "Phone:\n070 ..." would read as the word "n070".
+_ESCAPED_BREAK = re.compile(r"\\[nrt]")
+
+# A candidate: optional international prefix, optional "(0)" trunk hint, an optional area code in
+# parentheses, then digit groups joined by single spaces, dots or dashes; optional extension.
+# Not glued to words, to other numbers (decimals, dates, times, IPs) or to currency signs.
+_CANDIDATE = re.compile(
+    r"""
+    (?<![\w+@#$€£¥%&=/])(?<!\d[.,:\-])
+    (?P<number>
+      (?P<intl>(?:\+|\b00)[1-9]\d{0,2}[ .\-]?)?
+      (?:\(0\)[ .\-]?)?
+      (?:\(\d{1,5}\)[ .\-]?)?
+      \d{1,15}(?:[ .\-]\d{1,10}){0,6}
+    )
+    (?P<ext>[ ]?(?:x|ext\.?|extension)[ ]?\d{1,6})?
+    (?![\w]|[.,:/\-]\d)
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+
+# Shapes that make a number a phone number on its own.
+_NANP = re.compile(r"^(?:\+?1[ .\-]?)?(?:\(\d{3}\)[ .\-]?|\d{3}[.\-])\d{3}[.\-]\d{4}$")
+_AREA_CODE = re.compile(r"^\(\d{1,5}\)")
+_TRUNK_GROUPED = re.compile(r"^0\d{1,5}[ .\-]\d")
+_DASH_GROUPS = re.compile(r"^\d{2,4}(?:-\d{2,4}){2,5}$")
+_DOT_GROUPS = re.compile(r"^\d{2,4}(?:\.\d{2,4}){2,5}$")
+
+# Shapes of things that are not phone numbers.
+_DATE = re.compile(r"^(?:\d{4}([.\-/])\d{1,2}\1\d{1,2}|\d{1,2}([.\-/])\d{1,2}\2\d{2,4})$")
+_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+_THOUSANDS = re.compile(r"^\d{1,3}(?:[ .]\d{3})+$")
+
+_CONTEXT_BEFORE = re.compile(
+    r"\b(?:phone|telephone|tel|ph|mobile|mob|cell|cellphone|handy|fax|call|calls|calling|ring|dial|"
+    r"text|texts|sms|whatsapp|viber|message|messages|contact|reach|reachable|number|hotline|helpline|"
+    r"landline|voicemail|desk|office|direct|home|work|answering|answer|pager)\b"
+    r"|\b[tmfp]\s*[:.]\s*$",
+    re.IGNORECASE,
+)
+_LABEL_AFTER = re.compile(
+    r"^\s*[-\u2013(,/]?\s*\(?(?:office|fax|mobile|mob|cell|home|work|tel|phone|direct|landline|main|desk)\b",
+    re.IGNORECASE,
+)
+# Right before the number (nothing but "#", "no.", ":" in between): an id of another kind.
+_NEGATIVE_BEFORE = re.compile(
+    r"\b(?:order|orders|invoice|tracking|shipment|parcel|package|consignment|waybill|ticket|case|ref|"
+    r"reference|confirmation|booking|reservation|transaction|serial|imei|isbn|issn|sku|upc|ean|barcode|"
+    r"version|ver|v|release|build|rev|revision|patch|id|pid|uid|pin|otp|account|acct|iban|"
+    r"address|addr|apt|apartment|suite|unit|box|floor|room|zip|postcode|postal|plz|cap|cp|"
+    r"flight|seat|gate|page|pages|chapter|line|lines|row|rows|port|year|years|amount|total|price|"
+    r"balance|cost|usd|eur|gbp|chf)"
+    r"\s*(?:#|no\.?|nr\.?|number|num|id|code)?\s*[:#.=]?\s*$",
+    re.IGNORECASE,
+)
+_UNIT_AFTER = re.compile(
+    r"^\s*(?:%|€|\$|£|usd|eur|gbp|chf|dollars?|euros?|pounds?|ms|s|sec|seconds|km|kg|mb|gb|kb|bytes|"
+    r"users|items|rows|times|people|units|pcs)\b",
+    re.IGNORECASE,
+)
+_WORD_AFTER = re.compile(r"^[ ]\w")
+
+CONTEXT_WINDOW = 48  # characters before a number where phone words count
+LABEL_WINDOW = 16  # characters after a number where a label ("office", "-Fax") counts
+
+
+class PhoneNumberRecognizer(EntityRecognizer):
+    """International and national phone numbers: shape, phonenumbers validation and context."""
+
+    ENTITY = "PHONE_NUMBER"
+    SCORE_INTERNATIONAL_VALID = 0.75
+    SCORE_INTERNATIONAL_POSSIBLE = 0.6
+    SCORE_NANP = 0.6
+    SCORE_AREA_CODE = 0.5
+    SCORE_TRUNK = 0.45
+    SCORE_GROUPED = 0.45
+    SCORE_VALID_IN_REGION = 0.4  # what Presidio's PhoneRecognizer gives a valid number
+    SCORE_WEAK = 0.2  # bare digits or space-separated groups: a phone only with context
+    CONTEXT_BOOST = 0.4
+    FOLLOWED_BY_WORD_PENALTY = 0.2  # "6561 2103 Venture Place" is a house number
+
+    def __init__(
+        self,
+        regions: Iterable[str] = DEFAULT_REGIONS,
+        leniency: Leniency = Leniency.VALID,
+        supported_language: str = "en",
+        name: str = "ConsentryPhoneNumberRecognizer",
+    ) -> None:
+        self.regions = tuple(regions)
+        self.leniency = leniency
+        super().__init__(supported_entities=[self.ENTITY], supported_language=supported_language, name=name)
+
+    def load(self) -> None:
+        pass
+
+    def analyze(
+        self, text: str, entities: Sequence[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if entities and self.ENTITY not in entities:
+            return []
+        scan = _ESCAPED_BREAK.sub(lambda m: " \n", text) if "\\" in text else text
+        results: list[RecognizerResult] = []
+        for match in _CANDIDATE.finditer(scan):
+            number = match.group("number")
+            digits = sum(c.isdigit() for c in number)
+            if not 7 <= digits <= 15 or not self._plausible(number):
+                continue
+            score, why = self._score(scan, match, number)
+            if score > 0:
+                results.append(self._result(match.start(), match.end(), score, why))
+        return results
+
+    @staticmethod
+    def _plausible(number: str) -> bool:
+        core = number.strip()
+        if _DATE.match(core) or _IPV4.match(core):
+            return False
+        # "(0)" and one area code at most, parentheses only around digits
+        return core.count("(") == core.count(")") <= 2
+
+    def _score(self, text: str, match: re.Match[str], number: str) -> tuple[float, str]:
+        start, end = match.start(), match.end()
+        before = text[max(0, start - CONTEXT_WINDOW) : start]
+        after = text[end : end + LABEL_WINDOW]
+        if _NEGATIVE_BEFORE.search(before) or _UNIT_AFTER.match(after):
+            return 0.0, ""
+        # phone words on the number's line, or on the line above if the number starts its line
+        # ("Phone:\n070 ..."): the last line before the number that is not blank
+        lines = before.split("\n")
+        while len(lines) > 1 and not lines[-1].strip():
+            lines.pop()
+        near = lines[-1]
+        context = bool(_CONTEXT_BEFORE.search(near)) or bool(_LABEL_AFTER.match(after))
+
+        international = match.group("intl") is not None
+        # a Luhn-valid card number is the card recognizer's, unless only phone words surround it
+        if (
+            not international
+            and is_card_number("".join(c for c in number if c.isdigit()))
+            and (CARD_WORDS.search(text[max(0, start - 60) : start]) or not context)
+        ):
+            return 0.0, ""
+        base, why = self._shape_score(number, international)
+        if base < self.SCORE_VALID_IN_REGION and self._valid_in_region(number):
+            base, why = self.SCORE_VALID_IN_REGION, "valid national number"
+        if context:
+            return min(1.0, base + self.CONTEXT_BOOST), why + " with phone context"
+        if _THOUSANDS.match(number) and not number.startswith("0"):
+            base = min(base, self.SCORE_WEAK)  # "1 234 567" reads as an amount without context
+        if _WORD_AFTER.match(after) and not international:
+            base -= self.FOLLOWED_BY_WORD_PENALTY
+        return base, why
+
+    def _shape_score(self, number: str, international: bool) -> tuple[float, str]:
+        core = number.strip()
+        if international:
+            parsed = _parse(re.sub(r"^00", "+", core), None)
+            if parsed is not None and phonenumbers.is_valid_number(parsed):
+                return self.SCORE_INTERNATIONAL_VALID, "valid international number"
+            if parsed is not None and phonenumbers.is_possible_number(parsed):
+                return self.SCORE_INTERNATIONAL_POSSIBLE, "possible international number"
+            return self.SCORE_WEAK, "international prefix"
+        if _NANP.match(core):
+            return self.SCORE_NANP, "North-American grouping"
+        if _AREA_CODE.match(core):
+            return self.SCORE_AREA_CODE, "area code in parentheses"
+        if _TRUNK_GROUPED.match(core):
+            return self.SCORE_TRUNK, "national number with trunk prefix"
+        if _DASH_GROUPS.match(core) or _DOT_GROUPS.match(core):
+            return self.SCORE_GROUPED, "grouped digits"
+        return self.SCORE_WEAK, "digits"
+
+    def _valid_in_region(self, number: str) -> bool:
+        """phonenumbers' matcher at the configured leniency finds the whole number in a region."""
+        digits = sum(c.isdigit() for c in number)
+        for region in self.regions:
+            for found in PhoneNumberMatcher(number, region, leniency=self.leniency):
+                if sum(c.isdigit() for c in found.raw_string) == digits:
+                    return True
+        return False
+
+    def _result(self, start: int, end: int, score: float, why: str) -> RecognizerResult:
+        explanation = AnalysisExplanation(
+            recognizer=self.name, original_score=score, textual_explanation=f"Phone number: {why}"
+        )
+        return RecognizerResult(
+            entity_type=self.ENTITY,
+            start=start,
+            end=end,
+            score=score,
+            analysis_explanation=explanation,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
+            },
+        )
+
+
+def _parse(number: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(number, region)
+    except NumberParseException:
+        return None

@@ -1,0 +1,185 @@
+"""Street-address recognizer: address forms of several countries, blocks, and hard negatives."""
+
+from __future__ import annotations
+
+import pytest
+
+from proxy.recognizers import consentry_recognizers
+from proxy.recognizers.addresses import ENTITY, StreetAddressRecognizer
+
+THRESHOLD = 0.4  # the default policy threshold
+IGNORED = set(" \t\n\r,.-()")
+
+recognizer = StreetAddressRecognizer()
+
+
+def found(text: str) -> list[tuple[int, int, float]]:
+    results = recognizer.analyze(text, [ENTITY], nlp_artifacts=None)
+    assert all(r.entity_type == ENTITY for r in results)
+    return [(r.start, r.end, r.score) for r in results if r.score >= THRESHOLD]
+
+
+def uncovered(text: str, part: str) -> str:
+    """The characters of `part` (inside `text`) that no detection covers, separators aside."""
+    start = text.index(part)
+    covered = bytearray(len(text))
+    for s, e, _ in found(text):
+        covered[s:e] = b"\x01" * (e - s)
+    return "".join(
+        ch for i, ch in enumerate(part, start) if not covered[i] and ch not in IGNORED and text[i] == ch
+    )
+
+
+POSITIVES = [
+    # (text, the address in it)
+    ("Send it to 1600 Pennsylvania Avenue NW, Washington, DC 20500 please.",
+     "1600 Pennsylvania Avenue NW, Washington, DC 20500"),
+    ("I live at 221B Baker Street, London NW1 6XE.", "221B Baker Street, London NW1 6XE"),
+    ("Flat 3, 12 High Street, London SW1A 1AA, United Kingdom",
+     "Flat 3, 12 High Street, London SW1A 1AA, United Kingdom"),
+    ("Our office: 350 Fifth Avenue, New York, NY 10118", "350 Fifth Avenue, New York, NY 10118"),
+    ("123 Main St., Suite 400, Chicago, IL 60601", "123 Main St., Suite 400, Chicago, IL 60601"),
+    ("Apt 4B, 55 Water St, Brooklyn", "Apt 4B, 55 Water St, Brooklyn"),
+    ("3rd Floor, 25 Old Broad Street, London EC2N 1HQ", "3rd Floor, 25 Old Broad Street, London EC2N 1HQ"),
+    ("Hauptstraße 5, 10115 Berlin, Germany", "Hauptstraße 5, 10115 Berlin, Germany"),
+    ("Please ship to Bahnhofstrasse 10, 8001 Zürich, Switzerland",
+     "Bahnhofstrasse 10, 8001 Zürich, Switzerland"),
+    ("Write to Leopold Strasse 47a in Munich", "Leopold Strasse 47a"),
+    ("The shop is at Prinsengracht 263, 1016 GV Amsterdam", "Prinsengracht 263, 1016 GV Amsterdam"),
+    ("Kungsgatan 12, 111 43 Stockholm", "Kungsgatan 12, 111 43 Stockholm"),
+    ("Karl Johans gate 22, 0159 Oslo", "Karl Johans gate 22, 0159 Oslo"),
+    ("Nørrebrogade 20, 2200 København N", "Nørrebrogade 20, 2200 København"),
+    ("Laugavegur 26, 101 Reykjavík, Iceland", "Laugavegur 26, 101 Reykjavík, Iceland"),
+    ("Mannerheimintie 5, 00100 Helsinki", "Mannerheimintie 5, 00100 Helsinki"),
+    ("Billing: Piazza San Marco 1, 30124 Venezia VE, Italy", "Piazza San Marco 1, 30124 Venezia VE, Italy"),
+    ("She lives at Via Giuseppe Verdi 14", "Via Giuseppe Verdi 14"),
+    ("12 rue de la Paix, 75002 Paris, France", "12 rue de la Paix, 75002 Paris, France"),
+    ("deliver to Calle de Alcalá 50, 28014 Madrid", "Calle de Alcalá 50, 28014 Madrid"),
+    ("Rua Augusta 100, 1100-053 Lisboa", "Rua Augusta 100, 1100-053 Lisboa"),
+    ("ul. Marszałkowska 10/12 m. 5, 00-590 Warszawa", "ul. Marszałkowska 10/12 m. 5, 00-590 Warszawa"),
+    ("my address is Andrássy út 12, 1061 Budapest", "Andrássy út 12, 1061 Budapest"),
+    ("Hungarian office: Petőfi Sándor utca 3.", "Petőfi Sándor utca 3."),
+    ("Odos Ermou 15, Athens 105 63", "Odos Ermou 15, Athens 105 63"),
+    ("P.O. Box 1234, Springfield, IL 62701", "P.O. Box 1234, Springfield, IL 62701"),
+    ("Ship it to PSC 1234, Box 5678\nAPO AE 09123", "PSC 1234, Box 5678\nAPO AE 09123"),
+    ("Mail goes to USS Constitution\nFPO AA 34090", "USS Constitution\nFPO AA 34090"),
+    ("Pick me up at the corner of Market Street and 5th Avenue",
+     "the corner of Market Street and 5th Avenue"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "address"), POSITIVES)
+def test_addresses_are_covered(text: str, address: str) -> None:
+    assert uncovered(text, address) == ""
+
+
+def test_greek_script_street_with_unit_and_country() -> None:
+    text = "New address: 12 Αθηνάς 45 Apt. 7, Λεμεσός, Cyprus 3025"
+    assert uncovered(text, "12 Αθηνάς 45 Apt. 7, Λεμεσός, Cyprus 3025") == ""
+
+
+def test_multi_line_block_is_masked_line_by_line() -> None:
+    text = "Shipping address:\n John Smith\n 4 Privet Drive\n Apt. 2\n Little Whinging\n Surrey GU1 1AA\n UK"
+    pieces = [text[s:e] for s, e, _ in found(text)]
+    assert pieces == ["4 Privet Drive", "Apt. 2", "Little Whinging", "Surrey GU1 1AA", "UK"]
+
+
+def test_escaped_line_breaks_keep_offsets_and_stay_unmasked() -> None:
+    # A block pasted from JSON: the line breaks are a backslash and an "n".
+    text = "Ms. Ada Weiss\\n\\n8 Lindenweg 14\\n Suite 3\\n Graz\\n Austria 8010"
+    pieces = [text[s:e] for s, e, _ in found(text)]
+    assert pieces == ["8 Lindenweg 14", "Suite 3", "Graz", "Austria 8010"]
+    assert all("\\" not in p for p in pieces)
+
+
+def test_us_block_with_city_state_zip_lines() -> None:
+    text = "Please send it to 77 Juniper Road Apt. 12\nSpringfield\n, OR\n 97477 thanks"
+    assert uncovered(text, "77 Juniper Road Apt. 12\nSpringfield\n, OR\n 97477") == ""
+    assert "thanks" not in "".join(text[s:e] for s, e, _ in found(text))
+
+
+def test_leading_unit_and_building_numbers_join_the_street() -> None:
+    text = "Mrs. Lee Suite 210 4411 Oak Lane\nDover DE 19901"
+    assert uncovered(text, "Suite 210 4411 Oak Lane\nDover DE 19901") == ""
+
+
+def test_intersection_with_a_named_corner() -> None:
+    text = "Meet me at Harbor and 12 Quayside Road"
+    assert uncovered(text, "Harbor and 12 Quayside Road") == ""
+
+
+def test_lower_case_text() -> None:
+    text = "i live at 12 main street, springfield"
+    assert uncovered(text, "12 main street, springfield") == ""
+    text = "send the parcel to 48 maple avenue please"
+    assert uncovered(text, "48 maple avenue") == ""
+
+
+def test_bare_name_and_number_needs_evidence() -> None:
+    # The same "Name 12" shape: an address with an address cue or block around it, not without.
+    assert found("Ostrova 27") == []
+    assert uncovered("He lives at Ostrova 27", "Ostrova 27") == ""
+    assert uncovered("Ostrova 27, 10000 Zagreb, Croatia", "Ostrova 27, 10000 Zagreb, Croatia") == ""
+    assert uncovered("Please use 340 Ostrova 27\nApt. 4", "340 Ostrova 27\nApt. 4") == ""
+
+
+def test_context_raises_the_score() -> None:
+    plain = recognizer.analyze("at 9 Kalnu 14", [ENTITY])
+    cued = recognizer.analyze("my billing address is 9 Kalnu 14", [ENTITY])
+    assert plain and cued
+    assert max(r.score for r in cued) > max(r.score for r in plain)
+
+
+HARD_NEGATIVES = [
+    "Upgrade to version 2.3.1 before Friday.",
+    "Your order 12345 shipped yesterday.",
+    "Order 12345 shipped on Monday",
+    "We run Redis 7 on port 6379 behind Nginx.",
+    "Install Python 3.11 and Django 5.0 first.",
+    "I loved the 2nd Street Fighter game",
+    "Meet at 10:30 tomorrow",
+    "It costs $25 or 30 EUR",
+    "See Section 4 Chapter 12 for details.",
+    "Read Section 4, Chapter 12",
+    "Windows 11, Office 365 and Ubuntu 22.04 are supported.",
+    "Grafana 10 dashboards for Kubernetes 1.29 clusters",
+    "We migrated to Django 4 last year and then to Postgres 16.",
+    "send the logs to Grafana 10",
+    "The Top 10 Python Libraries for Data Science",
+    "I read the Wall Street Journal every day.",
+    "Call me at 555-1234 after 5 pm",
+    "Step 3: run make install",
+    "Step 1 Create Path variables",
+    "Chapter 2 Event Loop",
+    "The meeting is in Room 204.",
+    "Deploy via Terraform 1.5 and Helm 3",
+    "connect via SSH 2 to the box",
+    "The IP address of Redis 7 is 10.0.0.5",
+    "Place the file in /etc/nginx.",
+    "Use GPT 4 and Claude 3 for that",
+    "RFC 2616 defines HTTP 1.1",
+    "Gate 12 at Terminal B",
+    "Great list: 5 Bands Of The 80s You Forgot",
+    "Monday 12 March 2024 at 14:00",
+    "Kafka 3, Zookeeper 3.8, Spark 3.5",
+    "Top 5 Central Park attractions",
+    "2024-05-01 12:00:01 INFO Server started on port 8080",
+    '{"id": 12, "retries": 3, "timeout": 30}',
+    "Bug 4512 fixed in Release 3",
+    "Server 2 is located at rack 14",
+    "In 2019 the S&P 500 rose 29%",
+]
+
+
+@pytest.mark.parametrize("text", HARD_NEGATIVES)
+def test_hard_negatives(text: str) -> None:
+    assert found(text) == []
+
+
+def test_other_entities_requested_only() -> None:
+    assert recognizer.analyze("I live at 10 Downing Street, London SW1A 2AA", ["PERSON"]) == []
+
+
+def test_registered_with_the_detector() -> None:
+    assert any(isinstance(r, StreetAddressRecognizer) for r in consentry_recognizers())
+    assert ENTITY in StreetAddressRecognizer().supported_entities
