@@ -103,7 +103,9 @@ class TrimmedSpacyNlpEngine(SpacyNlpEngine):
         return self._doc_to_nlp_artifact(self.nlp[language].make_doc(text), language)
 
 
-def build_analyzer(model_name: str, custom: bool = True, trimmed: bool = True) -> AnalyzerEngine:
+def build_analyzer(
+    model_name: str, custom: bool = True, trimmed: bool = True, phone_regions: Sequence[str] | None = None
+) -> AnalyzerEngine:
     """Presidio's default recognizers on the installed spaCy model, plus Consentry's own.
 
     `custom=False, trimmed=False` is stock Presidio, for side-by-side measurements.
@@ -124,7 +126,7 @@ def build_analyzer(model_name: str, custom: bool = True, trimmed: bool = True) -
 
         for name in REPLACED_DEFAULTS:
             analyzer.registry.remove_recognizer(name)
-        for recognizer in consentry_recognizers():
+        for recognizer in consentry_recognizers(phone_regions):
             analyzer.registry.add_recognizer(recognizer)
     return analyzer
 
@@ -132,8 +134,10 @@ def build_analyzer(model_name: str, custom: bool = True, trimmed: bool = True) -
 class Analysis:
     """One worker's engine: texts in, raw spans (all scores) out."""
 
-    def __init__(self, model_name: str, custom: bool = True) -> None:
-        self.analyzer = build_analyzer(model_name, custom=custom)
+    def __init__(
+        self, model_name: str, custom: bool = True, phone_regions: Sequence[str] | None = None
+    ) -> None:
+        self.analyzer = build_analyzer(model_name, custom=custom, phone_regions=phone_regions)
         self.entities = sorted(self.analyzer.get_supported_entities(language="en"))
         self.analyze(["warm up John Smith in London"], self.entities, use_ner=True)
 
@@ -161,9 +165,9 @@ class Analysis:
 _WORKER: Analysis | None = None
 
 
-def worker_init(model_name: str) -> None:
+def worker_init(model_name: str, phone_regions: Sequence[str] | None = None) -> None:
     global _WORKER
-    _WORKER = Analysis(model_name)
+    _WORKER = Analysis(model_name, phone_regions=phone_regions)
 
 
 def worker_entities() -> list[str]:

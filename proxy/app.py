@@ -53,6 +53,7 @@ def build_app(
         config.detection.timeout_s,
         config.detection.workers,
         config.detection.cache_entries,
+        config.detection.phone_regions,
     )
     consents = consents or RulesFileConsentStore(config.rules_path)
     ledger = SqliteLedger(

@@ -44,7 +44,9 @@ def _scan(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     consent = load_rules(config.rules_path).consent_for(args.customer or "\x00default")
-    detector = PresidioDetector(config.detection.model, timeout_s=3600)
+    detector = PresidioDetector(
+        config.detection.model, timeout_s=3600, phone_regions=config.detection.phone_regions
+    )
     detector.load()
     source = sys.stdin.buffer if args.jsonl == "-" else Path(args.jsonl).open("rb")  # noqa: SIM115
     out = sys.stdout.buffer

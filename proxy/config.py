@@ -69,6 +69,8 @@ class DetectionConfig:
     # 0: one in-process thread; N: N worker processes, each with its own model.
     workers: int = 0
     cache_entries: int = 20_000
+    # Regions whose national phone formats count as valid (ISO 3166 codes); None: the built-in list.
+    phone_regions: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,9 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
         timeout_s=float(det_raw.get("timeout_s", 5.0)),
         workers=_workers(det_raw.get("workers", "auto")),
         cache_entries=int(det_raw.get("cache_entries", 20_000)),
+        phone_regions=tuple(str(r).upper() for r in det_raw["phone_regions"])
+        if det_raw.get("phone_regions")
+        else None,
     )
     host = env.get("CONSENTRY_HOST") or str(server.get("host", "127.0.0.1"))
     port = int(env.get("CONSENTRY_PORT") or server.get("port", 8080))

@@ -59,8 +59,10 @@ class PresidioDetector:
         timeout_s: float = 5.0,
         workers: int = 0,
         cache_entries: int = 20_000,
+        phone_regions: Sequence[str] | None = None,
     ) -> None:
         self.model_name = model_name
+        self.phone_regions = tuple(phone_regions) if phone_regions else None
         self.timeout_s = timeout_s
         self.workers = workers
         self.cache = SpanCache(max_entries=cache_entries)
@@ -83,7 +85,7 @@ class PresidioDetector:
     def load(self) -> None:
         """Load the engine in this process (workers: 0, offline scans, tests)."""
         if self._local is None:
-            self._local = Analysis(self.model_name)
+            self._local = Analysis(self.model_name, phone_regions=self.phone_regions)
             self._entities = self._local.entities
         self._ready = True
 
@@ -100,7 +102,7 @@ class PresidioDetector:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=analysis.worker_init,
-                initargs=(self.model_name,),
+                initargs=(self.model_name, self.phone_regions),
             )
             # One call per worker brings every process up (and its model loaded) before readiness.
             started = [
@@ -261,6 +263,6 @@ def scan_texts(
 
     config = load_config(config_path)
     consent = load_rules(config.rules_path).consent_for(customer_id or "\x00default")
-    detector = PresidioDetector(config.detection.model)
+    detector = PresidioDetector(config.detection.model, phone_regions=config.detection.phone_regions)
     detector.load()
     return detector.analyze_batch(list(texts), consent)

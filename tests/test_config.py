@@ -172,3 +172,11 @@ def test_provider_env_overrides_work_without_a_config_section(tmp_path: Path) ->
     config = parse_config({"ledger": {"path": str(tmp_path / "l.db")}}, env=env)
     assert config.provider("gemini").api_key == "gm-from-env"
     assert config.provider("gemini").base_url == "http://127.0.0.1:9/gm"
+
+
+def test_phone_regions_configurable(tmp_path: Path) -> None:
+    config = parse_config(
+        {"ledger": {"path": str(tmp_path / "l.db")}, "detection": {"phone_regions": ["ch", "SE"]}}, env={}
+    )
+    assert config.detection.phone_regions == ("CH", "SE")
+    assert parse_config({"ledger": {"path": str(tmp_path / "l.db")}}, env={}).detection.phone_regions is None

@@ -120,3 +120,10 @@ def test_score_rises_with_context(recognizer: PhoneNumberRecognizer) -> None:
     bare = recognizer.analyze("It is 0494 26 46 14.", [])
     labelled = recognizer.analyze("Phone: 0494 26 46 14.", [])
     assert bare and labelled and labelled[0].score > bare[0].score
+
+
+def test_configured_regions_reach_the_recognizer() -> None:
+    from proxy.recognizers import consentry_recognizers
+
+    phones = [r for r in consentry_recognizers(["CH"]) if isinstance(r, PhoneNumberRecognizer)]
+    assert phones and phones[0].regions == ("CH",)

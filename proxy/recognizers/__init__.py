@@ -4,6 +4,8 @@ detector registers, next to Presidio's defaults."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from presidio_analyzer import EntityRecognizer
 
 from proxy.recognizers.addresses import StreetAddressRecognizer
@@ -12,9 +14,9 @@ from proxy.recognizers.names import NerRecognizer, PersonRecognizer
 from proxy.recognizers.phones import PhoneNumberRecognizer
 
 
-def consentry_recognizers() -> list[EntityRecognizer]:
+def consentry_recognizers(phone_regions: Sequence[str] | None = None) -> list[EntityRecognizer]:
     return [
-        PhoneNumberRecognizer(),
+        PhoneNumberRecognizer(regions=phone_regions) if phone_regions else PhoneNumberRecognizer(),
         CardNumberRecognizer(),
         PersonRecognizer(),
         NerRecognizer(),
