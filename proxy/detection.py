@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 from collections.abc import Hashable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Protocol
 
@@ -201,35 +202,71 @@ class PresidioDetector:
             if self._local is None:
                 raise DetectionError("detector not loaded")
             return await loop.run_in_executor(self._pool, self._local.analyze, texts, needed, use_ner)
-        # Long segments are cut into overlapping pieces so every core works on one request; the
-        # pieces' spans are merged back (duplicates from the overlaps collapse).
-        pieces: list[tuple[int, int, str]] = []
-        for index, text in enumerate(texts):
-            pieces.extend((index, offset, piece) for offset, piece in split_for_workers(text, self.workers))
-        # Spread the pieces over the workers, longest first onto the least loaded.
-        buckets: list[list[int]] = [[] for _ in range(min(self.workers, len(pieces)))]
-        loads = [0] * len(buckets)
-        for number in sorted(range(len(pieces)), key=lambda i: -len(pieces[i][2])):
-            target = loads.index(min(loads))
-            buckets[target].append(number)
-            loads[target] += len(pieces[number][2])
-        jobs = [
-            loop.run_in_executor(
-                self._pool, analysis.worker_analyze, [pieces[i][2] for i in b], needed, use_ner
+        jobs = plan_jobs(texts, needed, use_ner, self.workers)
+        results = await asyncio.gather(
+            *(
+                loop.run_in_executor(
+                    self._pool, analysis.worker_analyze, job.texts, job.entities, job.use_ner
+                )
+                for job in jobs
             )
-            for b in buckets
-        ]
+        )
         merged: list[set[RawSpan]] = [set() for _ in texts]
-        for bucket, result in zip(buckets, await asyncio.gather(*jobs), strict=True):
-            for number, spans in zip(bucket, result, strict=True):
-                index, offset, _ = pieces[number]
+        for job, result in zip(jobs, results, strict=True):
+            for (index, offset), spans in zip(job.origins, result, strict=True):
                 merged[index].update(
                     (start + offset, end + offset, etype, score) for start, end, etype, score in spans
                 )
         return [sorted(found) for found in merged]
 
 
-SPLIT_MIN_CHARS = 3072  # below this, cutting costs more than a second core saves
+@dataclass
+class Job:
+    """One call to one worker: texts (whole segments or pieces of one) and what to look for."""
+
+    entities: list[str]
+    use_ner: bool
+    texts: list[str] = field(default_factory=list)
+    origins: list[tuple[int, int]] = field(default_factory=list)  # (segment index, offset of the text)
+
+    def add(self, index: int, offset: int, text: str) -> None:
+        self.texts.append(text)
+        self.origins.append((index, offset))
+
+
+def plan_jobs(texts: Sequence[str], needed: list[str], use_ner: bool, workers: int) -> list[Job]:
+    """Spread one request over the workers so every core works on it.
+
+    Long segments are cut into overlapping pieces (their spans are merged back, duplicates from
+    the overlaps collapse). Short segments cannot be cut usefully, so the NER model and the
+    pattern recognizers run on them side by side in two workers instead.
+    """
+    short = {i for i, text in enumerate(texts) if len(text) < SPLIT_MIN_CHARS}
+    ner_needed = [e for e in needed if e in NER_ENTITIES]
+    rest_needed = [e for e in needed if e not in NER_ENTITIES]
+    side_by_side = bool(short) and workers >= 2 and use_ner and bool(ner_needed) and bool(rest_needed)
+    jobs: list[Job] = []
+    if side_by_side:
+        on_ner, on_rest = Job(ner_needed, True), Job(rest_needed, False)
+        for index in sorted(short):
+            on_ner.add(index, 0, texts[index])
+            on_rest.add(index, 0, texts[index])
+        jobs.extend((on_ner, on_rest))
+    pieces: list[tuple[int, int, str]] = []
+    for index, text in enumerate(texts):
+        if not (side_by_side and index in short):
+            pieces.extend((index, offset, piece) for offset, piece in split_for_workers(text, workers))
+    buckets = [Job(needed, use_ner) for _ in range(min(max(workers, 1), len(pieces)))]
+    loads = [0] * len(buckets)
+    for index, offset, piece in sorted(pieces, key=lambda p: -len(p[2])):
+        target = loads.index(min(loads))  # longest first onto the least loaded
+        buckets[target].add(index, offset, piece)
+        loads[target] += len(piece)
+    return jobs + buckets
+
+
+SPLIT_MIN_CHARS = 768  # below this, cutting costs more than a second core saves
+SPLIT_PIECE_CHARS = 384  # no piece is cut shorter than this
 SPLIT_OVERLAP = 160  # each piece reaches this far into its neighbours, so no entity is cut in two
 
 
@@ -237,13 +274,13 @@ def split_for_workers(text: str, workers: int) -> list[tuple[int, str]]:
     """(offset, piece) pairs covering `text`, cut at white space, overlapping by SPLIT_OVERLAP."""
     if workers < 2 or len(text) < SPLIT_MIN_CHARS:
         return [(0, text)]
-    parts = min(workers, len(text) // (SPLIT_MIN_CHARS // 2))
+    parts = min(workers, len(text) // SPLIT_PIECE_CHARS)
     cuts = [0]
     for k in range(1, parts):
         ideal = len(text) * k // parts
-        space = text.rfind("\n", ideal - 400, ideal)
+        space = text.rfind("\n", ideal - SPLIT_PIECE_CHARS // 2, ideal)
         if space == -1:
-            space = text.rfind(" ", ideal - 400, ideal)
+            space = text.rfind(" ", ideal - SPLIT_PIECE_CHARS // 2, ideal)
         cuts.append(space + 1 if space > cuts[-1] else ideal)
     cuts.append(len(text))
     out: list[tuple[int, str]] = []
