@@ -5,25 +5,35 @@ A case is one kind of request, sent the same way to two endpoints: straight to t
 customer id). Everything provider-specific (URLs, headers, body, how to read a stream, what a
 correct answer is) lives in the case, so the runner never needs to know a wire format.
 
-Adding a provider (Azure, Bedrock, Gemini) means, in this file only:
+Cases exist for OpenAI, Azure OpenAI, Bedrock and Gemini. Adding another provider (or another
+operation of one of these) means, in this file only:
 
-1. an `UpstreamSpec` in `UPSTREAMS` if its fake is not served yet (Azure reuses the OpenAI fake:
-   `make_openai_app` also serves the Azure routes; Bedrock and Gemini have their own fakes in
-   `tests/fakes/`), with the `providers.<name>` block the proxy needs to reach it;
+1. an `UpstreamSpec` in `UPSTREAMS` if its fake is not served yet (one fake process per provider:
+   Azure runs a second copy of the OpenAI fake, whose `make_openai_app` also serves the Azure
+   routes; Bedrock and Gemini have their own fakes in `tests/fakes/`), with the `providers.<name>`
+   block the proxy needs to reach it;
 2. a `StreamParser` for its stream format if it streams something other than OpenAI-style SSE
-   (Bedrock: AWS event-stream; Gemini: SSE with `?alt=sse`, or a JSON array);
+   (here: `BedrockEventStreamParser` for AWS event-stream frames, `GeminiSSEParser` for `?alt=sse`);
 3. one or more `Case`s appended to `CASES`. Headers are built from the final URL and body, which
-   is what SigV4 signing (Bedrock) needs.
+   is what SigV4 signing (Bedrock) needs; the runner sends the URL exactly as built (percent-
+   encoding kept), so the signed path is the path on the wire.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+from urllib.parse import quote
 
 import orjson
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from proxy.codecs.eventstream import EventStreamDecoder, EventStreamError
 
 EndpointKind = Literal["direct", "proxy"]
 
@@ -32,6 +42,26 @@ EndpointKind = Literal["direct", "proxy"]
 PROXY_KEY = "bench-proxy-key-0123456789abcdef"
 CUSTOMER_ID = "bench-customer-1"
 OPENAI_UPSTREAM_KEY = "sk-bench-upstream-0123456789"
+AZURE_UPSTREAM_KEY = "azure-bench-upstream-0123456789"
+AZURE_RESOURCE = "benchres"  # the name under providers.azure.resources, i.e. /azure/benchres/
+AZURE_DEPLOYMENT = "gpt-4o-mini"
+AZURE_API_VERSION = "2024-10-21"
+GEMINI_UPSTREAM_KEY = "gm-bench-upstream-0123456789"
+GEMINI_MODEL = "gemini-2.5-flash"
+# Bedrock: the fake checks SigV4 for its own credentials and region (the proxy re-signs with them,
+# from providers.bedrock); callers of the proxy sign with the credentials it issued to their app.
+BEDROCK_REGION = "eu-west-1"
+BEDROCK_UPSTREAM_CREDENTIALS = Credentials("AKIDBENCHUPSTREAM", "bench-upstream-secret-0123456789")
+BEDROCK_APP_CREDENTIALS = Credentials("AKIDBENCHAPP", "bench-app-secret-0123456789abcdef")
+BEDROCK_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+# The calling application as configured in the proxy (`apps.bench`): its proxy key for the
+# key-based providers, and the SigV4 credentials it signs Bedrock requests with.
+PROXY_APP: dict[str, str] = {
+    "key": PROXY_KEY,
+    "aws_access_key_id": BEDROCK_APP_CREDENTIALS.access_key,
+    "aws_secret_access_key": BEDROCK_APP_CREDENTIALS.secret_key,
+}
+SYSTEM_PROMPT = "You are a concise assistant."
 PROXY_REQUEST_ID_HEADER = "X-Consentry-Request-Id"
 # The proxy's reversible placeholders, e.g. <PERSON_1>: one left in an answer was not restored.
 PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*_\d+>")
@@ -74,6 +104,15 @@ class StreamParser(Protocol):
     @property
     def complete(self) -> bool:
         """True once the stream's terminal event has arrived (a cut stream never sets it)."""
+        ...
+
+    @property
+    def problem(self) -> str | None:
+        """Why the stream is unreadable (bad framing or JSON, an in-band error), else None.
+
+        A parser never raises from `feed`: it notes the problem, ignores the rest, and the
+        validator reports it as this request's error.
+        """
         ...
 
 
@@ -200,7 +239,7 @@ def chat_request(prompt: str, *, stream: bool) -> bytes:
     body: dict[str, Any] = {
         "model": "gpt-4o-mini",
         "messages": [
-            {"role": "system", "content": "You are a concise assistant."},
+            {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": prompt},
         ],
     }
@@ -220,9 +259,12 @@ class OpenAISSEParser:
         self._parts: list[str] = []
         self._started = False
         self._done = False
+        self._problem: str | None = None
         self.events = 0
 
     def feed(self, data: bytes) -> None:
+        if self._problem is not None:
+            return
         self._pending += data
         *lines, self._pending = self._pending.split(b"\n")
         for raw in lines:
@@ -234,12 +276,17 @@ class OpenAISSEParser:
             if payload == b"[DONE]":
                 self._done = True
                 continue
-            chunk = orjson.loads(payload)
-            for choice in chunk.get("choices") or ():
-                content = (choice.get("delta") or {}).get("content")
-                if content:
-                    self._parts.append(content)
-                    self._started = True
+            try:
+                chunk = orjson.loads(payload)
+                choices = chunk.get("choices") or ()
+                for choice in choices:
+                    content = (choice.get("delta") or {}).get("content")
+                    if content:
+                        self._parts.append(content)
+                        self._started = True
+            except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
+                self._problem = f"unreadable SSE event: {exc!r}"
+                return
 
     @property
     def content_started(self) -> bool:
@@ -252,6 +299,10 @@ class OpenAISSEParser:
     @property
     def complete(self) -> bool:
         return self._done
+
+    @property
+    def problem(self) -> str | None:
+        return self._problem
 
 
 def _proxy_checks(endpoint: Endpoint, reply: Reply) -> str | None:
@@ -295,11 +346,275 @@ def expect_stream_echo(prompt: str) -> Validator:
         problem = _proxy_checks(endpoint, reply)
         if problem:
             return problem
-        if reply.stream is None or not reply.stream.complete:
+        if reply.stream is None:
+            return "no stream"
+        if reply.stream.problem is not None:
+            return reply.stream.problem
+        if not reply.stream.complete:
             return "stream ended without its terminal event"
         return _compare_echo(reply.stream.text, with_variant(prompt, variant))
 
     return validate
+
+
+# ---- Azure OpenAI -------------------------------------------------------------------------------
+
+
+def _azure_provider(fake_url: str) -> dict[str, Any]:
+    resource = {"endpoint": fake_url, "api_key": AZURE_UPSTREAM_KEY}
+    return {"resources": {AZURE_RESOURCE: resource}, "timeout_s": 60}
+
+
+def azure_deployment_url(operation: str) -> Callable[[Endpoint], str]:
+    """A deployment route (e.g. "chat/completions"), as the AzureOpenAI client builds it."""
+    path = f"/openai/deployments/{AZURE_DEPLOYMENT}/{operation}?api-version={AZURE_API_VERSION}"
+
+    def build(endpoint: Endpoint) -> str:
+        root = "" if endpoint.kind == "direct" else f"/azure/{AZURE_RESOURCE}"
+        return endpoint.base_url + root + path
+
+    return build
+
+
+def azure_headers(endpoint: Endpoint, url: str, body: bytes) -> dict[str, str]:
+    # The AzureOpenAI client sends its key in `api-key`: the resource's key direct, the proxy key
+    # through the proxy (which then sends the resource's key upstream).
+    headers = {"Content-Type": "application/json"}
+    if endpoint.kind == "direct":
+        headers["api-key"] = AZURE_UPSTREAM_KEY
+    else:
+        headers["api-key"] = PROXY_KEY
+        headers["X-Customer-Id"] = CUSTOMER_ID
+    return headers
+
+
+# ---- AWS Bedrock ----------------------------------------------------------------------------------
+
+
+def _bedrock_provider(fake_url: str) -> dict[str, Any]:
+    return {
+        "base_url": fake_url,
+        "region": BEDROCK_REGION,
+        "aws_access_key_id": BEDROCK_UPSTREAM_CREDENTIALS.access_key,
+        "aws_secret_access_key": BEDROCK_UPSTREAM_CREDENTIALS.secret_key,
+        "timeout_s": 60,
+    }
+
+
+def bedrock_url(operation: str) -> Callable[[Endpoint], str]:
+    """`/model/{modelId}/{operation}` with the model id percent-encoded (`:` as `%3A`), as boto3 sends it."""
+    path = f"/model/{quote(BEDROCK_MODEL, safe='')}/{operation}"
+
+    def build(endpoint: Endpoint) -> str:
+        root = "" if endpoint.kind == "direct" else "/bedrock"
+        return endpoint.base_url + root + path
+
+    return build
+
+
+def bedrock_headers(endpoint: Endpoint, url: str, body: bytes) -> dict[str, str]:
+    """SigV4-signed headers over this URL and body, as boto3 would send them.
+
+    Direct: the upstream's own credentials and region (what the fake checks). Through the proxy:
+    the credentials the proxy issued to the app, with `X-Customer-Id` among the signed headers
+    (what boto3's before-sign hook does); the proxy checks that signature and signs the masked
+    request again with its own credentials.
+    """
+    headers = {"Content-Type": "application/json"}
+    if endpoint.kind == "direct":
+        credentials = BEDROCK_UPSTREAM_CREDENTIALS
+    else:
+        credentials = BEDROCK_APP_CREDENTIALS
+        headers["X-Customer-Id"] = CUSTOMER_ID
+    request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    SigV4Auth(credentials, "bedrock", BEDROCK_REGION).add_auth(request)
+    return dict(request.headers.items())
+
+
+def converse_body(prompt: str) -> Callable[[str], bytes]:
+    def build(variant: str) -> bytes:
+        return orjson.dumps(
+            {
+                "messages": [{"role": "user", "content": [{"text": with_variant(prompt, variant)}]}],
+                "system": [{"text": SYSTEM_PROMPT}],
+                "inferenceConfig": {"maxTokens": 1024},
+            }
+        )
+
+    return build
+
+
+class BedrockEventStreamParser:
+    """ConverseStream: `application/vnd.amazon.eventstream` binary frames, decoded incrementally.
+
+    Answer text is in `contentBlockDelta` events (`delta.text`); the first such text is the
+    time-to-first-byte mark. The stream is complete after `messageStop` and the `metadata` event
+    Bedrock sends last, with no bytes of a partial frame left over. Any `exception` or `error`
+    frame, or a frame failing its CRCs, is a problem.
+    """
+
+    def __init__(self) -> None:
+        self._decoder = EventStreamDecoder()
+        self._parts: list[str] = []
+        self._started = False
+        self._stopped = False
+        self._metadata = False
+        self._problem: str | None = None
+        self.events = 0
+
+    def feed(self, data: bytes) -> None:
+        if self._problem is not None:
+            return
+        try:
+            messages = self._decoder.feed(data)
+        except EventStreamError as exc:
+            self._problem = f"bad event stream frame: {exc}"
+            return
+        for message in messages:
+            self.events += 1
+            if not message.is_event:
+                kind = message.exception_type or message.headers.get(":error-code") or message.message_type
+                self._problem = f"{message.message_type} frame {kind}: {message.payload[:200]!r}"
+                return
+            event = message.event_type
+            if event == "contentBlockDelta":
+                try:
+                    text = (orjson.loads(message.payload).get("delta") or {}).get("text")
+                except (orjson.JSONDecodeError, AttributeError) as exc:
+                    self._problem = f"unreadable contentBlockDelta: {exc!r}"
+                    return
+                if text:
+                    self._parts.append(text)
+                    self._started = True
+            elif event == "messageStop":
+                self._stopped = True
+            elif event == "metadata":
+                self._metadata = True
+
+    @property
+    def content_started(self) -> bool:
+        return self._started
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    @property
+    def complete(self) -> bool:
+        return self._stopped and self._metadata and self._decoder.buffered == 0
+
+    @property
+    def problem(self) -> str | None:
+        return self._problem
+
+
+# ---- Gemini ---------------------------------------------------------------------------------------
+
+
+def _gemini_provider(fake_url: str) -> dict[str, Any]:
+    return {"base_url": fake_url, "api_key": GEMINI_UPSTREAM_KEY, "timeout_s": 60}
+
+
+def gemini_url(method: str, query: str = "") -> Callable[[Endpoint], str]:
+    """`/v1beta/models/{model}:{method}`, where each endpoint serves it (the proxy below /gemini)."""
+    path = f"/v1beta/models/{GEMINI_MODEL}:{method}" + (f"?{query}" if query else "")
+
+    def build(endpoint: Endpoint) -> str:
+        root = "" if endpoint.kind == "direct" else "/gemini"
+        return endpoint.base_url + root + path
+
+    return build
+
+
+def gemini_headers(endpoint: Endpoint, url: str, body: bytes) -> dict[str, str]:
+    # google-genai sends its key in x-goog-api-key.
+    headers = {"Content-Type": "application/json"}
+    if endpoint.kind == "direct":
+        headers["x-goog-api-key"] = GEMINI_UPSTREAM_KEY
+    else:
+        headers["x-goog-api-key"] = PROXY_KEY
+        headers["X-Customer-Id"] = CUSTOMER_ID
+    return headers
+
+
+def gemini_body(prompt: str) -> Callable[[str], bytes]:
+    def build(variant: str) -> bytes:
+        return orjson.dumps(
+            {
+                "contents": [{"role": "user", "parts": [{"text": with_variant(prompt, variant)}]}],
+                "systemInstruction": {"parts": [{"text": SYSTEM_PROMPT}]},
+            }
+        )
+
+    return build
+
+
+class GeminiSSEParser:
+    """`:streamGenerateContent?alt=sse`: `data: {GenerateContentResponse}` events, CRLF-separated.
+
+    Google sends no terminal event: the stream just ends, its last chunk carrying the candidate's
+    `finishReason`. So the stream is complete once a `finishReason` arrived and no partial event
+    is left over. An in-band `{"error": ...}` event (how Google reports a failure mid-stream) is
+    a problem. Events are dispatched at their blank line, joining multi-line `data:` as SSE does.
+    """
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self._data: list[bytes] = []
+        self._parts: list[str] = []
+        self._started = False
+        self._finished = False
+        self._problem: str | None = None
+        self.events = 0
+
+    def feed(self, data: bytes) -> None:
+        if self._problem is not None:
+            return
+        self._pending += data
+        *lines, self._pending = self._pending.split(b"\n")
+        for raw in lines:
+            line = raw.rstrip(b"\r")
+            if line.startswith(b"data:"):
+                self._data.append(line[5:].removeprefix(b" "))
+            elif not line and self._data:
+                payload, self._data = b"\n".join(self._data), []
+                self._event(payload)
+                if self._problem is not None:
+                    return
+
+    def _event(self, payload: bytes) -> None:
+        self.events += 1
+        try:
+            chunk = orjson.loads(payload)
+            if "error" in chunk:
+                self._problem = f"in-band error event: {payload[:200]!r}"
+                return
+            for candidate in chunk.get("candidates") or ():
+                for part in (candidate.get("content") or {}).get("parts") or ():
+                    text = part.get("text")
+                    if text:
+                        self._parts.append(text)
+                        self._started = True
+                if candidate.get("finishReason"):
+                    self._finished = True
+        except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
+            self._problem = f"unreadable SSE event: {exc!r}"
+
+    @property
+    def content_started(self) -> bool:
+        return self._started
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    @property
+    def complete(self) -> bool:
+        return self._finished and not self._data and not self._pending.strip()
+
+    @property
+    def problem(self) -> str | None:
+        return self._problem
 
 
 # ---- registry -------------------------------------------------------------------------------------
@@ -311,6 +626,38 @@ UPSTREAMS: dict[str, UpstreamSpec] = {
         options=lambda chunk_size: {"api_key": OPENAI_UPSTREAM_KEY, "chunk_size": chunk_size},
         proxy_provider=_openai_provider,
         probe_path="/v1/models",
+    ),
+    # Its own process running the OpenAI fake (which also serves the Azure routes), so every
+    # provider's direct side is measured against a fake that serves nothing else.
+    "azure": UpstreamSpec(
+        name="azure",
+        factory="tests.fakes.openai_upstream:make_openai_app",
+        options=lambda chunk_size: {"api_key": AZURE_UPSTREAM_KEY, "chunk_size": chunk_size},
+        proxy_provider=_azure_provider,
+        probe_path="/v1/models",
+    ),
+    "bedrock": UpstreamSpec(
+        name="bedrock",
+        factory="tests.fakes.bedrock_upstream:make_bedrock_app",
+        options=lambda chunk_size: {
+            "access_key": BEDROCK_UPSTREAM_CREDENTIALS.access_key,
+            "secret_key": BEDROCK_UPSTREAM_CREDENTIALS.secret_key,
+            "region": BEDROCK_REGION,
+            "chunk_size": chunk_size,
+        },
+        proxy_provider=_bedrock_provider,
+    ),
+    "gemini": UpstreamSpec(
+        name="gemini",
+        # The Gemini fake as the tests use it, minus its 5 ms pause between stream writes (see
+        # benchmarks/fake_apps.py): the other fakes write without one.
+        factory="benchmarks.fake_apps:make_gemini_app",
+        options=lambda chunk_size: {
+            "api_key": GEMINI_UPSTREAM_KEY,
+            "chunk_size": chunk_size,
+            "write_gap_s": 0.0,
+        },
+        proxy_provider=_gemini_provider,
     ),
 }
 
@@ -349,15 +696,54 @@ CASES: list[Case] = [
         stream_parser=OpenAISSEParser,
         tags=("pii",),
     ),
-    # Extension point: Azure / Bedrock / Gemini streaming cases go here (see the module docstring).
+    Case(
+        name="azure-chat-pii-stream",
+        upstream="azure",
+        description="Azure OpenAI streaming chat completion (deployment route, SSE), same ~1 KB PII prompt",
+        method="POST",
+        url=azure_deployment_url("chat/completions"),
+        headers=azure_headers,
+        body=chat_body(PROMPT_PII, stream=True),
+        validate=expect_stream_echo(PROMPT_PII),
+        streaming=True,
+        stream_parser=OpenAISSEParser,
+        tags=("pii",),
+    ),
+    Case(
+        name="bedrock-converse-pii-stream",
+        upstream="bedrock",
+        description="Bedrock ConverseStream (SigV4, event-stream frames), same ~1 KB PII prompt",
+        method="POST",
+        url=bedrock_url("converse-stream"),
+        headers=bedrock_headers,
+        body=converse_body(PROMPT_PII),
+        validate=expect_stream_echo(PROMPT_PII),
+        streaming=True,
+        stream_parser=BedrockEventStreamParser,
+        tags=("pii",),
+    ),
+    Case(
+        name="gemini-generate-pii-stream",
+        upstream="gemini",
+        description="Gemini streamGenerateContent?alt=sse, same ~1 KB PII prompt",
+        method="POST",
+        url=gemini_url("streamGenerateContent", "alt=sse"),
+        headers=gemini_headers,
+        body=gemini_body(PROMPT_PII),
+        validate=expect_stream_echo(PROMPT_PII),
+        streaming=True,
+        stream_parser=GeminiSSEParser,
+        tags=("pii",),
+    ),
 ]
 
 
 def select_cases(names: list[str] | None) -> list[Case]:
+    """The cases named (shell-style patterns allowed, e.g. `*-stream`), in `CASES` order; all if none."""
     if not names:
         return list(CASES)
-    by_name = {case.name: case for case in CASES}
-    unknown = [n for n in names if n not in by_name]
+    unknown = [n for n in names if not any(fnmatch.fnmatchcase(case.name, n) for case in CASES)]
     if unknown:
-        raise ValueError(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(by_name)}")
-    return [by_name[n] for n in names]
+        known = ", ".join(case.name for case in CASES)
+        raise ValueError(f"unknown case(s) {', '.join(unknown)}; known: {known}")
+    return [case for case in CASES if any(fnmatch.fnmatchcase(case.name, n) for n in names)]

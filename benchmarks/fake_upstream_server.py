@@ -8,7 +8,11 @@ the proxy, it would share their GIL and its cost would show up in whichever side
         --options '{"api_key": "sk-bench", "chunk_size": 4}'
 
 `--app` names any fake factory taking `(recorder, **options)`, so a new provider's fake needs no
-change here.
+change here; whatever it needs goes in `--options`, e.g. the Bedrock fake's SigV4 credentials:
+
+    python -m benchmarks.fake_upstream_server --port 9002 \
+        --app tests.fakes.bedrock_upstream:make_bedrock_app \
+        --options '{"access_key": "AKID...", "secret_key": "...", "region": "eu-west-1", "chunk_size": 4}'
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ import orjson
 from benchmarks import proxy_metrics
 from benchmarks.cases import (
     CUSTOMER_ID,
-    PROXY_KEY,
+    PROXY_APP,
     UPSTREAMS,
     Case,
     Endpoint,
@@ -79,7 +79,14 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, argparse.Namespace
     parser.add_argument(
         "--rounds", type=int, help="alternate direct/proxy in this many blocks per case (default 2)"
     )
-    parser.add_argument("--case", action="append", dest="cases", help="run only this case (repeatable)")
+    parser.add_argument(
+        "--case", action="append", dest="cases", default=[], help="run only this case (repeatable)"
+    )
+    parser.add_argument(
+        "--cases",
+        dest="case_list",
+        help="comma-separated cases to run, shell patterns allowed (e.g. 'openai-*,*-stream'); default all",
+    )
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     parser.add_argument(
         "--chunk-size", type=int, default=4, help="characters per streamed delta from the fake (default 4)"
@@ -124,19 +131,21 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, argparse.Namespace
         phase_timeout_s=args.phase_timeout,
         request_timeout_s=args.request_timeout,
         ready_timeout_s=args.ready_timeout,
-        cases=tuple(args.cases or ()),
+        cases=tuple([*args.cases, *(n.strip() for n in (args.case_list or "").split(",") if n.strip())]),
     )
     return settings, args
 
 
 def proxy_config(settings: Settings, fakes: dict[str, ChildProcess], workdir: Path) -> dict[str, Any]:
-    """The proxy's YAML: bundled rules (no `rules` key), its own app key, a throw-away ledger.
+    """The proxy's YAML: bundled rules (no `rules` key), its own app, a throw-away ledger, and a
+    `providers.<name>` section per started fake, pointing at it with the fake's credentials.
 
     Everything else stays at the proxy's defaults, so the benchmark measures what `consentry serve`
     does out of the box unless a flag says otherwise.
     """
     config: dict[str, Any] = {
-        "apps": {"bench": {"key": PROXY_KEY}},
+        # The proxy key, and the SigV4 credentials Bedrock callers sign with.
+        "apps": {"bench": dict(PROXY_APP)},
         "providers": {name: UPSTREAMS[name].proxy_provider(fake.url) for name, fake in fakes.items()},
         "ledger": {"path": str(workdir / "ledger.db")},
         "hash_key": "bench-hash-key",  # fixed, so the proxy writes no key file
@@ -160,6 +169,7 @@ async def run_case(
     endpoints: dict[str, Endpoint],
     proxy_url: str,
     proxy_pid: int,
+    fake_pid: int,
     variants: Variants,
 ) -> CaseResult:
     direct, proxy = endpoints["direct"], endpoints["proxy"]
@@ -185,6 +195,7 @@ async def run_case(
             client_before = time.process_time()
             # The whole process tree: detection may run in worker processes of the proxy.
             proxy_before = tree_cpu_seconds(proxy_pid) if endpoint.kind == "proxy" else None
+            fake_before = tree_cpu_seconds(fake_pid)
             block = await run_phase(
                 sessions[endpoint.kind],
                 case,
@@ -198,6 +209,9 @@ async def run_case(
             proxy_after = tree_cpu_seconds(proxy_pid) if proxy_before is not None else None
             if proxy_before is not None and proxy_after is not None:
                 block.server_cpu_s = proxy_after - proxy_before
+            fake_after = tree_cpu_seconds(fake_pid) if fake_before is not None else None
+            if fake_before is not None and fake_after is not None:
+                block.upstream_cpu_s = fake_after - fake_before
             totals[endpoint.kind].merge(block)
     after = await proxy_metrics.scrape(sessions["proxy"], proxy_url)
     return CaseResult(
@@ -220,8 +234,8 @@ def _fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
-def _pair(p50: float | None, p99: float | None) -> str:
-    return f"{_fmt(p50)}/{_fmt(p99)}"
+def _pair(first: float | None, second: float | None, digits: int = 1) -> str:
+    return f"{_fmt(first, digits)}/{_fmt(second, digits)}"
 
 
 def table(results: list[CaseResult]) -> str:
@@ -279,9 +293,11 @@ def stage_table(results: list[CaseResult]) -> str:
             continue
         parts = [f"{name} {_fmt(s.mean_ms.get(name), 2)}" for name in proxy_metrics.HISTOGRAMS.values()]
         lines.append(f"  {r.case.name}: " + ", ".join(parts) + f"  (n={s.requests:.0f})")
+        client = _pair(r.direct.client_cpu_util, r.proxy.client_cpu_util, 2)
+        fake = _pair(r.direct.upstream_cpu_util, r.proxy.upstream_cpu_util, 2)
         lines.append(
-            f"      proxy CPU {_fmt(r.proxy.proxy_cpu_ms_per_request, 2)} ms/request; load generator CPU "
-            f"use direct {_fmt(r.direct.client_cpu_util, 2)}, proxy {_fmt(r.proxy.client_cpu_util, 2)}"
+            f"      proxy CPU {_fmt(r.proxy.proxy_cpu_ms_per_request, 2)} ms/request; "
+            f"CPU use direct/proxy: load generator {client}, fake upstream {fake}"
         )
         if s.entities_per_request:
             found = ", ".join(f"{k} {v:.1f}" for k, v in s.entities_per_request.items())
@@ -328,6 +344,7 @@ def to_json(settings: Settings, run: Run, load_at_start: list[float] | None) -> 
         cases.append(
             {
                 "name": r.case.name,
+                "provider": r.case.upstream,
                 "description": r.case.description,
                 "streaming": r.case.streaming,
                 "request_bytes": len(r.case.body("" if settings.repeat_prompts else variant_sentence(1))),
@@ -415,7 +432,16 @@ async def benchmark(settings: Settings, workdir: Path) -> Run:
                     "proxy": Endpoint("proxy", proxy.url),
                 }
                 began = time.perf_counter()
-                result = await run_case(case, settings, sessions, endpoints, proxy.url, proxy.pid, variants)
+                result = await run_case(
+                    case,
+                    settings,
+                    sessions,
+                    endpoints,
+                    proxy.url,
+                    proxy.pid,
+                    fakes[case.upstream].pid,
+                    variants,
+                )
                 results.append(result)
                 print(
                     f"  {case.name}: {time.perf_counter() - began:.1f}s, errors "
@@ -445,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings, args = parse_args(argv)
     if args.list:
         for case in select_cases(None):
-            print(f"{case.name:28} {case.description}")
+            print(f"{case.name:28} {case.upstream:8} {case.description}")
         return 0
     try:
         select_cases(list(settings.cases) or None)

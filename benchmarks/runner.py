@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
+from yarl import URL
 
 from benchmarks.cases import Case, Endpoint, Reply, variant_sentence
 
@@ -38,6 +39,7 @@ class PhaseResult:
     deadline_hit: bool = False
     client_cpu_s: float = 0.0  # this load generator's CPU while the phase ran
     server_cpu_s: float | None = None  # the proxy's CPU while the phase ran (proxy side only)
+    upstream_cpu_s: float | None = None  # the fake upstream's CPU while the phase ran (both sides)
 
     def merge(self, other: PhaseResult) -> None:
         self.requested += other.requested
@@ -45,6 +47,8 @@ class PhaseResult:
         self.client_cpu_s += other.client_cpu_s
         if other.server_cpu_s is not None:
             self.server_cpu_s = (self.server_cpu_s or 0.0) + other.server_cpu_s
+        if other.upstream_cpu_s is not None:
+            self.upstream_cpu_s = (self.upstream_cpu_s or 0.0) + other.upstream_cpu_s
         self.samples.extend(other.samples)
         self.deadline_hit = self.deadline_hit or other.deadline_hit
 
@@ -90,7 +94,11 @@ async def send_one(session: aiohttp.ClientSession, case: Case, endpoint: Endpoin
     started = time.perf_counter()
     ttfb: float | None = None
     try:
-        async with session.request(case.method, url, data=body, headers=headers) as response:
+        # encoded=True: the URL goes out exactly as the case built it. yarl would otherwise decode
+        # e.g. Bedrock's `%3A` in model ids, and the path on the wire would not be the signed one.
+        async with session.request(
+            case.method, URL(url, encoded=True), data=body, headers=headers
+        ) as response:
             body = b""
             if parser is not None and response.status == 200:
                 # Feed the parser as bytes arrive, so the first-content time is when the client
@@ -162,6 +170,8 @@ class Summary:
     # typical of the direct side, whose rps is then a floor for what the fake can do.
     client_cpu_util: float
     proxy_cpu_ms_per_request: float | None
+    # The same for the fake upstream: near 1.0 on the direct side means the fake was the bottleneck.
+    upstream_cpu_util: float | None
 
 
 def summarize(result: PhaseResult) -> Summary:
@@ -186,6 +196,11 @@ def summarize(result: PhaseResult) -> Summary:
         proxy_cpu_ms_per_request=(
             1000.0 * result.server_cpu_s / len(result.samples)
             if result.server_cpu_s is not None and result.samples
+            else None
+        ),
+        upstream_cpu_util=(
+            result.upstream_cpu_s / result.wall_s
+            if result.upstream_cpu_s is not None and result.wall_s > 0
             else None
         ),
     )
