@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from proxy.app import PIPELINE, build_app
 from proxy.config import Config, parse_config
@@ -83,6 +85,29 @@ class ProxyHarness:
     def metric(self, name: str, **labels: str) -> float:
         value = self.pipeline.metrics.registry.get_sample_value(name, labels)
         return float(value or 0.0)
+
+    def scrape(self, name: str, **labels: str) -> float:
+        """The sum of samples called `name` whose labels include `labels`, as GET /metrics serves them.
+
+        Unlike `metric()`, this goes through the running proxy's HTTP endpoint and the
+        Prometheus text parser, so it also checks what a real scraper would see.
+        """
+        connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+        try:
+            connection.request("GET", "/metrics")
+            reply = connection.getresponse()
+            text = reply.read().decode()
+        finally:
+            connection.close()
+        assert reply.status == 200, f"GET /metrics answered {reply.status}"
+        return float(
+            sum(
+                sample.value
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples
+                if sample.name == name and labels.items() <= sample.labels.items()
+            )
+        )
 
 
 ProxyFactory = Callable[..., ProxyHarness]

@@ -532,5 +532,22 @@ def test_bad_resource_configuration_is_refused_at_start(resources: Any, message:
         azure_adapter({"resources": resources})
 
 
-def test_no_resources_configured_refuses_every_resource() -> None:
+def test_no_resources_configured_refuses_every_resource(make_proxy: ProxyFactory, upstream: Recorder) -> None:
     assert azure_adapter({}).resources == {}
+    # A proxy with Azure enabled but no resource: no name, not even one the upstream serves, goes out.
+    harness = make_proxy({"azure": {}}, rules=RULES)
+    for resource in ("myres", "otherres"):
+        with pytest.raises(openai.NotFoundError) as caught:
+            client(harness, resource=resource).chat.completions.create(
+                model=DEPLOYMENT, messages=[{"role": "user", "content": PROMPT}]
+            )
+        assert caught.value.status_code == 404 and resource in caught.value.message
+        assert caught.value.body["type"] == "not_found_error"  # type: ignore[index]
+    sdk = openai.OpenAI(
+        base_url=f"{harness.url}/c/cust-42/azure/myres/openai/v1", api_key=PROXY_KEY, max_retries=0
+    )
+    with pytest.raises(openai.NotFoundError):
+        sdk.responses.create(model=DEPLOYMENT, input=PROMPT)
+    assert upstream.requests == []
+    # Nothing was shared, so no record may claim otherwise.
+    assert all(record.decision != "forwarded" for record in harness.records("cust-42"))

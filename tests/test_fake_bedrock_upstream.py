@@ -6,26 +6,32 @@ the answers, the proxy will see what real Bedrock sends.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import base64
+import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import boto3
 import botocore.eventstream
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError, EventStreamError
 from yarl import URL
 
-from proxy.aws_sigv4 import sign_request
-from proxy.codecs.eventstream import EventStreamDecoder, EventStreamMessage
+from proxy.codecs.eventstream import EventStreamDecoder
 from proxy.codecs.eventstream import EventStreamError as CodecError
-from tests.fakes.bedrock_upstream import make_bedrock_app, model_family
+from tests.fakes import bedrock_upstream
+from tests.fakes.bedrock_upstream import encode_event, encode_exception, make_bedrock_app, model_family
 from tests.fakes.server import BackgroundServer, Recorder
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -125,36 +131,77 @@ def test_converse_stream_tool_use(upstream: tuple[BackgroundServer, Recorder]) -
     assert events[-2]["messageStop"]["stopReason"] == "tool_use"
 
 
-def raw_stream(server: BackgroundServer, model_id: str, operation: str, body: dict[str, Any]) -> list[bytes]:
-    """POST a signed request with aiohttp and return the body's reads as they arrived."""
-    path = f"/model/{model_id.replace(':', '%3A').replace('/', '%2F')}/{operation}"
-    url = server.url + path
-    data = json.dumps(body).encode()
-    credentials = Credentials("AKIDUPSTREAM", "upstream-secret")
-    headers = sign_request("POST", url, {"Content-Type": "application/json"}, data, credentials, "eu-west-1")
+def model_path(model_id: str, operation: str) -> str:
+    return f"/model/{model_id.replace(':', '%3A').replace('/', '%2F')}/{operation}"
 
-    async def fetch() -> list[bytes]:
+
+def botocore_signed(
+    method: str,
+    url: str,
+    body: bytes,
+    *,
+    secret: str = "upstream-secret",
+    region: str = "eu-west-1",
+    headers: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Headers signed by botocore itself, so these tests share no code with the proxy."""
+    request = AWSRequest(
+        method=method, url=url, data=body, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    SigV4Auth(Credentials("AKIDUPSTREAM", secret), "bedrock", region).add_auth(request)
+    return dict(request.headers.items())
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    reads: list[bytes]
+
+
+def send(method: str, url: str, headers: dict[str, str], body: bytes) -> Reply:
+    """Send exactly this path and body (aiohttp, path not re-encoded); the body's reads as they arrived."""
+
+    async def fetch() -> Reply:
         async with (
             aiohttp.ClientSession() as session,
-            session.post(URL(url, encoded=True), data=data, headers=headers) as response,
+            session.request(method, URL(url, encoded=True), data=body, headers=headers) as response,
         ):
-            assert response.status == 200, await response.text()
-            assert response.headers["Content-Type"] == "application/vnd.amazon.eventstream"
-            return [chunk async for chunk in response.content.iter_any()]
+            reads = [chunk async for chunk in response.content.iter_any()]
+            return Reply(response.status, dict(response.headers), reads)
 
     return asyncio.run(fetch())
+
+
+def raw_stream(server: BackgroundServer, model_id: str, operation: str, body: dict[str, Any]) -> list[bytes]:
+    """POST a signed request and return the body's reads as they arrived."""
+    url = server.url + model_path(model_id, operation)
+    data = json.dumps(body).encode()
+    reply = send("POST", url, botocore_signed("POST", url, data), data)
+    assert reply.status == 200, b"".join(reply.reads)
+    assert reply.headers["Content-Type"] == "application/vnd.amazon.eventstream"
+    return reply.reads
+
+
+def botocore_frames(reads: list[bytes]) -> list[botocore.eventstream.EventStreamMessage]:
+    """Frames as boto3's own event-stream parser reads them (it checks both CRCs)."""
+    buffer = botocore.eventstream.EventStreamBuffer()
+    messages = []
+    for chunk in reads:
+        buffer.add_data(chunk)
+        messages.extend(buffer)
+    return messages
 
 
 def test_converse_stream_frames_on_the_wire(upstream: tuple[BackgroundServer, Recorder]) -> None:
     server, _ = upstream
     reads = raw_stream(server, HAIKU, "converse-stream", {"messages": user(PROMPT)})
-    decoder = EventStreamDecoder()
-    messages: list[EventStreamMessage] = [m for chunk in reads for m in decoder.feed(chunk)]
-    decoder.close()
+    messages = botocore_frames(reads)
     for message in messages:
-        assert message.message_type == "event" and message.content_type == "application/json"
+        assert message.headers[":message-type"] == "event"
+        assert message.headers[":content-type"] == "application/json"
         assert "p" in json.loads(message.payload)  # real Bedrock's padding field
-    assert [m.event_type for m in messages][:2] == ["messageStart", "contentBlockDelta"]
+    assert [m.headers[":event-type"] for m in messages][:2] == ["messageStart", "contentBlockDelta"]
 
 
 def test_invoke_model_anthropic(upstream: tuple[BackgroundServer, Recorder]) -> None:
@@ -242,9 +289,8 @@ def test_invoke_with_response_stream_llama(upstream: tuple[BackgroundServer, Rec
 def test_invoke_stream_chunk_payload_is_base64_json(upstream: tuple[BackgroundServer, Recorder]) -> None:
     server, _ = upstream
     reads = raw_stream(server, LLAMA, "invoke-with-response-stream", {"prompt": PROMPT})
-    decoder = EventStreamDecoder()
-    messages = [m for chunk in reads for m in decoder.feed(chunk)]
-    assert {m.event_type for m in messages} == {"chunk"}
+    messages = botocore_frames(reads)
+    assert {m.headers[":event-type"] for m in messages} == {"chunk"}
     first = json.loads(messages[0].payload)
     assert json.loads(base64.b64decode(first["bytes"]))["generation"] == ECHO[:3]
 
@@ -344,3 +390,129 @@ def test_model_family() -> None:
     assert model_family("us.amazon.nova-pro-v1:0") == "nova"
     assert model_family("global.anthropic.claude-sonnet-4-v1:0") == "anthropic"
     assert model_family("amazon.titan-embed-text-v2:0") == "unknown"
+
+
+# ---------------------------------------------------------------- independence from the proxy
+
+
+def test_fake_shares_no_code_with_the_proxy() -> None:
+    # The fake judges the proxy's signing and framing; importing the proxy's own
+    # verifier or codec would let one bug hide behind itself.
+    tree = ast.parse(Path(bedrock_upstream.__file__).read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {name for name in imported if name.split(".")[0] in {"proxy", "models", "rules"}}
+
+
+CONVERSE_BODY = json.dumps({"messages": user(PROMPT)}).encode()
+
+
+def tampered(server: BackgroundServer, case: str) -> tuple[str, dict[str, str], bytes]:
+    """A converse request signed by botocore, then changed the way `case` says."""
+    url = server.url + model_path(HAIKU, "converse")
+    if case == "untouched":
+        return url, botocore_signed("POST", url, CONVERSE_BODY), CONVERSE_BODY
+    if case == "wrong-secret":
+        return url, botocore_signed("POST", url, CONVERSE_BODY, secret="not-the-secret"), CONVERSE_BODY
+    if case == "wrong-region":
+        return url, botocore_signed("POST", url, CONVERSE_BODY, region="us-east-1"), CONVERSE_BODY
+    if case == "body":
+        other = json.dumps({"messages": user("Hello, I am Jane Doe")}).encode()
+        return url, botocore_signed("POST", url, CONVERSE_BODY), other
+    if case == "path":
+        # Signed for one model, sent to another: both routes exist, only the signature differs.
+        elsewhere = server.url + model_path(LLAMA, "converse")
+        return elsewhere, botocore_signed("POST", url, CONVERSE_BODY), CONVERSE_BODY
+    if case == "query":
+        headers = botocore_signed("POST", url + "?trace=1", CONVERSE_BODY)
+        return url + "?trace=2", headers, CONVERSE_BODY
+    if case == "signed-header":
+        headers = botocore_signed("POST", url, CONVERSE_BODY)
+        return url, {**headers, "Content-Type": "text/plain"}, CONVERSE_BODY
+    if case == "payload-hash":
+        # botocore signs a sent payload hash as given; the fake must still compare it with the body.
+        claimed = {"X-Amz-Content-SHA256": hashlib.sha256(CONVERSE_BODY).hexdigest()}
+        headers = botocore_signed("POST", url, CONVERSE_BODY, headers=claimed)
+        return url, headers, json.dumps({"messages": user("something else")}).encode()
+    if case == "date-unsigned":
+        headers = botocore_signed("POST", url, CONVERSE_BODY)
+        headers["Authorization"] = headers["Authorization"].replace(";x-amz-date", "")
+        return url, headers, CONVERSE_BODY
+    if case == "no-authorization":
+        headers = botocore_signed("POST", url, CONVERSE_BODY)
+        del headers["Authorization"]
+        return url, headers, CONVERSE_BODY
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "code"),
+    [
+        ("untouched", 200, None),
+        ("wrong-secret", 403, "InvalidSignatureException"),
+        ("wrong-region", 403, "InvalidSignatureException"),
+        ("body", 403, "InvalidSignatureException"),
+        ("path", 403, "InvalidSignatureException"),
+        ("query", 403, "InvalidSignatureException"),
+        ("signed-header", 403, "InvalidSignatureException"),
+        ("payload-hash", 403, "InvalidSignatureException"),
+        ("date-unsigned", 403, "IncompleteSignatureException"),
+        ("no-authorization", 403, "MissingAuthenticationTokenException"),
+    ],
+)
+def test_signature_is_recomputed_over_what_arrived(
+    upstream: tuple[BackgroundServer, Recorder], case: str, status: int, code: str | None
+) -> None:
+    server, recorder = upstream
+    recorder.clear()
+    url, headers, body = tampered(server, case)
+    reply = send("POST", url, headers, body)
+    assert reply.status == status, b"".join(reply.reads)
+    assert reply.headers.get("x-amzn-ErrorType") == code
+    if code is not None:
+        assert "Echo" not in b"".join(reply.reads).decode()
+    assert len(recorder.requests) == 1
+
+
+def test_signed_query_and_session_token_are_accepted(upstream: tuple[BackgroundServer, Recorder]) -> None:
+    server, recorder = upstream
+    recorder.clear()
+    sdk = boto3.client(
+        "bedrock-runtime",
+        endpoint_url=server.url,
+        region_name="eu-west-1",
+        aws_access_key_id="AKIDUPSTREAM",
+        aws_secret_access_key="upstream-secret",
+        aws_session_token="session-token-from-sts",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    # The fake has no such route: a 404 (not a 403) means the signature over the query held.
+    with pytest.raises(ClientError) as info:
+        sdk.list_async_invokes(maxResults=5)
+    assert info.value.response["Error"]["Code"] == "UnknownOperationException"
+    assert recorder.requests[-1].query == {"maxResults": "5"}
+    answer = sdk.converse(modelId=HAIKU, messages=user(PROMPT))
+    assert answer["output"]["message"]["content"][0]["text"] == ECHO
+
+
+def test_boto3_parses_the_fakes_own_frames() -> None:
+    payload = json.dumps({"delta": {"text": "Zoë ✓"}, "p": "abc"}, ensure_ascii=False).encode()
+    event = encode_event("contentBlockDelta", payload)
+    failure = encode_exception("modelStreamErrorException", b'{"message":"boom"}')
+    assert int.from_bytes(event[:4], "big") == len(event)
+    # One byte at a time: boto3's buffer must find every boundary from the lengths alone.
+    messages = botocore_frames([bytes([b]) for b in event + failure])
+    assert [m.headers for m in messages] == [
+        {":event-type": "contentBlockDelta", ":content-type": "application/json", ":message-type": "event"},
+        {
+            ":exception-type": "modelStreamErrorException",
+            ":content-type": "application/json",
+            ":message-type": "exception",
+        },
+    ]
+    assert messages[0].payload == payload and messages[1].payload == b'{"message":"boom"}'
+    for position in (9, len(event) - 10):  # inside the prelude, inside the payload
+        broken = bytearray(event)
+        broken[position] ^= 0x01
+        with pytest.raises(botocore.eventstream.ChecksumMismatch):
+            botocore_frames([bytes(broken)])

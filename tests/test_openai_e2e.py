@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import openai
 import pytest
@@ -45,28 +46,58 @@ def assert_masked(upstream: Recorder) -> bytes:
 
 
 def assert_recorded(
-    proxy: ProxyHarness, request_id: str, operation: str, streamed: bool, persons: int = 1
+    proxy: ProxyHarness,
+    request_id: str,
+    operation: str,
+    streamed: bool,
+    persons: int = 1,
+    emails: int = 1,
+    customer: str = "cust-42",
 ) -> None:
     record = proxy.record(request_id)
     assert record is not None, "no sharing record"
-    assert record.customer_id == "cust-42" and record.provider == "openai" and record.operation == operation
+    assert record.request_id == request_id
+    assert record.customer_id == customer and record.provider == "openai" and record.operation == operation
     assert record.decision == "forwarded" and record.app == "backend" and record.streamed is streamed
     assert record.entities["PERSON"].count == persons and record.entities["PERSON"].action == "mask"
-    assert record.entities["EMAIL_ADDRESS"].count == 1
+    assert record.entities["EMAIL_ADDRESS"].count == emails
+    assert record.entities["EMAIL_ADDRESS"].action == "mask"
     assert record.upstream_status == 200 and record.request_bytes > 0 and record.response_bytes > 0
     assert record.consent_version.startswith("test-1:")
     stored = repr(record).encode()
     assert not any(secret in stored for secret in SECRETS)
 
 
-def requests_metric(proxy: ProxyHarness, operation: str) -> float:
-    return proxy.metric(
-        "consentry_requests_total", provider="openai", operation=operation, decision="forwarded", status="200"
-    )
+@dataclass(frozen=True)
+class Scraped:
+    """The counters one forwarded OpenAI request must move, read from the proxy's GET /metrics."""
+
+    requests: float
+    durations: float
+    persons: float
+    emails: float
+
+    @classmethod
+    def read(cls, proxy: ProxyHarness, operation: str) -> Scraped:
+        per_operation = {"provider": "openai", "operation": operation}
+        return cls(
+            requests=proxy.scrape(
+                "consentry_requests_total", **per_operation, decision="forwarded", status="200"
+            ),
+            durations=proxy.scrape("consentry_request_duration_seconds_count", **per_operation),
+            persons=proxy.scrape("consentry_entities_total", entity_type="PERSON", action="mask"),
+            emails=proxy.scrape("consentry_entities_total", entity_type="EMAIL_ADDRESS", action="mask"),
+        )
+
+    def assert_moved(self, proxy: ProxyHarness, operation: str, persons: int = 1, emails: int = 1) -> None:
+        after = Scraped.read(proxy, operation)
+        assert after == Scraped(
+            self.requests + 1, self.durations + 1, self.persons + persons, self.emails + emails
+        )
 
 
 def test_chat_masks_upstream_and_restores_answer(proxy: ProxyHarness, upstream: Recorder) -> None:
-    before = requests_metric(proxy, "chat")
+    before = Scraped.read(proxy, "chat")
     raw = client(proxy).chat.completions.with_raw_response.create(
         model="gpt-4o-mini",
         messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": PROMPT}],
@@ -75,26 +106,29 @@ def test_chat_masks_upstream_and_restores_answer(proxy: ProxyHarness, upstream: 
     assert answer.choices[0].message.content == "Echo: " + PROMPT
     assert_masked(upstream)
     assert_recorded(proxy, raw.headers["x-consentry-request-id"], "chat", streamed=False)
-    assert requests_metric(proxy, "chat") == before + 1
-    assert proxy.metric("consentry_entities_total", entity_type="PERSON", action="mask") >= 1
+    before.assert_moved(proxy, "chat")
 
 
 def test_chat_stream_restores_placeholders_split_across_chunks(
     proxy: ProxyHarness, upstream: Recorder
 ) -> None:
-    stream = client(proxy).chat.completions.create(
+    before = Scraped.read(proxy, "chat")
+    with client(proxy).chat.completions.with_streaming_response.create(
         model="gpt-4o-mini",
         messages=[{"role": "user", "content": [{"type": "text", "text": PROMPT}]}],
         stream=True,
         stream_options={"include_usage": True},
-    )
-    chunks = list(stream)
+    ) as response:
+        request_id = response.headers["x-consentry-request-id"]
+        chunks = list(response.parse())
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Echo: " + PROMPT
     assert chunks[-1].usage is not None
     assert_masked(upstream)
     # the fake sends 3-character deltas, so the client must see many chunks, not one buffered answer
     assert len(chunks) > 10
+    assert_recorded(proxy, request_id, "chat", streamed=True)
+    before.assert_moved(proxy, "chat")
 
 
 def test_chat_tool_call_arguments_masked_and_restored(proxy: ProxyHarness, upstream: Recorder) -> None:
@@ -110,31 +144,43 @@ def test_chat_tool_call_arguments_masked_and_restored(proxy: ProxyHarness, upstr
         {"role": "tool", "tool_call_id": "call_1", "content": f"sent to {NAME}"},
         {"role": "user", "content": PROMPT},
     ]
-    answer = client(proxy).chat.completions.create(model="gpt-4o-mini", messages=messages, tools=tools)
-    call = answer.choices[0].message.tool_calls[0]
+    before = Scraped.read(proxy, "chat")
+    raw = client(proxy).chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=messages, tools=tools
+    )
+    call = raw.parse().choices[0].message.tool_calls[0]
     assert json.loads(call.function.arguments) == {"echo": PROMPT}
     seen = assert_masked(upstream)
     sent = json.loads(upstream.requests[-1].body)
     args = json.loads(sent["messages"][1]["tool_calls"][0]["function"]["arguments"])
     assert args["to"] == "<EMAIL_ADDRESS_1>" and args["quote"] == 'say "hi"'
     assert b"sent to <PERSON_1>" in seen
+    # the name twice (tool result, prompt), the address twice (tool arguments, prompt)
+    request_id = raw.headers["x-consentry-request-id"]
+    assert_recorded(proxy, request_id, "chat", streamed=False, persons=2, emails=2)
+    before.assert_moved(proxy, "chat", persons=2, emails=2)
 
 
 def test_chat_tool_call_stream_restores_arguments(proxy: ProxyHarness, upstream: Recorder) -> None:
     tools = [{"type": "function", "function": {"name": "send_mail", "parameters": {"type": "object"}}}]
-    stream = client(proxy).chat.completions.create(
+    before = Scraped.read(proxy, "chat")
+    with client(proxy).chat.completions.with_streaming_response.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}], tools=tools, stream=True
-    )
-    args = "".join(
-        c.choices[0].delta.tool_calls[0].function.arguments or ""
-        for c in stream
-        if c.choices and c.choices[0].delta.tool_calls
-    )
+    ) as response:
+        request_id = response.headers["x-consentry-request-id"]
+        args = "".join(
+            c.choices[0].delta.tool_calls[0].function.arguments or ""
+            for c in response.parse()
+            if c.choices and c.choices[0].delta.tool_calls
+        )
     assert json.loads(args) == {"echo": PROMPT}
     assert_masked(upstream)
+    assert_recorded(proxy, request_id, "chat", streamed=True)
+    before.assert_moved(proxy, "chat")
 
 
 def test_responses_plain(proxy: ProxyHarness, upstream: Recorder) -> None:
+    before = Scraped.read(proxy, "responses")
     raw = client(proxy).responses.with_raw_response.create(
         model="gpt-4.1-mini", instructions=f"You assist {NAME}.", input=PROMPT, user="end-user-77"
     )
@@ -145,16 +191,18 @@ def test_responses_plain(proxy: ProxyHarness, upstream: Recorder) -> None:
     assert sent["instructions"] == "You assist <PERSON_1>."
     assert sent["user"] != "end-user-77" and sent["user"].startswith("anon-")
     assert_recorded(proxy, raw.headers["x-consentry-request-id"], "responses", streamed=False, persons=2)
+    before.assert_moved(proxy, "responses", persons=2)
 
 
 def test_responses_stream_events(proxy: ProxyHarness, upstream: Recorder) -> None:
-    events = list(
-        client(proxy).responses.create(
-            model="gpt-4.1-mini",
-            input=[{"role": "user", "content": [{"type": "input_text", "text": PROMPT}]}],
-            stream=True,
-        )
-    )
+    before = Scraped.read(proxy, "responses")
+    with client(proxy).responses.with_streaming_response.create(
+        model="gpt-4.1-mini",
+        input=[{"role": "user", "content": [{"type": "input_text", "text": PROMPT}]}],
+        stream=True,
+    ) as response:
+        request_id = response.headers["x-consentry-request-id"]
+        events = list(response.parse())
     deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
     assert deltas == "Echo: " + PROMPT
     done = [e for e in events if e.type == "response.output_text.done"]
@@ -162,18 +210,27 @@ def test_responses_stream_events(proxy: ProxyHarness, upstream: Recorder) -> Non
     completed = [e for e in events if e.type == "response.completed"]
     assert completed[0].response.output_text == "Echo: " + PROMPT
     assert_masked(upstream)
+    assert_recorded(proxy, request_id, "responses", streamed=True)
+    before.assert_moved(proxy, "responses")
 
 
 def test_responses_stream_helper(proxy: ProxyHarness, upstream: Recorder) -> None:
-    with client(proxy).responses.stream(model="gpt-4.1-mini", input=PROMPT) as stream:
+    # The helper exposes no response headers: a customer of its own finds the one record.
+    customer = "cust-openai-stream-helper"
+    before = Scraped.read(proxy, "responses")
+    with client(proxy, customer).responses.stream(model="gpt-4.1-mini", input=PROMPT) as stream:
         for _ in stream:
             pass
         final = stream.get_final_response()
     assert final.output_text == "Echo: " + PROMPT
     assert_masked(upstream)
+    (record,) = proxy.records(customer)
+    assert_recorded(proxy, record.request_id, "responses", streamed=True, customer=customer)
+    before.assert_moved(proxy, "responses")
 
 
 def test_embeddings_input_masked(proxy: ProxyHarness, upstream: Recorder) -> None:
+    before = Scraped.read(proxy, "embeddings")
     raw = client(proxy).embeddings.with_raw_response.create(
         model="text-embedding-3-small", input=[PROMPT, "plain"]
     )
@@ -182,16 +239,29 @@ def test_embeddings_input_masked(proxy: ProxyHarness, upstream: Recorder) -> Non
     assert_masked(upstream)
     assert json.loads(upstream.requests[-1].body)["input"][1] == "plain"
     assert_recorded(proxy, raw.headers["x-consentry-request-id"], "embeddings", streamed=False)
+    before.assert_moved(proxy, "embeddings")
 
 
-def test_completions_plain_and_stream(proxy: ProxyHarness, upstream: Recorder) -> None:
-    answer = client(proxy).completions.create(model="gpt-3.5-turbo-instruct", prompt=PROMPT)
-    assert answer.choices[0].text == "Echo: " + PROMPT
+def test_completions_plain(proxy: ProxyHarness, upstream: Recorder) -> None:
+    before = Scraped.read(proxy, "completions")
+    raw = client(proxy).completions.with_raw_response.create(model="gpt-3.5-turbo-instruct", prompt=PROMPT)
+    assert raw.parse().choices[0].text == "Echo: " + PROMPT
     assert_masked(upstream)
-    upstream.clear()
-    stream = client(proxy).completions.create(model="gpt-3.5-turbo-instruct", prompt=PROMPT, stream=True)
-    assert "".join(c.choices[0].text for c in stream if c.choices) == "Echo: " + PROMPT
+    assert_recorded(proxy, raw.headers["x-consentry-request-id"], "completions", streamed=False)
+    before.assert_moved(proxy, "completions")
+
+
+def test_completions_stream(proxy: ProxyHarness, upstream: Recorder) -> None:
+    before = Scraped.read(proxy, "completions")
+    with client(proxy).completions.with_streaming_response.create(
+        model="gpt-3.5-turbo-instruct", prompt=PROMPT, stream=True
+    ) as response:
+        request_id = response.headers["x-consentry-request-id"]
+        text = "".join(c.choices[0].text for c in response.parse() if c.choices)
+    assert text == "Echo: " + PROMPT
     assert_masked(upstream)
+    assert_recorded(proxy, request_id, "completions", streamed=True)
+    before.assert_moved(proxy, "completions")
 
 
 def test_customer_header_instead_of_path(proxy: ProxyHarness, upstream: Recorder) -> None:
@@ -201,10 +271,15 @@ def test_customer_header_instead_of_path(proxy: ProxyHarness, upstream: Recorder
         max_retries=0,
         default_headers={"X-Customer-Id": "cust-42"},
     )
-    answer = sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": PROMPT}])
-    assert answer.choices[0].message.content == "Echo: " + PROMPT
+    before = Scraped.read(proxy, "chat")
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="m", messages=[{"role": "user", "content": PROMPT}]
+    )
+    assert raw.parse().choices[0].message.content == "Echo: " + PROMPT
     assert_masked(upstream)
     assert "x-customer-id" not in {k.lower() for k in upstream.requests[-1].headers}
+    assert_recorded(proxy, raw.headers["x-consentry-request-id"], "chat", streamed=False)
+    before.assert_moved(proxy, "chat")
 
 
 def test_models_list_passes_through(proxy: ProxyHarness, upstream: Recorder) -> None:
@@ -221,9 +296,17 @@ def test_no_pii_prompt_is_forwarded_unchanged(proxy: ProxyHarness, upstream: Rec
 
 
 def test_hash_and_redact_actions(proxy: ProxyHarness, upstream: Recorder) -> None:
-    answer = client(proxy, "cust-hash").chat.completions.create(
+    hashed = proxy.scrape("consentry_entities_total", entity_type="EMAIL_ADDRESS", action="hash")
+    redacted = proxy.scrape("consentry_entities_total", entity_type="PERSON", action="redact")
+    raw = client(proxy, "cust-hash").chat.completions.with_raw_response.create(
         model="m", messages=[{"role": "user", "content": PROMPT}]
     )
+    answer = raw.parse()
+    record = proxy.record(raw.headers["x-consentry-request-id"])
+    assert record.customer_id == "cust-hash" and record.decision == "forwarded"
+    assert record.entities["EMAIL_ADDRESS"].action == "hash" and record.entities["PERSON"].action == "redact"
+    assert proxy.scrape("consentry_entities_total", entity_type="EMAIL_ADDRESS", action="hash") == hashed + 1
+    assert proxy.scrape("consentry_entities_total", entity_type="PERSON", action="redact") == redacted + 1
     seen = upstream.all_bytes()
     assert EMAIL.encode() not in seen and NAME.encode() not in seen
     assert b"[PERSON]" in seen and b"[EMAIL_ADDRESS:" in seen

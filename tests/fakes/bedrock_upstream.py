@@ -7,9 +7,13 @@ separately, so a placeholder such as `<PERSON_1>` straddles frames the way real
 token streams split it.
 
 Every request must carry a valid SigV4 signature for `access_key`/`secret_key`
-(service `bedrock`, scope region `region`), checked with botocore over the raw
-path as received; otherwise 403 with `x-amzn-ErrorType` set, which boto3 turns
-into a ClientError with that code.
+(service `bedrock`, scope region `region`); otherwise 403 with
+`x-amzn-ErrorType` set, which boto3 turns into a ClientError with that code.
+The fake is the judge of the proxy's re-signing and of its event-stream
+re-encoding, so it shares no code with the proxy: it recomputes signatures
+with botocore's SigV4Auth over the raw path and query as received, and writes
+its frames with its own small encoder. A bug in the proxy's verifier or codec
+therefore cannot cancel out against the same bug here.
 
 Routes: `POST /model/{modelId}/converse`, `/converse-stream`, `/invoke`,
 `/invoke-with-response-stream`. The model id arrives percent-encoded
@@ -38,8 +42,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import hmac
 import re
+import struct
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -47,12 +54,22 @@ from urllib.parse import unquote
 
 import orjson
 from aiohttp import web
+from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from multidict import CIMultiDictProxy
 
-from proxy.aws_sigv4 import SigV4Error, verify_request
-from proxy.codecs.eventstream import encode_event, encode_exception
 from tests.fakes.server import Recorder
 
-__all__ = ["FAULT_MARKERS", "echo_text", "make_bedrock_app", "model_family"]
+__all__ = [
+    "FAULT_MARKERS",
+    "check_signature",
+    "echo_text",
+    "encode_event",
+    "encode_exception",
+    "make_bedrock_app",
+    "model_family",
+]
 
 FAULT_MARKERS = frozenset({"error-throttle", "corrupt-stream", "error-midstream", "split-frames"})
 
@@ -81,6 +98,143 @@ def _error_response(status: int, error_type: str, message: str) -> web.Response:
         status=status,
         headers={"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())},
     )
+
+
+# ---------------------------------------------------------------- event-stream frames
+#
+# Layout (big-endian): total_length u32 | headers_length u32 | prelude CRC32 u32 |
+# headers | payload | message CRC32 u32 over everything before it. Each header:
+# name_length u8 | name | type u8 (7 = string) | value_length u16 | value.
+
+_STRING_HEADER = 7
+
+
+def _encode_header(name: str, value: str) -> bytes:
+    # Bedrock only ever sends string-valued headers in these streams.
+    name_bytes, value_bytes = name.encode(), value.encode()
+    return (
+        struct.pack("!B", len(name_bytes))
+        + name_bytes
+        + struct.pack("!BH", _STRING_HEADER, len(value_bytes))
+        + value_bytes
+    )
+
+
+def _encode_frame(headers: dict[str, str], payload: bytes) -> bytes:
+    encoded = b"".join(_encode_header(name, value) for name, value in headers.items())
+    total = 4 + 4 + 4 + len(encoded) + len(payload) + 4
+    prelude = struct.pack("!II", total, len(encoded))
+    before_crc = prelude + struct.pack("!I", zlib.crc32(prelude)) + encoded + payload
+    return before_crc + struct.pack("!I", zlib.crc32(before_crc))
+
+
+def encode_event(event_type: str, payload: bytes) -> bytes:
+    """An `event` frame with the three headers boto3's Bedrock parsers read."""
+    return _encode_frame(
+        {":event-type": event_type, ":content-type": "application/json", ":message-type": "event"}, payload
+    )
+
+
+def encode_exception(exception_type: str, payload: bytes) -> bytes:
+    """An in-stream `exception` frame; boto3 raises EventStreamError with this code."""
+    return _encode_frame(
+        {
+            ":exception-type": exception_type,
+            ":content-type": "application/json",
+            ":message-type": "exception",
+        },
+        payload,
+    )
+
+
+# ---------------------------------------------------------------- SigV4
+
+
+_AUTHORIZATION = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/,\s]+)"
+    r"/(?P<service>[^/,\s]+)/aws4_request, ?SignedHeaders=(?P<signed>[a-z0-9;._-]+), ?"
+    r"Signature=(?P<signature>[0-9a-f]{64})$"
+)
+_MAX_SKEW_S = 300
+
+
+def check_signature(
+    method: str,
+    raw_path_and_query: str,
+    headers: CIMultiDictProxy[str],
+    body: bytes,
+    *,
+    access_key: str,
+    secret_key: str,
+    region: str,
+    now: datetime,
+    service: str = "bedrock",
+) -> _Refusal | None:
+    """None when the request is signed as AWS would accept it, else the refusal AWS would send."""
+    authorizations = headers.getall("Authorization", [])
+    if not authorizations:
+        return _Refusal(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+    parsed = _AUTHORIZATION.match(authorizations[0].strip()) if len(authorizations) == 1 else None
+    amz_dates = headers.getall("X-Amz-Date", [])
+    if parsed is None or len(amz_dates) != 1:
+        return _Refusal(403, "IncompleteSignatureException", "Authorization header is malformed.")
+    amz_date = amz_dates[0].strip()
+    try:
+        signed_at = datetime.strptime(amz_date, SIGV4_TIMESTAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return _Refusal(403, "IncompleteSignatureException", "X-Amz-Date is malformed.")
+    if (parsed["date"], parsed["region"], parsed["service"]) != (amz_date[:8], region, service):
+        return _Refusal(403, "InvalidSignatureException", "Credential should be scoped correctly.")
+    skew = (now - signed_at).total_seconds()
+    now_text = now.astimezone(UTC).strftime(SIGV4_TIMESTAMP)
+    if skew > _MAX_SKEW_S:
+        # AWS's wording, which botocore's clock-skew handling recognises.
+        return _Refusal(
+            403,
+            "InvalidSignatureException",
+            f"Signature expired: {amz_date} is now earlier than {now_text} - 5 min.",
+        )
+    if skew < -_MAX_SKEW_S:
+        return _Refusal(
+            403,
+            "InvalidSignatureException",
+            f"Signature not yet current: {amz_date} is still later than {now_text} + 5 min.",
+        )
+    if parsed["key"] != access_key:
+        return _Refusal(
+            403, "UnrecognizedClientException", "The security token included in the request is invalid."
+        )
+    mismatch = _Refusal(
+        403,
+        "InvalidSignatureException",
+        "The request signature we calculated does not match the signature you provided.",
+    )
+    signed_names = parsed["signed"].split(";")
+    if "host" not in signed_names or "x-amz-date" not in signed_names:
+        # Otherwise the request could be replayed to another host, or later than signed.
+        return _Refusal(403, "IncompleteSignatureException", "'Host' and 'X-Amz-Date' must be signed.")
+    # Only the headers the caller listed go into the canonical request, with the values received.
+    request = AWSRequest(method=method, url=f"http://{headers['Host']}{raw_path_and_query}", data=body)
+    for name in signed_names:
+        values = headers.getall(name, [])
+        if not values:
+            return mismatch
+        for value in values:
+            request.headers[name] = value  # HTTPHeaders appends repeats, botocore joins them with ","
+    # botocore takes a sent payload hash at its word; AWS compares it with the body.
+    claimed = request.headers.get("X-Amz-Content-SHA256")
+    if claimed is not None and not hmac.compare_digest(claimed, hashlib.sha256(body).hexdigest()):
+        return mismatch
+    request.context["timestamp"] = amz_date
+    signer = SigV4Auth(Credentials(access_key, secret_key), service, region)
+    # botocore leaves out headers it never signs (user-agent, ...); a caller that listed
+    # one of them, or left out one it must list, signed another canonical request.
+    if signer.signed_headers(signer.headers_to_sign(request)) != parsed["signed"]:
+        return mismatch
+    expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+    if not hmac.compare_digest(expected, parsed["signature"]):
+        return mismatch
+    return None
 
 
 def echo_text(text: str) -> str:
@@ -486,24 +640,21 @@ def make_bedrock_app(
 ) -> web.Application:
     """The fake Bedrock runtime; `recorder` sees every request before any check."""
 
-    def lookup(key_id: str) -> str | None:
-        return secret_key if key_id == access_key else None
-
     async def handle(request: web.Request) -> web.StreamResponse:
         received = await recorder.record(request)
         raw_path = request.raw_path.split("?", 1)[0]
-        try:
-            verify_request(
-                request.method,
-                request.raw_path,
-                request.headers,
-                received.body,
-                lookup,
-                now=clock(),
-                expected_region=region,
-            )
-        except SigV4Error as exc:
-            return _error_response(exc.status, exc.code, exc.message)
+        refusal = check_signature(
+            request.method,
+            request.raw_path,
+            request.headers,
+            received.body,
+            access_key=access_key,
+            secret_key=secret_key,
+            region=region,
+            now=clock(),
+        )
+        if refusal is not None:
+            return _error_response(refusal.status, refusal.error_type, refusal.message)
         match = _ROUTE.match(raw_path)
         if match is None:
             return _error_response(404, "UnknownOperationException", "Unknown operation")
