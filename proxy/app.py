@@ -11,7 +11,7 @@ from aiohttp import web
 from proxy.auth import KeyRing
 from proxy.config import Config
 from proxy.detection import Detector, PresidioDetector
-from proxy.ledger import SqliteLedger
+from proxy.ledger import make_ledger
 from proxy.metrics import Metrics
 from proxy.pipeline import Pipeline
 from proxy.providers.azure import AzureOpenAIAdapter
@@ -56,9 +56,7 @@ def build_app(
         config.detection.phone_regions,
     )
     consents = consents or RulesFileConsentStore(config.rules_path)
-    ledger = SqliteLedger(
-        config.ledger.path, metrics, config.ledger.batch_size, config.ledger.flush_interval_s
-    )
+    ledger = make_ledger(config.ledger, metrics)
     upstream = Upstream()
     pipeline = Pipeline(
         config, build_adapters(config, KeyRing(config.apps)), consents, detector, ledger, metrics, upstream

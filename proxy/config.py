@@ -54,12 +54,19 @@ class ProviderConfig:
     env: Mapping[str, str] = field(default_factory=dict)
 
 
+LEDGER_BACKENDS = ("sqlite", "postgres")
+
+
 @dataclass(frozen=True)
 class LedgerConfig:
-    backend: str = "sqlite"
+    backend: str = "sqlite"  # "sqlite" (embedded default) | "postgres" (replicas sharing one ledger)
     path: str = "consentry.db"
+    # PostgreSQL connection URL; it may hold a password, so it stays out of reprs.
+    dsn: str = field(default="", repr=False)
     batch_size: int = 200
     flush_interval_s: float = 0.2
+    # Records waiting while the store fails are bounded; beyond this the oldest are dropped.
+    max_queued: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,42 @@ def _provider(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> Prov
     )
 
 
+def _ledger_number(raw: Mapping[str, Any], key: str, default: float, kind: type[int] | type[float]) -> Any:
+    try:
+        return kind(raw.get(key, default))
+    except (TypeError, ValueError):
+        raise ConfigError(f"ledger.{key} must be a number") from None
+
+
+def _ledger(raw: Mapping[str, Any], env: Mapping[str, str]) -> LedgerConfig:
+    backend = str(raw.get("backend", "sqlite"))
+    if backend not in LEDGER_BACKENDS:
+        raise ConfigError("ledger.backend must be 'sqlite' or 'postgres'")
+    dsn = env.get("CONSENTRY_DB_DSN") or str(raw.get("dsn") or "")
+    # Error messages never quote the DSN: it may carry a password.
+    if backend == "postgres" and not dsn:
+        raise ConfigError("ledger.backend 'postgres' needs ledger.dsn (or CONSENTRY_DB_DSN)")
+    if dsn and not dsn.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("ledger.dsn must be a postgresql:// URL")
+    if dsn and backend != "postgres":
+        # Refused rather than ignored: an operator who set a DSN expects the shared ledger, and
+        # records silently kept in a local file would be missing from it.
+        raise ConfigError("ledger.dsn (or CONSENTRY_DB_DSN) is set but ledger.backend is not 'postgres'")
+    ledger = LedgerConfig(
+        backend=backend,
+        path=env.get("CONSENTRY_DB_PATH") or str(raw.get("path", "consentry.db")),
+        dsn=dsn,
+        batch_size=_ledger_number(raw, "batch_size", 200, int),
+        flush_interval_s=_ledger_number(raw, "flush_interval_s", 0.2, float),
+        max_queued=_ledger_number(raw, "max_queued", 100_000, int),
+    )
+    if ledger.batch_size < 1 or ledger.max_queued < 1:
+        raise ConfigError("ledger.batch_size and ledger.max_queued must be at least 1")
+    if ledger.flush_interval_s < 0:
+        raise ConfigError("ledger.flush_interval_s must not be negative")
+    return ledger
+
+
 def _hash_key(raw: Mapping[str, Any], env: Mapping[str, str], ledger_path: str) -> bytes:
     value = env.get("CONSENTRY_HASH_KEY") or raw.get("hash_key")
     if value:
@@ -150,15 +193,13 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
     raw = dict(raw or {})
     env = dict(os.environ if env is None else env)
     server = raw.get("server") or {}
-    ledger_raw = raw.get("ledger") or {}
-    ledger = LedgerConfig(
-        backend=str(ledger_raw.get("backend", "sqlite")),
-        path=env.get("CONSENTRY_DB_PATH") or str(ledger_raw.get("path", "consentry.db")),
-        batch_size=int(ledger_raw.get("batch_size", 200)),
-        flush_interval_s=float(ledger_raw.get("flush_interval_s", 0.2)),
-    )
-    if ledger.backend != "sqlite":
-        raise ConfigError("ledger.backend must be 'sqlite'")
+    ledger = _ledger(raw.get("ledger") or {}, env)
+    if ledger.backend == "postgres" and not (env.get("CONSENTRY_HASH_KEY") or raw.get("hash_key")):
+        # A key generated beside one replica's files differs per replica: hashes and pseudonyms
+        # of the same value would not match across replicas sharing this ledger.
+        raise ConfigError(
+            "ledger.backend 'postgres' needs hash_key (or CONSENTRY_HASH_KEY) shared by all replicas"
+        )
     det_raw = raw.get("detection") or {}
     detection = DetectionConfig(
         model=env.get("CONSENTRY_SPACY_MODEL") or str(det_raw.get("model", DEFAULT_SPACY_MODEL)),

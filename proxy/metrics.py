@@ -64,6 +64,11 @@ class Metrics:
         self.ledger_errors = Counter(
             "consentry_ledger_write_errors", "Failed ledger batch writes", registry=r
         )
+        self.ledger_dropped = Counter(
+            "consentry_ledger_dropped",
+            "Sharing records dropped unwritten (queue bound reached while the store failed, or shutdown)",
+            registry=r,
+        )
         self.in_flight = Gauge("consentry_requests_in_flight", "Requests being handled", registry=r)
 
     def render(self) -> bytes:

@@ -1,23 +1,16 @@
-"""SQLite sharing ledger: records are queued by the request path and written in batches by one
-background task, so a request never waits on the disk."""
+"""SQLite sharing ledger, the embedded default: one file, written by one thread."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from models.sharing import EntityTally, SharingRecord
+from models.sharing import SharingRecord
+from proxy.ledger.base import COLUMNS, DEFAULT_MAX_QUEUED, BatchingLedger, record_from_row, record_values
 from proxy.metrics import Metrics
-
-log = logging.getLogger("consentry.ledger")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sharing_records (
@@ -42,90 +35,33 @@ CREATE TABLE IF NOT EXISTS sharing_records (
 CREATE INDEX IF NOT EXISTS sharing_records_customer ON sharing_records (customer_id, ts);
 """
 
-COLUMNS = (
-    "request_id",
-    "ts",
-    "customer_id",
-    "app",
-    "provider",
-    "operation",
-    "model",
-    "decision",
-    "reason",
-    "entities",
-    "streamed",
-    "request_bytes",
-    "response_bytes",
-    "upstream_status",
-    "upstream_latency_ms",
-    "total_latency_ms",
-    "consent_version",
+# First write wins: a sharing record states what happened and is never rewritten, and a batch
+# retried after an unclear failure must not duplicate or alter what already landed.
+INSERT = (
+    f"INSERT INTO sharing_records ({','.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))}) "
+    "ON CONFLICT (request_id) DO NOTHING"
 )
 
 
-def _row(record: SharingRecord) -> tuple[Any, ...]:
-    entities = {k: asdict(v) for k, v in sorted(record.entities.items())}
-    return (
-        record.request_id,
-        record.timestamp,
-        record.customer_id,
-        record.app,
-        record.provider,
-        record.operation,
-        record.model,
-        record.decision,
-        record.reason,
-        orjson.dumps(entities).decode(),
-        int(record.streamed),
-        record.request_bytes,
-        record.response_bytes,
-        record.upstream_status,
-        record.upstream_latency_ms,
-        record.total_latency_ms,
-        record.consent_version,
-    )
-
-
-def _record(row: sqlite3.Row) -> SharingRecord:
-    entities = {k: EntityTally(**v) for k, v in orjson.loads(row["entities"]).items()}
-    return SharingRecord(
-        request_id=row["request_id"],
-        timestamp=row["ts"],
-        customer_id=row["customer_id"],
-        app=row["app"],
-        provider=row["provider"],
-        operation=row["operation"],
-        model=row["model"],
-        decision=row["decision"],
-        reason=row["reason"],
-        entities=entities,
-        streamed=bool(row["streamed"]),
-        request_bytes=row["request_bytes"],
-        response_bytes=row["response_bytes"],
-        upstream_status=row["upstream_status"],
-        upstream_latency_ms=row["upstream_latency_ms"],
-        total_latency_ms=row["total_latency_ms"],
-        consent_version=row["consent_version"],
-    )
-
-
-class SqliteLedger:
+class SqliteLedger(BatchingLedger):
     def __init__(
-        self, path: str | Path, metrics: Metrics, batch_size: int = 200, flush_interval_s: float = 0.2
+        self,
+        path: str | Path,
+        metrics: Metrics,
+        batch_size: int = 200,
+        flush_interval_s: float = 0.2,
+        max_queued: int = DEFAULT_MAX_QUEUED,
     ):
+        super().__init__(metrics, batch_size, flush_interval_s, max_queued)
         self.path = str(path)
-        self._metrics = metrics
-        self._batch_size = batch_size
-        self._interval = flush_interval_s
-        self._queue: asyncio.Queue[SharingRecord] = asyncio.Queue()
         # One thread owns the connection: sqlite3 connections must not hop between threads.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
         self._conn: sqlite3.Connection | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
-        self._lock = asyncio.Lock()
 
-    def _open(self) -> None:
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _connect(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, check_same_thread=False)
@@ -136,70 +72,23 @@ class SqliteLedger:
         conn.commit()
         self._conn = conn
 
-    async def _run(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+    async def _open(self) -> None:
+        await self._run(self._connect)
 
-    async def start(self) -> None:
-        await self._run(self._open)
-        self._task = asyncio.create_task(self._writer(), name="ledger-writer")
-
-    def submit(self, record: SharingRecord) -> None:
-        self._queue.put_nowait(record)
-        self._metrics.ledger_queue.set(self._queue.qsize())
-        self._wake.set()
-
-    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         assert self._conn is not None
-        placeholders = ",".join("?" * len(COLUMNS))
-        self._conn.executemany(
-            f"INSERT OR REPLACE INTO sharing_records ({','.join(COLUMNS)}) VALUES ({placeholders})", rows
-        )
-        self._conn.commit()
-
-    async def _drain_once(self) -> bool:
-        """Write one batch; False when the write failed (the batch is kept for the next try)."""
-        batch: list[SharingRecord] = []
-        while len(batch) < self._batch_size and not self._queue.empty():
-            batch.append(self._queue.get_nowait())
-        if not batch:
-            return True
         try:
-            await self._run(self._write, [_row(r) for r in batch])
-            self._metrics.ledger_written.inc(len(batch))
-            return True
-        except Exception:
-            self._metrics.ledger_errors.inc()
-            log.exception("ledger batch of %d records failed; kept for retry", len(batch))
-            for record in batch:
-                self._queue.put_nowait(record)
-            return False
-        finally:
-            self._metrics.ledger_queue.set(self._queue.qsize())
+            self._conn.executemany(INSERT, rows)
+            self._conn.commit()
+        except BaseException:
+            # A half-done batch must not be committed by the next one's commit.
+            self._conn.rollback()
+            raise
 
-    async def flush(self) -> bool:
-        """Write everything queued so far; the lock makes a caller wait for a batch in flight."""
-        async with self._lock:
-            while not self._queue.empty():
-                if not await self._drain_once():
-                    return False
-            return True
+    async def _write(self, records: list[SharingRecord]) -> None:
+        await self._run(self._insert, [record_values(r) for r in records])
 
-    async def _writer(self) -> None:
-        while True:
-            await self._wake.wait()
-            # A short pause lets a burst of requests share one transaction.
-            await asyncio.sleep(self._interval)
-            self._wake.clear()
-            if not await self.flush():
-                self._wake.set()
-                await asyncio.sleep(1.0)
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.flush()
+    async def _close(self) -> None:
         if self._conn is not None:
             await self._run(self._conn.close)
             self._conn = None
@@ -221,8 +110,10 @@ class SqliteLedger:
 
     def _select(self, where: str, args: tuple[Any, ...]) -> list[SharingRecord]:
         assert self._conn is not None
-        rows = self._conn.execute(f"SELECT * FROM sharing_records {where} ORDER BY ts", args).fetchall()
-        return [_record(r) for r in rows]
+        rows = self._conn.execute(
+            f"SELECT * FROM sharing_records {where} ORDER BY ts, request_id", args
+        ).fetchall()
+        return [record_from_row(r) for r in rows]
 
     async def get(self, request_id: str) -> SharingRecord | None:
         found = await self._run(self._select, "WHERE request_id = ?", (request_id,))

@@ -1,0 +1,291 @@
+"""What every ledger backend shares: the record <-> row mapping and the one batching writer.
+
+The request path only appends to a bounded in-memory queue; one background task writes batches to
+the backend. A backend implements storage alone (open, write a batch, read, close), so queueing,
+retry, the bound and the metrics behave the same whichever store is behind them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+
+from models.sharing import EntityTally, SharingRecord
+from proxy.metrics import Metrics
+
+log = logging.getLogger("consentry.ledger")
+
+DEFAULT_MAX_QUEUED = 100_000
+
+COLUMNS = (
+    "request_id",
+    "ts",
+    "customer_id",
+    "app",
+    "provider",
+    "operation",
+    "model",
+    "decision",
+    "reason",
+    "entities",
+    "streamed",
+    "request_bytes",
+    "response_bytes",
+    "upstream_status",
+    "upstream_latency_ms",
+    "total_latency_ms",
+    "consent_version",
+)
+
+# Retry pauses after a failed write grow up to this, so a store that is down for an hour costs a few
+# hundred log lines, not one per second.
+MAX_RETRY_PAUSE_S = 10.0
+# While records are being dropped, one error line per this many seconds (with the count) is enough.
+DROP_LOG_INTERVAL_S = 10.0
+
+
+class Row(Protocol):
+    """A stored row indexable by column name (sqlite3.Row, asyncpg.Record, a dict)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def entities_json(record: SharingRecord) -> str:
+    return orjson.dumps({k: asdict(v) for k, v in sorted(record.entities.items())}).decode()
+
+
+def record_values(record: SharingRecord) -> tuple[Any, ...]:
+    """The record's column values in COLUMNS order; backends convert types they store differently."""
+    return (
+        record.request_id,
+        record.timestamp,
+        record.customer_id,
+        record.app,
+        record.provider,
+        record.operation,
+        record.model,
+        record.decision,
+        record.reason,
+        entities_json(record),
+        record.streamed,
+        record.request_bytes,
+        record.response_bytes,
+        record.upstream_status,
+        record.upstream_latency_ms,
+        record.total_latency_ms,
+        record.consent_version,
+    )
+
+
+def record_from_row(row: Row) -> SharingRecord:
+    """A record from a row keyed by COLUMNS; `ts` may be ISO text or an aware datetime, `entities`
+    JSON text or an already decoded mapping."""
+    raw_entities = row["entities"]
+    if isinstance(raw_entities, str | bytes):
+        raw_entities = orjson.loads(raw_entities)
+    ts = row["ts"]
+    return SharingRecord(
+        request_id=row["request_id"],
+        timestamp=format_ts(ts) if isinstance(ts, datetime) else ts,
+        customer_id=row["customer_id"],
+        app=row["app"],
+        provider=row["provider"],
+        operation=row["operation"],
+        model=row["model"],
+        decision=row["decision"],
+        reason=row["reason"],
+        entities={k: EntityTally(**v) for k, v in raw_entities.items()},
+        streamed=bool(row["streamed"]),
+        request_bytes=row["request_bytes"],
+        response_bytes=row["response_bytes"],
+        upstream_status=row["upstream_status"],
+        upstream_latency_ms=row["upstream_latency_ms"],
+        total_latency_ms=row["total_latency_ms"],
+        consent_version=row["consent_version"],
+    )
+
+
+def parse_ts(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    # Records carry UTC; a timestamp without an offset is read as UTC rather than the host's zone.
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def format_ts(value: datetime) -> str:
+    # The same shape the pipeline writes (milliseconds, +00:00), so a record reads back unchanged.
+    spec = "milliseconds" if value.microsecond % 1000 == 0 else "microseconds"
+    return value.astimezone(UTC).isoformat(timespec=spec)
+
+
+def describe_error(exc: BaseException) -> str:
+    """A log-safe description: driver messages can quote the values of a failed row, so only the
+    exception type and any SQLSTATE / SQLite error name are logged."""
+    code = getattr(exc, "sqlstate", None) or getattr(exc, "sqlite_errorname", None)
+    return f"{type(exc).__name__} ({code})" if code else type(exc).__name__
+
+
+class BatchingLedger(ABC):
+    """Queueing, batching, retry and the queue bound; subclasses provide the storage."""
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        batch_size: int = 200,
+        flush_interval_s: float = 0.2,
+        max_queued: int = DEFAULT_MAX_QUEUED,
+    ):
+        if batch_size < 1 or max_queued < 1 or flush_interval_s < 0:
+            raise ValueError("batch_size and max_queued must be positive, flush_interval_s not negative")
+        self._metrics = metrics
+        self._batch_size = batch_size
+        self._interval = flush_interval_s
+        self._max_queued = max_queued
+        self._queue: deque[SharingRecord] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._started = False
+        self._dropped_unlogged = 0
+        self._last_drop_log = -math.inf
+
+    # -- storage, per backend -------------------------------------------------------------------
+
+    @abstractmethod
+    async def _open(self) -> None: ...
+
+    @abstractmethod
+    async def _write(self, records: list[SharingRecord]) -> None:
+        """Store a batch atomically; a record whose request_id is stored already is left as it is."""
+
+    @abstractmethod
+    async def _close(self) -> None: ...
+
+    @abstractmethod
+    async def writable(self) -> bool: ...
+
+    @abstractmethod
+    async def get(self, request_id: str) -> SharingRecord | None: ...
+
+    @abstractmethod
+    async def for_customer(self, customer_id: str) -> list[SharingRecord]: ...
+
+    # -- the shared writer ----------------------------------------------------------------------
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    async def start(self) -> None:
+        await self._open()
+        self._started = True
+        self._task = asyncio.create_task(self._writer(), name="ledger-writer")
+
+    def submit(self, record: SharingRecord) -> None:
+        self._queue.append(record)
+        self._enforce_bound()
+        self._metrics.ledger_queue.set(len(self._queue))
+        self._wake.set()
+
+    def _enforce_bound(self) -> None:
+        """Drops the oldest records beyond the bound: while the store is down, memory must not grow
+        without limit, and the newest records are the ones most likely still asked about."""
+        excess = len(self._queue) - self._max_queued
+        if excess <= 0:
+            return
+        for _ in range(excess):
+            self._queue.popleft()
+        self._metrics.ledger_dropped.inc(excess)
+        self._dropped_unlogged += excess
+        now = time.monotonic()
+        if now - self._last_drop_log >= DROP_LOG_INTERVAL_S:
+            log.error(
+                "ledger queue full (%d records): dropped the %d oldest sharing records",
+                self._max_queued,
+                self._dropped_unlogged,
+            )
+            self._dropped_unlogged = 0
+            self._last_drop_log = now
+
+    def _requeue(self, batch: list[SharingRecord]) -> None:
+        # Back at the front, so order is kept and the bound drops the oldest first.
+        self._queue.extendleft(reversed(batch))
+        self._enforce_bound()
+
+    async def _drain_once(self, limit: int) -> int | None:
+        """Writes up to `limit` records; the number written, or None when the write failed (the
+        batch is kept for the next try)."""
+        batch = [self._queue.popleft() for _ in range(min(limit, len(self._queue)))]
+        if not batch:
+            return 0
+        try:
+            await self._write(batch)
+        except asyncio.CancelledError:
+            # The write may or may not have landed; writes are idempotent, so keeping it is safe.
+            self._requeue(batch)
+            raise
+        except Exception as exc:
+            self._metrics.ledger_errors.inc()
+            log.error(
+                "ledger batch of %d records failed: %s; kept for retry", len(batch), describe_error(exc)
+            )
+            self._requeue(batch)
+            return None
+        else:
+            self._metrics.ledger_written.inc(len(batch))
+            return len(batch)
+        finally:
+            self._metrics.ledger_queue.set(len(self._queue))
+
+    async def flush(self) -> bool:
+        """Writes what was queued when called (not what arrives meanwhile, so a steady stream of
+        requests cannot keep a caller here); the lock makes a caller wait for a batch in flight."""
+        async with self._lock:
+            remaining = len(self._queue)
+            while remaining > 0 and self._queue:
+                written = await self._drain_once(min(remaining, self._batch_size))
+                if written is None:
+                    return False
+                remaining -= written
+            return True
+
+    async def _writer(self) -> None:
+        pause = 1.0
+        while True:
+            await self._wake.wait()
+            # A short pause lets a burst of requests share one transaction.
+            await asyncio.sleep(self._interval)
+            self._wake.clear()
+            if await self.flush():
+                pause = 1.0
+            else:
+                self._wake.set()
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_RETRY_PAUSE_S)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            # Taking the lock first means no batch is in flight when the writer is stopped.
+            async with self._lock:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+        if self._started:
+            await self.flush()
+            if self._queue:
+                lost = len(self._queue)
+                self._queue.clear()
+                self._metrics.ledger_dropped.inc(lost)
+                self._metrics.ledger_queue.set(0)
+                log.error("ledger closed with %d sharing records that could not be written", lost)
+            self._started = False
+            await self._close()
