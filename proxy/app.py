@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 
 from aiohttp import web
 
@@ -33,6 +34,7 @@ ADAPTERS: dict[str, type[ProviderAdapter]] = {
 
 PIPELINE = web.AppKey("pipeline", Pipeline)
 DETECTOR_TASK = web.AppKey("detector_task", asyncio.Task)
+RULES_WATCH = web.AppKey("rules_watch", asyncio.Task)
 
 
 def build_adapters(config: Config, keys: KeyRing) -> dict[str, ProviderAdapter]:
@@ -82,13 +84,23 @@ def build_app(
         # The model loads in the background: /healthz answers at once, /readyz once it is loaded,
         # and until then requests that need detection are refused (fail closed).
         app[DETECTOR_TASK] = asyncio.create_task(detector.start(), name="detector-start")
+        if isinstance(consents, RulesFileConsentStore):
+            # A consent change (e.g. a withdrawal) applies within a second, without a restart.
+            app[RULES_WATCH] = asyncio.create_task(consents.watch(), name="rules-watch")
+            # No signal handlers off the main thread (test servers) or on Windows.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, consents.reload)
 
     async def on_cleanup(app: web.Application) -> None:
-        task = app.get(DETECTOR_TASK)
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for key in (DETECTOR_TASK, RULES_WATCH):
+            task = app.get(key)
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if isinstance(consents, RulesFileConsentStore):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         await upstream.close()
         await ledger.close()
         if own:

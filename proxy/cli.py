@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import orjson
@@ -16,52 +16,83 @@ from proxy.config import ConfigError, load_config
 from rules.loader import RulesError
 
 
+def _config_error(exc: Exception) -> int:
+    print(f"consentry: configuration error: {exc}", file=sys.stderr)
+    return 2
+
+
 def _serve(args: argparse.Namespace) -> int:
     from proxy.app import build_app
 
+    # --host and --port go in as overrides before the configuration is validated, so every check
+    # on the address (the development key only on loopback) sees the address actually bound.
+    env = dict(os.environ)
+    if args.host:
+        env["CONSENTRY_HOST"] = args.host
+    if args.port is not None:
+        env["CONSENTRY_PORT"] = str(args.port)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, env)
     except (ConfigError, RulesError, OSError) as exc:
-        print(f"consentry: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return _config_error(exc)
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    host = args.host or config.host
-    port = args.port if args.port is not None else config.port
     try:
         app = build_app(config)
     except (ConfigError, RulesError) as exc:
-        print(f"consentry: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return _config_error(exc)
     web.run_app(
-        app, host=host, port=port, access_log=None, print=lambda m: logging.getLogger("consentry").info(m)
+        app,
+        host=config.host,
+        port=config.port,
+        access_log=None,
+        print=lambda m: logging.getLogger("consentry").info(m),
     )
     return 0
 
 
-def _scan(args: argparse.Namespace) -> int:
-    from proxy.detection import PresidioDetector
-    from rules.loader import load_rules
+class ScanInputError(ValueError):
+    """A line of `consentry scan` input that is not a JSON object with a string `text`."""
 
-    config = load_config(args.config)
-    consent = load_rules(config.rules_path).consent_for(args.customer or "\x00default")
-    detector = PresidioDetector(
-        config.detection.model, timeout_s=3600, phone_regions=config.detection.phone_regions
-    )
-    detector.load()
-    source = sys.stdin.buffer if args.jsonl == "-" else Path(args.jsonl).open("rb")  # noqa: SIM115
+
+def _texts(lines: Iterable[bytes]) -> Iterator[str]:
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise ScanInputError(f"line {number} is not JSON") from None
+        text = record.get("text") if isinstance(record, dict) else None
+        if not isinstance(text, str):
+            raise ScanInputError(f"line {number} has no string 'text' field")
+        yield text
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from proxy.detection import scan_texts
+
     out = sys.stdout.buffer
+    try:
+        source = sys.stdin.buffer if args.jsonl == "-" else Path(args.jsonl).open("rb")  # noqa: SIM115
+    except OSError as exc:
+        print(f"consentry: cannot read {args.jsonl}: {exc.strerror}", file=sys.stderr)
+        return 2
     with source:
-        for line in source:
-            if not line.strip():
-                continue
-            text = orjson.loads(line)["text"]
-            spans = detector.analyze_batch([text], consent)[0]
-            rows = [
-                {"start": s.start, "end": s.end, "entity_type": s.entity_type, "score": round(s.score, 4)}
-                for s in sorted(spans)
-            ]
-            out.write(orjson.dumps({"spans": rows}) + b"\n")
-    asyncio.run(detector.close())
+        try:
+            found = scan_texts(_texts(source), args.customer, args.config)
+        except (ConfigError, RulesError, OSError) as exc:
+            return _config_error(exc)
+        try:
+            for spans in found:
+                rows = [
+                    {"start": s.start, "end": s.end, "entity_type": s.entity_type, "score": round(s.score, 4)}
+                    for s in sorted(spans)
+                ]
+                out.write(orjson.dumps({"spans": rows}) + b"\n")
+        except ScanInputError as exc:
+            out.flush()
+            print(f"consentry: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

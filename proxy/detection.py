@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import islice, pairwise
 from typing import Protocol
 
 from models.consent import Action, Consent
@@ -291,10 +291,18 @@ def split_for_workers(text: str, workers: int) -> list[tuple[int, str]]:
     return out
 
 
+SCAN_BATCH = 32  # texts analysed together offline: batching speeds spaCy up, memory stays bounded
+
+
 def scan_texts(
-    texts: Sequence[str], customer_id: str | None = None, config_path: str | None = None
-) -> list[list[Span]]:
-    """Offline detection as the proxy does it (consentry scan, benchmarks)."""
+    texts: Iterable[str], customer_id: str | None = None, config_path: str | None = None
+) -> Iterator[list[Span]]:
+    """Offline detection as the proxy does it (`consentry scan`, benchmarks): spans per text, in
+    order, yielded as batches finish, so a file of any size streams through in bounded memory.
+
+    The configuration (model, phone regions, rules) is read and the model loaded before the first
+    text is taken, so a configuration error surfaces before any input is read.
+    """
     from proxy.config import load_config
     from rules.loader import load_rules
 
@@ -302,4 +310,10 @@ def scan_texts(
     consent = load_rules(config.rules_path).consent_for(customer_id or "\x00default")
     detector = PresidioDetector(config.detection.model, phone_regions=config.detection.phone_regions)
     detector.load()
-    return detector.analyze_batch(list(texts), consent)
+    return _scan_batches(detector, consent, texts)
+
+
+def _scan_batches(detector: PresidioDetector, consent: Consent, texts: Iterable[str]) -> Iterator[list[Span]]:
+    source = iter(texts)
+    while batch := list(islice(source, SCAN_BATCH)):  # itertools.batched needs Python 3.12
+        yield from detector.analyze_batch(batch, consent)

@@ -1,6 +1,6 @@
 """A customer's own account data (names, emails, account numbers from their consent record),
 found wherever it appears with one multi-pattern automaton, so it never leaves even when NER
-misses it."""
+misses it. Its spans are `forced`: masked even where the rules allow their type."""
 
 from __future__ import annotations
 
@@ -50,5 +50,5 @@ class KnownIdentifierMatcher:
                 continue
             if _is_word_char(pattern[-1]) and end < len(text) and _is_word_char(text[end]):
                 continue
-            spans.append(Span(start, end, self._types[index], 1.0))
+            spans.append(Span(start, end, self._types[index], 1.0, forced=True))
         return spans

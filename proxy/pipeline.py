@@ -6,9 +6,11 @@ the whole path reads top to bottom in `Pipeline.handle`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
+import traceback
 import uuid
 from collections import Counter
 from collections.abc import Mapping
@@ -28,10 +30,8 @@ from proxy.config import Config
 from proxy.detection import DetectionError, Detector
 from proxy.errors import (
     ProxyError,
-    bad_gateway,
     detection_unavailable,
     forbidden,
-    gateway_timeout,
     not_found,
     too_large,
 )
@@ -43,6 +43,7 @@ from proxy.providers.base import (
     IncomingRequest,
     ProviderAdapter,
     ProviderExchange,
+    ResponseTransformer,
     StreamAbort,
     relay_headers,
 )
@@ -57,6 +58,7 @@ log = logging.getLogger("consentry.request")
 
 REQUEST_ID_HEADER = "X-Consentry-Request-Id"
 READ_CHUNK = 64 * 1024
+UNSCANNED_BODY = "unscanned request body"
 
 
 @dataclass
@@ -81,6 +83,18 @@ class Trace:
     upstream_s: float | None = None
     consent_version: str = ""
     recordable: bool = False  # only requests that named a provider and a customer are recorded
+
+
+class _UpstreamFailed(Exception):
+    """Reading the provider's stream failed (`reason`: upstream_cut, upstream_timeout)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _ClientGone(Exception):
+    """Writing to the caller failed: the caller went away."""
 
 
 def generic_error_reply(error: ProxyError) -> ErrorReply:
@@ -233,14 +247,21 @@ class Pipeline:
         consent = await self.consents.get(customer)
         trace.consent_version = consent.version
         restorer = Restorer({})
-        if exchange.scanned or body:
-            early = decide(consent, target)
-            if early.blocked:
-                raise self._block(trace, early)
+        # Every request is judged, with or without a body: a listing of models for a customer who
+        # withdrew consent is still a request made on their behalf.
+        early = decide(consent, target)
+        if early.blocked:
+            raise self._block(trace, early)
         if exchange.scanned:
             slots = TextSlots()
             exchange.collect(slots)
             _, restorer = await self._detect(slots, consent, target, trace)
+        elif body:
+            # A body sent to an allowed extra path (a file upload, say) is not read: it is
+            # content that cannot be scanned, and goes only where that policy lets it.
+            unread = decide(consent, target, Findings({}, frozenset({UNSCANNED_BODY})))
+            if unread.blocked:
+                raise self._block(trace, unread)
         return await self._forward(request, exchange, restorer, trace)
 
     async def _forward(
@@ -256,12 +277,7 @@ class Pipeline:
             headers = relay_headers(upstream.headers)
             headers[REQUEST_ID_HEADER] = trace.request_id
             if not transformer.streaming:
-                try:
-                    raw = await upstream.read()
-                except TimeoutError:
-                    raise gateway_timeout("the provider stopped answering") from None
-                except aiohttp.ClientError:
-                    raise bad_gateway("the provider's answer was cut off") from None
+                raw = await self.upstream.read(upstream, provider.timeout_s)
                 trace.upstream_s = time.perf_counter() - sent_at
                 payload = transformer.feed(raw) + transformer.finish()
                 trace.response_bytes = len(payload)
@@ -271,44 +287,100 @@ class Pipeline:
         finally:
             upstream.release()
 
-    async def _stream(self, request, upstream, transformer, headers, trace, sent_at) -> web.StreamResponse:  # type: ignore[no-untyped-def]
+    async def _stream(
+        self,
+        request: web.Request,
+        upstream: aiohttp.ClientResponse,
+        transformer: ResponseTransformer,
+        headers: dict[str, str],
+        trace: Trace,
+        sent_at: float,
+    ) -> web.StreamResponse:
         response = web.StreamResponse(status=upstream.status, headers=headers)
         await response.prepare(request)
         self._forwarded(trace, upstream.status)
+        # From here on the caller has the status line: every failure ends in a cut connection,
+        # never in a second response written into the body of the first.
         try:
-            async for chunk in upstream.content.iter_any():
-                out = transformer.feed(chunk)
-                if out:
-                    trace.response_bytes += len(out)
-                    await response.write(out)
-            tail = transformer.finish()
-            if tail:
-                trace.response_bytes += len(tail)
-                await response.write(tail)
+            await self._relay(upstream, transformer, response, trace)
             trace.upstream_s = time.perf_counter() - sent_at
-            await response.write_eof()
         except StreamAbort as abort:
             self._stream_failed(trace, abort.reason)
             if abort.tail:
                 with contextlib.suppress(ConnectionError):
                     await response.write(abort.tail)
             self._abort(request)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            # Headers are out: the only honest signal left is to cut the connection, so the
-            # caller's SDK sees an incomplete stream instead of a silently truncated answer.
-            self._stream_failed(
-                trace, "upstream_timeout" if isinstance(exc, TimeoutError) else "upstream_cut"
-            )
+        except _UpstreamFailed as failed:
+            # The only honest signal left is to cut the connection, so the caller's SDK sees an
+            # incomplete stream instead of a silently truncated answer.
+            self._stream_failed(trace, failed.reason)
             self._abort(request)
-        except ConnectionResetError:
-            trace.reason = "client_disconnected"
+        except _ClientGone:
+            self._client_gone(trace)
+            self._abort(request)
+        except asyncio.CancelledError:
+            self._client_gone(trace)
+            raise
+        except Exception as exc:
+            # The exception's message may quote the answer: only its type and where it was raised.
+            where = "".join(traceback.format_tb(exc.__traceback__))
+            log.error(
+                "request %s: stream failed inside the proxy (%s)\n%s",
+                trace.request_id,
+                type(exc).__name__,
+                where,
+            )
+            trace.decision = "failed"
+            trace.reason = "stream_failed"
+            trace.upstream_s = time.perf_counter() - sent_at
+            self._abort(request)
         return response
+
+    @staticmethod
+    async def _relay(
+        upstream: aiohttp.ClientResponse,
+        transformer: ResponseTransformer,
+        response: web.StreamResponse,
+        trace: Trace,
+    ) -> None:
+        """Upstream chunks through the transformer to the caller, telling which side failed."""
+
+        async def send(data: bytes) -> None:
+            if not data:
+                return
+            trace.response_bytes += len(data)
+            try:
+                await response.write(data)
+            except ConnectionError:  # aiohttp's ClientConnectionResetError included
+                raise _ClientGone from None
+
+        while True:
+            try:
+                chunk = await upstream.content.readany()
+            except TimeoutError:
+                raise _UpstreamFailed("upstream_timeout") from None
+            except (aiohttp.ClientError, ConnectionError):
+                raise _UpstreamFailed("upstream_cut") from None
+            if not chunk:
+                break
+            await send(transformer.feed(chunk))
+        await send(transformer.finish())
+        try:
+            await response.write_eof()
+        except ConnectionError:
+            raise _ClientGone from None
 
     # ------------------------------------------------------------------ outcomes
 
     def _forwarded(self, trace: Trace, status: int) -> None:
         trace.decision = "forwarded"
         trace.status = status
+
+    @staticmethod
+    def _client_gone(trace: Trace) -> None:
+        # The provider did nothing wrong: no upstream error is counted. What was sent stays sent.
+        trace.reason = "client_disconnected"
+        trace.upstream_s = time.perf_counter() - trace.started
 
     def _stream_failed(self, trace: Trace, reason: str) -> None:
         trace.decision = "failed"

@@ -6,17 +6,23 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
+from yarl import URL
 
-from proxy.errors import bad_gateway, gateway_timeout
+from proxy.errors import bad_gateway, gateway_timeout, not_found
 from proxy.providers.base import UpstreamRequest
+from proxy.providers.common import unsafe_path
 
 
 class Upstream:
-    def __init__(self) -> None:
+    def __init__(self, resolver: AbstractResolver | None = None) -> None:
+        self._resolver = resolver  # None: aiohttp's default (tests pass a slow one)
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
+        connector = aiohttp.TCPConnector(
+            limit=0, ttl_dns_cache=300, enable_cleanup_closed=True, resolver=self._resolver
+        )
         # No cookie jar: one caller's provider cookies must never reach another caller's request.
         self._session = aiohttp.ClientSession(
             connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True
@@ -29,21 +35,47 @@ class Upstream:
     async def send(
         self, request: UpstreamRequest, connect_timeout_s: float, read_timeout_s: float
     ) -> aiohttp.ClientResponse:
+        """The provider's response, once its headers are in.
+
+        `connect_timeout_s` bounds name resolution and connecting; `read_timeout_s` bounds every
+        wait for bytes, and (with the connect time) the whole wait for the headers, so that a
+        provider trickling bytes cannot hold a request forever.
+        """
         assert self._session is not None, "upstream client not started"
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s, sock_read=read_timeout_s)
+        # Sent exactly as the adapter wrote it: a URL parsed without encoded=True has its dot
+        # segments and %2E resolved, and would reach another path than the one routed and checked.
+        url = request.url if isinstance(request.url, URL) else URL(request.url, encoded=True)
+        if unsafe_path(url.raw_path, encoded_slashes=True):
+            raise not_found("unknown path: it could resolve to another upstream path")
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect_timeout_s, sock_connect=connect_timeout_s, sock_read=read_timeout_s
+        )
         try:
-            return await self._session.request(
-                request.method,
-                request.url,
-                headers=request.headers,
-                data=request.body,
-                timeout=timeout,
-                allow_redirects=False,
-                skip_auto_headers=("User-Agent",),
-            )
+            async with asyncio.timeout(connect_timeout_s + read_timeout_s):
+                return await self._session.request(
+                    request.method,
+                    url,
+                    headers=request.headers,
+                    data=request.body,
+                    timeout=timeout,
+                    allow_redirects=False,
+                    skip_auto_headers=("User-Agent",),
+                )
         except TimeoutError:
             raise gateway_timeout("the provider did not answer in time") from None
         except asyncio.CancelledError:
             raise
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, ConnectionError) as exc:
             raise bad_gateway(f"the provider could not be reached ({type(exc).__name__})") from None
+
+    @staticmethod
+    async def read(response: aiohttp.ClientResponse, timeout_s: float) -> bytes:
+        """A whole (non-streamed) answer, within `timeout_s` in all: the per-read timeout alone
+        never fires while a provider sends a byte now and then."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await response.read()
+        except TimeoutError:
+            raise gateway_timeout("the provider stopped answering") from None
+        except (aiohttp.ClientError, ConnectionError):
+            raise bad_gateway("the provider's answer was cut off") from None

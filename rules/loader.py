@@ -21,15 +21,35 @@ class RulesError(ValueError):
     """A rules file that cannot be applied safely; the proxy refuses to start with it."""
 
 
+# The customer id of the consent every customer without an entry of their own shares.
+DEFAULT_CUSTOMER = "*"
+
+
 @dataclass(frozen=True)
 class RuleSet:
+    """A parsed rules file. Every consent is built (validated, fingerprinted) once, when the rule
+    set is made: a request only looks its customer's consent up."""
+
     version: str
     default: Mapping[str, Any]
     customers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    _consents: Mapping[str, Consent] = field(init=False, repr=False, compare=False)
+    _default_consent: Consent = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Building every entry here also validates it: a bad file fails when it is loaded, not
+        # on some customer's request.
+        default = _build_consent(DEFAULT_CUSTOMER, self.version, self.default, {}, False)
+        consents = {
+            customer_id: _build_consent(customer_id, self.version, self.default, entry, True)
+            for customer_id, entry in self.customers.items()
+        }
+        object.__setattr__(self, "_default_consent", default)
+        object.__setattr__(self, "_consents", consents)
 
     def consent_for(self, customer_id: str) -> Consent:
-        override = self.customers.get(customer_id)
-        return _build_consent(customer_id, self.version, self.default, override or {}, override is not None)
+        """The customer's consent; customers without an entry share the default policy's."""
+        return self._consents.get(customer_id, self._default_consent)
 
 
 def _providers(value: Any, where: str) -> frozenset[str]:
@@ -154,16 +174,11 @@ def parse_rules(document: Mapping[str, Any]) -> RuleSet:
     for customer_id, entry in customers.items():
         if entry is not None and not isinstance(entry, Mapping):
             raise RulesError(f"customers.{customer_id} must be a mapping")
-    rules = RuleSet(
+    return RuleSet(
         version=str(document.get("version", "unversioned")),
         default=default,
         customers={str(k): (v or {}) for k, v in customers.items()},
     )
-    # Validate every entry now, so a bad file fails at start-up and not on some customer's request.
-    rules.consent_for("\x00default")
-    for customer_id in rules.customers:
-        rules.consent_for(customer_id)
-    return rules
 
 
 def load_rules(path: Path | str | None = None) -> RuleSet:

@@ -153,6 +153,7 @@ def test_converse_blocks() -> None:
         [
             *("hello", "guarded", "res", "x", "src", "ttl", "found", "thought", "in", "cited", "ct"),
             *("sys", "guarded sys", "var", "new"),
+            *("a", "q", "n", "title"),  # keys of free-form JSON (tool input and results, citations)
         ]
     )
     assert not slots.unscannable
@@ -216,7 +217,7 @@ def test_converse_malformed_body_is_a_validation_error() -> None:
                 ],
                 "metadata": {"user_id": "u-1"},
             },
-            ["sys", "plain", "hmm", "in", "r", "r2"],
+            ["sys", "plain", "hmm", "q", "in", "r", "r2"],
             set(),
         ),
         (
@@ -241,7 +242,7 @@ def test_converse_malformed_body_is_a_validation_error() -> None:
         (
             "amazon.nova-canvas-v1:0",
             {"taskType": "TEXT_IMAGE", "textToImageParams": {"text": "a cat"}},
-            ["TEXT_IMAGE", "a cat"],
+            ["TEXT_IMAGE", "text", "a cat"],
             {"unrecognised Amazon Nova body"},
         ),
         (
@@ -271,7 +272,7 @@ def test_converse_malformed_body_is_a_validation_error() -> None:
                     {"role": "tool", "tool_call_id": "c", "content": "done"},
                 ]
             },
-            ["m", "a", "done"],
+            ["m", "to", "a", "done"],
             set(),
         ),
         (
@@ -286,7 +287,10 @@ def test_converse_malformed_body_is_a_validation_error() -> None:
                 ],
                 "temperature": 0.2,
             },
-            ["m", "pre", "USER", "h", "dt", "ds", "f", "tp", "to"],
+            [
+                *("m", "pre", "role", "USER", "message", "h", "title", "dt", "snippet", "ds"),
+                *("call", "name", "f", "parameters", "q", "tp", "outputs", "o", "to"),
+            ],
             set(),
         ),
         ("cohere.command-text-v14", {"prompt": "legacy"}, ["legacy"], set()),

@@ -772,8 +772,9 @@ def test_allow_paths_forwards_unscanned_without_the_key_query(
             }
         }
     )
+    # The body is not scanned, so it passes only for a customer whose policy allows unscannable content.
     status, body = _post_status(
-        f"{proxy.url}/c/cust-42/gemini/v1beta/models/some-model:predict?key={PROXY_KEY}&x=1",
+        f"{proxy.url}/c/cust-images-ok/gemini/v1beta/models/some-model:predict?key={PROXY_KEY}&x=1",
         b"{}",
         {},
     )

@@ -277,3 +277,39 @@ def test_no_upstream_key_configured_is_502_and_nothing_sent(
     assert caught.value.status_code == 502
     assert error_body(caught.value)["code"] == "upstream_not_configured"
     assert upstream.requests == []
+
+
+def test_consent_withdrawal_applies_without_restart(
+    make_proxy: ProxyFactory, openai_upstream: BackgroundServer, upstream: Recorder
+) -> None:
+    import time
+    from pathlib import Path
+
+    import yaml
+
+    from tests.conftest import TEST_RULES
+
+    running = make_proxy(
+        {"openai": {"base_url": openai_upstream.url + "/v1", "api_key": OPENAI_UPSTREAM_KEY}}
+    )
+    assert chat(client(running, "cust-changes-mind")).choices[0].message.content == "Echo: " + PROMPT
+    rules = {
+        **TEST_RULES,
+        "customers": {**TEST_RULES["customers"], "cust-changes-mind": {"state": "withdrawn"}},
+    }
+    rules_file = Path(str(running.config.rules_path))
+    staged = rules_file.with_suffix(".new")
+    staged.write_text(yaml.safe_dump(rules))
+    staged.replace(rules_file)  # atomic, as an operator's deploy would do it
+    upstream.clear()
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            chat(client(running, "cust-changes-mind"))
+        except openai.PermissionDeniedError as refused:
+            assert error_body(refused)["code"] == "consent_withdrawn"
+            break
+        assert time.monotonic() < deadline, "the withdrawal did not apply within 5 s"
+        upstream.clear()
+        time.sleep(0.2)
+    assert upstream.requests == []

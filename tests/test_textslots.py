@@ -36,13 +36,13 @@ def test_add_and_write_back_in_place() -> None:
 
 
 def test_add_list_index() -> None:
-    values: list[Any] = ["a", 1, "b"]
+    values: list[Any] = ["a", None, "b"]
     slots = TextSlots()
     for i in range(len(values)):
         slots.add(values, i)
     assert slots.segments == ["a", "b"]
     slots.write_back(["A", "B"], reverse_pseudonym)
-    assert values == ["A", 1, "B"]
+    assert values == ["A", None, "B"]
 
 
 def test_write_back_needs_one_text_per_segment() -> None:
@@ -54,7 +54,7 @@ def test_write_back_needs_one_text_per_segment() -> None:
         slots.write_back(["a", "b"], reverse_pseudonym)
 
 
-def test_add_strings_in_registers_values_not_keys() -> None:
+def test_add_strings_in_registers_keys_and_values() -> None:
     value: dict[str, Any] = {
         "John Smith": "lives in Paris",
         "nested": [{"name": "Ada"}, 3, True, None, ["x", ""]],
@@ -62,18 +62,18 @@ def test_add_strings_in_registers_values_not_keys() -> None:
     }
     slots = TextSlots()
     slots.add_strings_in(value)
-    assert slots.segments == ["lives in Paris", "Ada", "x"]
-    slots.write_back(["L", "A", "X"], reverse_pseudonym)
-    assert value == {"John Smith": "L", "nested": [{"name": "A"}, 3, True, None, ["X", ""]], "n": 1.5}
+    assert slots.segments == ["John Smith", "lives in Paris", "nested", "name", "Ada", "x", "n"]
+    slots.write_back(["<P_1>", "L", "nested", "name", "A", "X", "n"], reverse_pseudonym)
+    assert value == {"<P_1>": "L", "nested": [{"name": "A"}, 3, True, None, ["X", ""]], "n": 1.5}
 
 
 def test_tool_arguments_stay_valid_json_with_quotes_in_values() -> None:
     call = {"name": "lookup", "arguments": '{"name": "John", "tags": ["vip", "ny"], "n": 3, "ok": false}'}
     slots = TextSlots()
     slots.add_json_string(call, "arguments")
-    assert slots.segments == ["John", "vip", "ny"]
+    assert slots.segments == ["name", "John", "tags", "vip", "ny", "n", "ok"]
     tricky = 'Jo"hn \\ <PERSON_1>\n\t}'
-    slots.write_back([tricky, "v'i\"p", "😀"], reverse_pseudonym)
+    slots.write_back(["name", tricky, "tags", "v'i\"p", "😀", "n", "ok"], reverse_pseudonym)
     assert isinstance(call["arguments"], str)
     assert json.loads(call["arguments"]) == {"name": tricky, "tags": ["v'i\"p", "😀"], "n": 3, "ok": False}
 
@@ -122,7 +122,8 @@ def test_tool_arguments_keep_big_integers() -> None:
     call = {"arguments": f'{{"order_id": {big}, "note": "for John"}}'}
     slots = TextSlots()
     slots.add_json_string(call, "arguments")
-    slots.write_back(["for <PERSON_1>"], reverse_pseudonym)
+    assert slots.segments == ["order_id", str(big), "note", "for John"]
+    slots.write_back(["order_id", str(big), "note", "for <PERSON_1>"], reverse_pseudonym)
     assert json.loads(call["arguments"]) == {"order_id": big, "note": "for <PERSON_1>"}
 
 
@@ -136,8 +137,8 @@ def test_json_string_and_plain_segments_mix_in_order() -> None:
     slots.add(body, "content")
     slots.add_json_string(body["tool_calls"][0]["function"], "arguments")
     slots.add(body, "after")
-    assert slots.segments == ["hello Ada", "Ada", "bye Ada"]
-    slots.write_back(["hello <P_1>", "<P_1>", "bye <P_1>"], reverse_pseudonym)
+    assert slots.segments == ["hello Ada", "to", "Ada", "bye Ada"]
+    slots.write_back(["hello <P_1>", "to", "<P_1>", "bye <P_1>"], reverse_pseudonym)
     assert body["content"] == "hello <P_1>"
     assert json.loads(body["tool_calls"][0]["function"]["arguments"]) == {"to": "<P_1>"}
     assert body["after"] == "bye <P_1>"
@@ -186,13 +187,21 @@ JSON_VALUES = st.recursive(
 
 
 def replace_strings(value: Any, new: list[str]) -> Any:
-    """Expected result: non-empty string values replaced in traversal order, keys untouched."""
+    """Expected result: non-empty string values and keys replaced in traversal order (each key before
+    its value), integers of 6+ digits replaced by the new text only where it differs."""
     if isinstance(value, str):
         return new.pop(0) if value else value
+    if isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) >= 6:
+        text = new.pop(0)
+        return value if text == str(abs(value)) else ("-" if value < 0 else "") + text
     if isinstance(value, list):
         return [replace_strings(v, new) for v in value]
     if isinstance(value, dict):
-        return {k: replace_strings(v, new) for k, v in value.items()}
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            key = new.pop(0) if k else k
+            out[key] = replace_strings(v, new)
+        return out
     return value
 
 
@@ -204,9 +213,11 @@ def test_json_arguments_stay_valid_json(document: Any, data: st.DataObject) -> N
     call = {"arguments": json.dumps(document, ensure_ascii=False)}
     slots = TextSlots()
     slots.add_json_string(call, "arguments")
-    replacements = data.draw(
+    drawn = data.draw(
         st.lists(st.text(max_size=10), min_size=len(slots.segments), max_size=len(slots.segments))
     )
+    # Distinct replacements, so renamed keys never collide (collisions have their own test).
+    replacements = [f"{text}#{i}" for i, text in enumerate(drawn)]
     expected = replace_strings(document, list(replacements))
     slots.write_back(replacements, reverse_pseudonym)
     assert json.loads(call["arguments"]) == expected

@@ -26,7 +26,14 @@ from proxy.providers.base import (
     ResponseTransformer,
     UpstreamRequest,
 )
-from proxy.providers.common import allowed_extra, authenticate_app, parse_json_object, upstream_body
+from proxy.providers.common import (
+    allowed_extra,
+    authenticate_app,
+    check_path,
+    parse_json_object,
+    upstream_body,
+    upstream_url,
+)
 from proxy.providers.openai import (
     SCANNED_OPERATIONS,
     answer_transformer,
@@ -43,6 +50,7 @@ _FORWARDED_HEADERS = ("accept", "x-ms-client-request-id", "openai-beta", "idempo
 _DEPLOYMENTS = "openai/deployments/"
 _V1 = "openai/v1/"
 _OPENAI = "openai/"
+_API_VERSION = "api-version"
 
 
 @dataclass(frozen=True)
@@ -83,15 +91,6 @@ def parse_resources(config: ProviderConfig) -> dict[str, AzureResource]:
     return resources
 
 
-def _unsafe(path: str) -> bool:
-    """A path the upstream could resolve outside the route it was allowed by (dot segments, %2F)."""
-    for segment in path.split("/"):
-        decoded = unquote(segment)
-        if decoded in (".", "..") or "/" in decoded or "\\" in decoded:
-            return True
-    return False
-
-
 @dataclass(frozen=True)
 class _Route:
     resource: str
@@ -101,9 +100,11 @@ class _Route:
 
 
 def _route(method: str, subpath: str, allow_paths: tuple[str, ...]) -> _Route:
+    hint = "Azure requests go to /azure/{resource}/openai/..."
+    check_path(subpath, hint)
     resource, _, path = subpath.lstrip("/").partition("/")
-    if not resource or _unsafe(path):
-        raise not_found("unknown path: Azure requests go to /azure/{resource}/openai/...")
+    if not resource:
+        raise not_found(f"unknown path: {hint}")
     operation: str | None = None
     deployment = ""
     if path.startswith(_DEPLOYMENTS):
@@ -174,9 +175,11 @@ class AzureExchange(ProviderExchange):
 
     def upstream_request(self) -> UpstreamRequest:
         assert self._resource is not None, "authenticate() picks the resource"
-        url = f"{self._resource.endpoint}/{self._route.path}"
-        if self._incoming.raw_query:
-            url += "?" + self._incoming.raw_query  # carries api-version
+        query = list(self._incoming.query.items())
+        if self.operation != "passthrough":
+            # Only what Azure needs to route the call goes upstream; the rest is not scanned.
+            query = [(name, value) for name, value in query if name == _API_VERSION]
+        url = upstream_url(self._resource.endpoint, "/" + self._route.path, query)
         incoming = self._incoming.headers
         headers = {name: incoming[name] for name in _FORWARDED_HEADERS if name in incoming}
         if self._adapter.config.auth_mode == "passthrough":

@@ -46,6 +46,8 @@ class IncomingRequest:
     method: str
     subpath: str  # below the provider prefix, percent-encoding kept ("/v1/chat/completions")
     query: MultiDictProxy[str]
+    # Percent-decoded (aiohttp's query_string): adapters forward only the parameters an operation
+    # needs, re-encoded from `query` (`common.encode_query`).
     raw_query: str
     headers: CIMultiDictProxy[str]
     # The request target exactly as received (prefixes and query included, percent-encoding

@@ -59,7 +59,18 @@ from proxy.providers.base import (
     StreamAbort,
     UpstreamRequest,
 )
-from proxy.providers.common import JsonAnswer, allowed_extra, parse_json_object, restore_json
+from proxy.providers.common import (
+    JsonAnswer,
+    add_identifier,
+    add_text,
+    allowed_extra,
+    check_path,
+    encode_query,
+    parse_json_object,
+    restore_json,
+    scan_field,
+    scan_other_fields,
+)
 from proxy.restore import Restorer, StreamKey, StreamRestorers
 from proxy.textslots import TextSlots
 
@@ -124,7 +135,6 @@ _MODEL_PATH = re.compile(
     r"(?P<op>converse|converse-stream|invoke|invoke-with-response-stream)$"
 )
 _STREAMED = frozenset({"converse-stream", "invoke-with-response-stream"})
-_SAFE_PATH = re.compile(r"^(?:/(?:[A-Za-z0-9._~:@!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)+$")
 _GEOGRAPHY = re.compile(r"^[a-z]{2,6}(?:-[a-z]+)?$")
 
 _FAMILIES: tuple[tuple[str, str], ...] = (
@@ -161,22 +171,6 @@ def model_family(model_id: str) -> str | None:
 # ---------------------------------------------------------------- where text lives in requests
 
 
-def _scan(slots: TextSlots, container: Any, key: Any) -> None:
-    """container[key] is any JSON value: scan it if a string, else every string inside it."""
-    value = container[key]
-    if isinstance(value, str):
-        slots.add(container, key)
-    else:
-        slots.add_strings_in(value)
-
-
-def _scan_unknown_keys(slots: TextSlots, body: dict[str, Any], known: frozenset[str]) -> None:
-    # A field this module has not heard of may carry user text: scanning it costs little.
-    for key in body:
-        if key not in known:
-            _scan(slots, body, key)
-
-
 def _as_list(value: Any, what: str) -> list[Any]:
     if value is None:
         return []
@@ -185,17 +179,28 @@ def _as_list(value: Any, what: str) -> list[Any]:
     return value
 
 
-def _text_list(slots: TextSlots, items: Any) -> None:
-    for item in items if isinstance(items, list) else ():
-        if isinstance(item, dict) and "text" in item:
-            slots.add(item, "text")
+def _block_object(value: Any, what: str) -> dict[str, Any]:
+    # A block member of the wrong shape could only be forwarded unread.
+    if not isinstance(value, dict):
+        raise bad_request(f"'{what}' must be an object")
+    return value
+
+
+def _text_list(slots: TextSlots, items: Any, what: str) -> None:
+    """A list of `{"text": ...}` items (search results, cited content)."""
+    for item in _as_list(items, what):
+        add_text(slots, _block_object(item, f"{what}[]"), "text", f"{what}[].text")
+        scan_other_fields(slots, item, ("text", "type"))
+
+
+_SEARCH_RESULT_FIELDS = frozenset({"type", "source", "title", "content", "citations", "cache_control"})
 
 
 def _search_result(slots: TextSlots, block: dict[str, Any]) -> None:
     for key in ("source", "title"):
-        if key in block:
-            slots.add(block, key)
-    _text_list(slots, block.get("content"))
+        add_text(slots, block, key, f"searchResult '{key}'")
+    _text_list(slots, block.get("content"), "searchResult.content")
+    scan_other_fields(slots, block, _SEARCH_RESULT_FIELDS)
 
 
 # Converse (and Amazon Nova's InvokeModel messages, which use the same blocks).
@@ -210,9 +215,9 @@ def _converse_tool_result(slots: TextSlots, item: Any) -> None:
         raise bad_request("each toolResult content item must be an object")
     for key, value in item.items():
         if key == "text":
-            slots.add(item, "text")
+            add_text(slots, item, "text", "a toolResult item's 'text'", required=True)
         elif key == "json":
-            _scan(slots, item, "json")
+            scan_field(slots, item, "json")
         elif key == "searchResult" and isinstance(value, dict):
             _search_result(slots, value)
         else:
@@ -224,29 +229,42 @@ def _converse_block(slots: TextSlots, block: Any) -> None:
         raise bad_request("each content block must be an object")
     for key, value in block.items():
         if key == "text":
-            slots.add(block, "text")
+            add_text(slots, block, "text", "a content block's 'text'", required=True)
         elif key in _CONVERSE_MEDIA:
             slots.add_unscannable(key)
-        elif key == "toolUse" and isinstance(value, dict):
-            if "input" in value:
-                _scan(slots, value, "input")
-        elif key == "toolResult" and isinstance(value, dict):
-            for item in _as_list(value.get("content"), "toolResult.content"):
+        elif key == "toolUse":
+            # `input` may be any JSON value: scanned with every other field but the tool's ids.
+            scan_other_fields(slots, _block_object(value, key), ("toolUseId", "name", "type"))
+        elif key == "toolResult":
+            result = _block_object(value, key)
+            for item in _as_list(result.get("content"), "toolResult.content"):
                 _converse_tool_result(slots, item)
-        elif key == "guardContent" and isinstance(value, dict):
-            if isinstance(value.get("text"), dict):
-                slots.add(value["text"], "text")
-            if "image" in value:
+            scan_other_fields(slots, result, ("toolUseId", "content", "status", "type"))
+        elif key == "guardContent":
+            guarded = _block_object(value, key)
+            if guarded.get("text") is not None:
+                text = _block_object(guarded["text"], "guardContent.text")
+                add_text(slots, text, "text", "guardContent 'text'", required=True)
+                scan_other_fields(slots, text, ("text", "qualifiers"))
+            if "image" in guarded:
                 slots.add_unscannable("image")
-        elif key == "reasoningContent" and isinstance(value, dict):
+            scan_other_fields(slots, guarded, ("text", "image"))
+        elif key == "reasoningContent":
             # redactedContent is the model's own encrypted reasoning: opaque to everyone.
-            if isinstance(value.get("reasoningText"), dict):
-                slots.add(value["reasoningText"], "text")
-        elif key == "citationsContent" and isinstance(value, dict):
-            _text_list(slots, value.get("content"))
-            slots.add_strings_in(value.get("citations"))
-        elif key == "searchResult" and isinstance(value, dict):
-            _search_result(slots, value)
+            reasoning = _block_object(value, key)
+            text = reasoning.get("reasoningText")
+            if text is not None:
+                text = _block_object(text, "reasoningContent.reasoningText")
+                add_text(slots, text, "text", "reasoningText 'text'")
+                scan_other_fields(slots, text, ("text", "signature"))
+            scan_other_fields(slots, reasoning, ("reasoningText", "redactedContent"))
+        elif key == "citationsContent":
+            # The citations (sources, titles, quoted spans) are scanned whole.
+            cited = _block_object(value, key)
+            _text_list(slots, cited.get("content"), "citationsContent.content")
+            scan_other_fields(slots, cited, ("content",))
+        elif key == "searchResult":
+            _search_result(slots, _block_object(value, key))
         elif key not in _CONVERSE_SILENT:
             slots.add_unscannable("unknown content block")
 
@@ -257,6 +275,7 @@ def _converse_messages(slots: TextSlots, body: dict[str, Any]) -> None:
             raise bad_request("each message must be an object")
         for block in _as_list(message.get("content"), "content"):
             _converse_block(slots, block)
+        scan_other_fields(slots, message, ("role", "content"))
     for block in _as_list(body.get("system"), "system"):
         if not isinstance(block, dict):
             raise bad_request("each system block must be an object")
@@ -287,15 +306,16 @@ _CONVERSE_KNOWN = frozenset(
 def _converse(body: dict[str, Any], slots: TextSlots) -> None:
     _converse_messages(slots, body)
     variables = body.get("promptVariables")
-    if isinstance(variables, dict):
-        for value in variables.values():
-            if isinstance(value, dict) and "text" in value:
-                slots.add(value, "text")
+    if variables is not None:
+        for value in _block_object(variables, "promptVariables").values():
+            variable = _block_object(value, "promptVariables values")
+            add_text(slots, variable, "text", "a prompt variable's 'text'")
+            scan_other_fields(slots, variable, ("text",))
     metadata = body.get("requestMetadata")
-    if isinstance(metadata, dict):
-        for key in metadata:
-            slots.add_identifier(metadata, key)
-    _scan_unknown_keys(slots, body, _CONVERSE_KNOWN)
+    if metadata is not None:
+        for key in _block_object(metadata, "requestMetadata"):
+            add_identifier(slots, metadata, key, "requestMetadata values")
+    scan_other_fields(slots, body, _CONVERSE_KNOWN)
 
 
 # InvokeModel bodies, one collector per family. Each refuses (as unscannable) a body without the
@@ -308,15 +328,15 @@ def _anthropic_block(slots: TextSlots, block: Any) -> None:
         raise bad_request("each content block must be an object")
     btype = block.get("type")
     if btype == "text":
-        slots.add(block, "text")
-        slots.add_strings_in(block.get("citations"))
+        add_text(slots, block, "text", "a text block's 'text'", required=True)
+        scan_other_fields(slots, block, ("type", "text", "cache_control"))  # citations too
     elif btype == "thinking":
-        slots.add(block, "thinking")
+        add_text(slots, block, "thinking", "a thinking block's 'thinking'", required=True)
+        scan_other_fields(slots, block, ("type", "thinking", "signature"))
     elif btype == "redacted_thinking":
         pass  # the model's own encrypted reasoning
     elif btype == "tool_use":
-        if "input" in block:
-            _scan(slots, block, "input")
+        scan_other_fields(slots, block, ("type", "id", "name", "cache_control"))  # input too
     elif btype == "tool_result":
         content = block.get("content")
         if isinstance(content, str):
@@ -324,6 +344,7 @@ def _anthropic_block(slots: TextSlots, block: Any) -> None:
         else:
             for inner in _as_list(content, "tool_result.content"):
                 _anthropic_block(slots, inner)
+        scan_other_fields(slots, block, ("type", "tool_use_id", "content", "is_error", "cache_control"))
     elif btype == "search_result":
         _search_result(slots, block)
     elif btype in ("image", "document"):
@@ -369,13 +390,15 @@ def _anthropic(body: dict[str, Any], slots: TextSlots) -> None:
         if not isinstance(message, dict):
             raise bad_request("each message must be an object")
         _anthropic_content(slots, message, "content")
+        scan_other_fields(slots, message, ("role", "content"))
     _anthropic_content(slots, body, "system")
     if "prompt" in body:  # the legacy text-completions format
-        _scan(slots, body, "prompt")
+        scan_field(slots, body, "prompt")
     metadata = body.get("metadata")
-    if isinstance(metadata, dict) and "user_id" in metadata:
-        slots.add_identifier(metadata, "user_id")
-    _scan_unknown_keys(slots, body, _ANTHROPIC_KNOWN)
+    if metadata is not None:
+        add_identifier(slots, _block_object(metadata, "metadata"), "user_id", "metadata.user_id")
+        scan_other_fields(slots, metadata, frozenset({"user_id"}))
+    scan_other_fields(slots, body, _ANTHROPIC_KNOWN)
 
 
 _NOVA_KNOWN = frozenset({"messages", "system", "schemaVersion", "inferenceConfig", "toolConfig"})
@@ -385,7 +408,7 @@ def _nova(body: dict[str, Any], slots: TextSlots) -> None:
     if not isinstance(body.get("messages"), list):
         slots.add_unscannable("unrecognised Amazon Nova body")
     _converse_messages(slots, body)
-    _scan_unknown_keys(slots, body, _NOVA_KNOWN)
+    scan_other_fields(slots, body, _NOVA_KNOWN)
 
 
 def _single_text(
@@ -400,7 +423,7 @@ def _single_text(
             slots.add_unscannable(f"unrecognised {label} body")
         if "images" in body:
             slots.add_unscannable("image")
-        _scan_unknown_keys(slots, body, known | {"images"})
+        scan_other_fields(slots, body, known | {"images"})
 
     return collect
 
@@ -427,11 +450,22 @@ _MISTRAL_KNOWN = frozenset(
 )
 
 
+_MISTRAL_MESSAGE_FIELDS = frozenset({"role", "content", "tool_calls", "tool_call_id", "name", "prefix"})
+
+
+def _mistral_arguments(slots: TextSlots, function: dict[str, Any]) -> None:
+    arguments = function.get("arguments")
+    if isinstance(arguments, str):
+        slots.add_json_string(function, "arguments")  # JSON text
+    else:
+        slots.add_strings_in(arguments)  # also taken as a JSON object
+
+
 def _mistral(body: dict[str, Any], slots: TextSlots) -> None:
     if not isinstance(body.get("prompt"), str) and not isinstance(body.get("messages"), list):
         slots.add_unscannable("unrecognised Mistral body")
     if "prompt" in body:
-        _scan(slots, body, "prompt")
+        scan_field(slots, body, "prompt")
     for message in _as_list(body.get("messages"), "messages"):
         if not isinstance(message, dict):
             raise bad_request("each message must be an object")
@@ -441,13 +475,20 @@ def _mistral(body: dict[str, Any], slots: TextSlots) -> None:
         else:
             for part in _as_list(content, "content"):
                 if isinstance(part, dict) and part.get("type") == "text":
-                    slots.add(part, "text")
+                    add_text(slots, part, "text", "a text part's 'text'", required=True)
+                    scan_other_fields(slots, part, ("type", "text"))
                 else:
                     slots.add_unscannable("image" if isinstance(part, dict) else "unknown content part")
         for call in _as_list(message.get("tool_calls"), "tool_calls"):
-            if isinstance(call, dict) and isinstance(call.get("function"), dict):
-                slots.add_json_string(call["function"], "arguments")
-    _scan_unknown_keys(slots, body, _MISTRAL_KNOWN)
+            call = _block_object(call, "tool_calls[]")
+            function = call.get("function")
+            if function is not None:
+                function = _block_object(function, "tool_calls[].function")
+                _mistral_arguments(slots, function)
+                scan_other_fields(slots, function, ("name", "arguments"))
+            scan_other_fields(slots, call, ("id", "type", "index", "function"))
+        scan_other_fields(slots, message, _MISTRAL_MESSAGE_FIELDS)
+    scan_other_fields(slots, body, _MISTRAL_KNOWN)
 
 
 _COHERE_KNOWN = frozenset(
@@ -486,12 +527,12 @@ def _cohere(body: dict[str, Any], slots: TextSlots) -> None:
         slots.add_unscannable("unrecognised Cohere body")
     for key in ("message", "prompt", "preamble"):
         if key in body:
-            _scan(slots, body, key)
+            scan_field(slots, body, key)
     # Past turns, grounding documents and tool outputs: every string value in them.
     for key in ("chat_history", "documents", "tool_results"):
         if key in body:
             slots.add_strings_in(_as_list(body[key], key))
-    _scan_unknown_keys(slots, body, _COHERE_KNOWN)
+    scan_other_fields(slots, body, _COHERE_KNOWN)
 
 
 _COHERE_EMBED_KNOWN = frozenset({"texts", "images", "input_type", "truncate", "embedding_types"})
@@ -501,11 +542,13 @@ def _cohere_embed(body: dict[str, Any], slots: TextSlots) -> None:
     if not isinstance(body.get("texts"), list) and "images" not in body:
         slots.add_unscannable("unrecognised Cohere Embed body")
     texts = _as_list(body.get("texts"), "texts")
-    for index in range(len(texts)):
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise bad_request("'texts' must be a list of strings")
         slots.add(texts, index)
     if body.get("images"):
         slots.add_unscannable("image")
-    _scan_unknown_keys(slots, body, _COHERE_EMBED_KNOWN)
+    scan_other_fields(slots, body, _COHERE_EMBED_KNOWN)
 
 
 _INVOKE_COLLECTORS: dict[str, Callable[[dict[str, Any], TextSlots], None]] = {
@@ -535,6 +578,11 @@ def _parse_object(raw: bytes) -> dict[str, Any]:
 JSON_TEXT_KEYS = frozenset({"arguments"})
 
 
+def _index(value: Any, default: int = 0) -> int:
+    """A stream position from the answer (an int), or `default`: a stream key must be hashable."""
+    return value if isinstance(value, int) else default
+
+
 def _restored_or_none(value: dict[str, Any], restorer: Restorer) -> dict[str, Any] | None:
     restored = restore_json(value, restorer, JSON_TEXT_KEYS)
     return None if restored == value else restored
@@ -560,14 +608,14 @@ class ConverseEvents:
         if event_type == "contentBlockDelta":
             return [], self._delta(event)
         if event_type == "contentBlockStop":
-            index = event.get("contentBlockIndex", 0)
+            index = _index(event.get("contentBlockIndex"))
             return self._leftovers(lambda key: key[0] == index), _restored_or_none(event, self._restorer)
         if event_type == "messageStop":
             return self._leftovers(), _restored_or_none(event, self._restorer)
         return [], _restored_or_none(event, self._restorer)
 
     def _delta(self, event: dict[str, Any]) -> dict[str, Any] | None:
-        index = event.get("contentBlockIndex", 0)
+        index = _index(event.get("contentBlockIndex"))
         delta = event.get("delta")
         if not isinstance(delta, dict):
             return None
@@ -649,10 +697,11 @@ class _AnthropicChunks:
 
     def on_chunk(self, chunk: dict[str, Any]) -> ChunkRewrite:
         ctype = chunk.get("type")
-        index = chunk.get("index", 0)
+        index = _index(chunk.get("index"))
         if ctype == "content_block_delta" and isinstance(chunk.get("delta"), dict):
             delta = chunk["delta"]
-            field = self._FIELDS.get(delta.get("type"))
+            dtype = delta.get("type")
+            field = self._FIELDS.get(dtype) if isinstance(dtype, str) else None
             if field is not None and isinstance(delta.get(field), str):
                 key = (index, delta["type"])
                 changed = self._streams.feed_into(delta, field, key, json_text=field == "partial_json")
@@ -722,7 +771,7 @@ class _FlatChunks:
     def on_chunk(self, chunk: dict[str, Any]) -> ChunkRewrite:
         family = self._family
         if family == "titan" and "outputText" in chunk:
-            key = ("outputText", chunk.get("index", 0))
+            key = ("outputText", _index(chunk.get("index")))
             changed = self._text(chunk, "outputText", key, chunk.get("completionReason") is not None)
             return [], chunk if changed else None
         if family == "llama" and "generation" in chunk:
@@ -734,7 +783,7 @@ class _FlatChunks:
                 if not isinstance(item, dict):
                     continue
                 last = item.get("stop_reason") is not None or item.get("finish_reason") is not None
-                index = item.get("index", position)
+                index = _index(item.get("index"), position)
                 if "text" in item:
                     changed |= self._text(item, "text", ("text", index), last)
                 for part in ("message", "delta"):
@@ -965,9 +1014,12 @@ class BedrockExchange(ProviderExchange):
         incoming = self._incoming.headers
         headers: dict[str, str] = {}
         if self.operation == "passthrough":
+            # An allowed extra path (unscanned by the operator's choice) keeps its query, in the
+            # encoding SigV4 signs; the four model operations take none.
             url = adapter.base_url + self._incoming.subpath
-            if self._incoming.raw_query:
-                url += "?" + self._incoming.raw_query
+            query = encode_query(self._incoming.query.items())
+            if query:
+                url += "?" + query
         else:
             url = f"{adapter.base_url}/model/{self._encoded_model}/{self.operation}"
         if self.operation in _ACCEPT_HEADER:
@@ -1081,11 +1133,15 @@ class BedrockAdapter(ProviderAdapter):
         return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
 
     def open(self, incoming: IncomingRequest) -> ProviderExchange:
+        # Model ARNs travel with their slashes encoded (%2F): data to Bedrock, not separators.
+        check_path(
+            incoming.subpath, "Bedrock requests go to /bedrock/model/{modelId}/...", encoded_slashes=True
+        )
         match = _MODEL_PATH.match(incoming.subpath)
-        if match is not None and incoming.method == "POST" and unquote(match["model"]) not in (".", ".."):
+        if match is not None and incoming.method == "POST":
             return BedrockExchange(self, incoming, match["op"], match["model"])
         subpath = incoming.subpath
-        if _SAFE_PATH.match(subpath) and allowed_extra(subpath.removeprefix("/"), self.config.allow_paths):
+        if allowed_extra(subpath.removeprefix("/"), self.config.allow_paths):
             return BedrockExchange(self, incoming, "passthrough", "")
         raise not_found(
             f"Consentry does not forward {incoming.method} {incoming.subpath[:80]}"

@@ -6,16 +6,19 @@ Nothing here knows a provider's wire format; adapters say where text sits and ho
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Final, Protocol
+from urllib.parse import quote, unquote
 
 import orjson
 
 from proxy.codecs.sse import SseDecoder, SseEvent
 from proxy.config import ProviderConfig
-from proxy.errors import ProxyError, bad_request, unauthorized
+from proxy.errors import ProxyError, bad_request, not_found, unauthorized
 from proxy.providers.base import ProviderAdapter, ResponseTransformer
 from proxy.restore import Restorer, json_escape
+from proxy.textslots import TextSlots
 
 # In passthrough mode the caller's own provider credential goes upstream, so the proxy key that
 # names the calling application travels in this header instead.
@@ -38,6 +41,96 @@ def parse_json_object(
     if not isinstance(body, dict):
         raise bad_request(not_object, "invalid_json")
     return body
+
+
+# ---------------------------------------------------------------- paths and queries
+
+# RFC 3986 path characters (unreserved, sub-delims, ':' and '@') and well-formed %XX escapes.
+_PATH_CHARS = re.compile(r"(?:/(?:[A-Za-z0-9._~:@!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)+")
+
+
+def unsafe_path(path: str, *, encoded_slashes: bool = False) -> bool:
+    """Whether `path` (percent-encoding kept) could reach the upstream as another path than the
+    one it was routed and checked by: dot segments (also percent-encoded, or with `;params`),
+    encoded slashes or backslashes, control characters, characters outside RFC 3986 paths.
+
+    `encoded_slashes`: `%2F` inside a segment is data to this upstream (Bedrock model ARNs), not
+    a separator; dot segments between them are still refused.
+    """
+    if not _PATH_CHARS.fullmatch(path):
+        return True
+    for segment in path.split("/"):
+        decoded = unquote(segment)
+        if "\\" in decoded or any(ord(c) < 0x20 or ord(c) == 0x7F for c in decoded):
+            return True
+        if "/" in decoded and not encoded_slashes:
+            return True
+        if any(piece.split(";", 1)[0] in (".", "..") for piece in decoded.split("/")):
+            return True
+    return False
+
+
+def check_path(path: str, provider_hint: str, *, encoded_slashes: bool = False) -> None:
+    """ProxyError(404) for a path `unsafe_path` refuses; every adapter calls this before routing."""
+    if unsafe_path(path, encoded_slashes=encoded_slashes):
+        raise not_found(f"unknown path: {provider_hint}")
+
+
+def encode_query(pairs: Iterable[tuple[str, str]]) -> str:
+    """A query string in which every character but the unreserved ones is percent-encoded, so it
+    reads the same to every parser (and is already in SigV4's canonical encoding)."""
+    return "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in pairs)
+
+
+def upstream_url(base_url: str, path: str, query: Iterable[tuple[str, str]] = ()) -> str:
+    """`base_url` + `path` (percent-encoding kept, checked by `check_path`) + the encoded query.
+
+    The upstream client sends it exactly as written (never normalised), so the path that goes out
+    is the path that was routed.
+    """
+    encoded = encode_query(query)
+    return base_url.rstrip("/") + path + ("?" + encoded if encoded else "")
+
+
+def add_text(
+    slots: TextSlots, holder: dict[str, Any], key: str, what: str, *, required: bool = False
+) -> None:
+    """Register holder[key] as user text: a string, or absent/null where the field is optional.
+
+    Anything else is ProxyError(400): a value in a text field that is not text could only be
+    forwarded unscanned, and a missing required text would otherwise fail deep inside the proxy.
+    """
+    value = holder.get(key)
+    if isinstance(value, str):
+        slots.add(holder, key)
+    elif value is not None or required:
+        raise bad_request(f"{what} must be a string")
+
+
+def add_identifier(slots: TextSlots, holder: dict[str, Any], key: str, what: str) -> None:
+    """Register holder[key] as an end-user identifier (a string, or absent/null), else 400."""
+    value = holder.get(key)
+    if isinstance(value, str):
+        slots.add_identifier(holder, key)
+    elif value is not None:
+        raise bad_request(f"{what} must be a string")
+
+
+def scan_other_fields(slots: TextSlots, holder: dict[str, Any], known: Collection[str]) -> None:
+    """Register every string inside the fields of `holder` not in `known` (the fields the adapter
+    reads itself, or knows to carry no text): a field it has not heard of (a new API field, a
+    misplaced one) must not take text upstream unread. Scanning one costs little."""
+    for key in holder:
+        if key not in known:
+            scan_field(slots, holder, key)
+
+
+def scan_field(slots: TextSlots, holder: dict[str, Any], key: str) -> None:
+    """holder[key] is any JSON value: register it if a string, else every string inside it."""
+    if isinstance(holder[key], str):
+        slots.add(holder, key)
+    else:
+        slots.add_strings_in(holder[key])
 
 
 def allowed_extra(path: str, allow_paths: tuple[str, ...]) -> bool:

@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import orjson
 
@@ -37,11 +36,14 @@ from proxy.providers.common import (
     JsonAnswer,
     allowed_extra,
     authenticate_app,
+    check_path,
     event_json,
     managed_key,
     parse_json_object,
     restore_json,
+    scan_field,
     upstream_body,
+    upstream_url,
 )
 from proxy.restore import Restorer, StreamRestorers
 from proxy.textslots import TextSlots
@@ -138,15 +140,78 @@ def _media_kind(blob: object) -> str:
     return "file"
 
 
-def _add_fields(slots: TextSlots, holder: object, name: str) -> None:
-    if isinstance(holder, dict):
-        for key, _ in _fields(holder, name):
+# A value of the wrong shape where text or a structure with text belongs is refused (400): it
+# could only be forwarded unread.
+
+
+def _object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise bad_request(f"'{what}' must be an object")
+    return value
+
+
+def _add_fields(slots: TextSlots, holder: dict[str, Any], name: str) -> None:
+    """Register each spelling of the text field `name` in `holder` (a string, or null)."""
+    for key, value in _fields(holder, name):
+        if isinstance(value, str):
             slots.add(holder, key)
+        elif value is not None:
+            raise bad_request(f"'{name}' must be a string")
 
 
-def _strings_in_fields(slots: TextSlots, holder: object, name: str) -> None:
-    for _, value in _fields(holder, name):
-        slots.add_strings_in(value)
+def _strings_in_fields(slots: TextSlots, holder: dict[str, Any], name: str) -> None:
+    """Every string in each spelling of the field `name` (a Struct, or whatever came instead)."""
+    for key, _ in _fields(holder, name):
+        scan_field(slots, holder, key)
+
+
+def _scan_other(slots: TextSlots, holder: dict[str, Any], known: frozenset[str]) -> None:
+    """Scan the fields of `holder` not in `known` (lowerCamelCase names, either spelling): one this
+    adapter has not heard of must not take text upstream unread."""
+    for key in holder:
+        if _camel(key) not in known:
+            scan_field(slots, holder, key)
+
+
+# Fields read by the collectors below, or that name and tag things; any other field is scanned.
+_CONTENT_FIELDS = frozenset({"parts", "role"})
+_CALL_FIELDS = frozenset({"name", "id", "args"})
+_RESPONSE_FIELDS = frozenset({"name", "id", "response", "parts", "willContinue", "scheduling"})
+_CODE_FIELDS = {
+    "executableCode": ("code", frozenset({"id", "language", "code"})),
+    "codeExecutionResult": ("output", frozenset({"id", "outcome", "output"})),
+}
+_EMBED_FIELDS = frozenset({"model", "content", "title", "taskType", "outputDimensionality"})
+# GenerateContentRequest: settings and tool declarations are the application's, not user text.
+_GENERATE_FIELDS = frozenset(
+    {
+        "model",
+        "contents",
+        "systemInstruction",
+        "tools",
+        "toolConfig",
+        "safetySettings",
+        "generationConfig",
+        "cachedContent",
+        "labels",
+    }
+)
+
+
+def _response_parts(slots: TextSlots, response: dict[str, Any]) -> None:
+    # Function results may carry media of their own.
+    for _, inner_parts in _fields(response, "parts"):
+        if inner_parts is None:
+            continue
+        if not isinstance(inner_parts, list):
+            raise bad_request("'functionResponse.parts' must be a list")
+        for inner in inner_parts:
+            for inner_key, media in _object(inner, "functionResponse.parts[]").items():
+                kind = _camel(inner_key)
+                if kind in ("inlineData", "fileData"):
+                    slots.add_unscannable(_media_kind(media))
+                elif kind not in _PART_METADATA:
+                    slots.add_unscannable("unknown content part")
 
 
 def _part(slots: TextSlots, part: dict[str, Any]) -> None:
@@ -159,21 +224,21 @@ def _part(slots: TextSlots, part: dict[str, Any]) -> None:
                 raise bad_request("a part's 'text' must be a string")
             slots.add(part, key)
         elif field in ("functionCall", "toolCall"):
-            _strings_in_fields(slots, value, "args")
+            call = _object(value, field)
+            _strings_in_fields(slots, call, "args")
+            _scan_other(slots, call, _CALL_FIELDS)
         elif field in ("functionResponse", "toolResponse"):
-            _strings_in_fields(slots, value, "response")
-            for _, inner_parts in _fields(value, "parts"):
-                # Function results may carry media of their own.
-                for inner in inner_parts if isinstance(inner_parts, list) else ():
-                    for inner_key, media in inner.items() if isinstance(inner, dict) else ():
-                        if _camel(inner_key) in ("inlineData", "fileData"):
-                            slots.add_unscannable(_media_kind(media))
-        elif field == "executableCode":
-            _add_fields(slots, value, "code")
-        elif field == "codeExecutionResult":
-            _add_fields(slots, value, "output")
+            response = _object(value, field)
+            _strings_in_fields(slots, response, "response")
+            _response_parts(slots, response)
+            _scan_other(slots, response, _RESPONSE_FIELDS)
+        elif field in ("executableCode", "codeExecutionResult"):
+            code = _object(value, field)
+            text_field, known = _CODE_FIELDS[field]
+            _add_fields(slots, code, text_field)
+            _scan_other(slots, code, known)
         elif field in ("audioTranscription", "partMetadata"):
-            slots.add_strings_in(value)
+            scan_field(slots, part, key)
         elif field in ("inlineData", "fileData"):
             slots.add_unscannable(_media_kind(value))
         else:
@@ -193,6 +258,7 @@ def _content(slots: TextSlots, content: object, where: str) -> None:
             if not isinstance(part, dict):
                 raise bad_request("each part must be an object")
             _part(slots, part)
+    _scan_other(slots, content, _CONTENT_FIELDS)
 
 
 def _contents(slots: TextSlots, body: dict[str, Any], required: bool) -> None:
@@ -211,9 +277,30 @@ def _system_instruction(slots: TextSlots, body: dict[str, Any]) -> None:
         _content(slots, instruction, "systemInstruction")
 
 
-def _generate(body: dict[str, Any], slots: TextSlots) -> None:
-    _contents(slots, body, required=True)
+def _tool_config(slots: TextSlots, body: dict[str, Any]) -> None:
+    # The caller's latitude and longitude, for grounding with Maps: personal data that is not
+    # text, so it counts as unscannable content.
+    for _, config in _fields(body, "toolConfig"):
+        if config is None:
+            continue
+        for _, retrieval in _fields(_object(config, "toolConfig"), "retrievalConfig"):
+            if retrieval is None:
+                continue
+            if any(
+                value is not None for _, value in _fields(_object(retrieval, "retrievalConfig"), "latLng")
+            ):
+                slots.add_unscannable("location")
+
+
+def _generate_request(slots: TextSlots, body: dict[str, Any], required: bool) -> None:
+    _contents(slots, body, required)
     _system_instruction(slots, body)
+    _tool_config(slots, body)
+    _scan_other(slots, body, _GENERATE_FIELDS)
+
+
+def _generate(body: dict[str, Any], slots: TextSlots) -> None:
+    _generate_request(slots, body, required=True)
 
 
 def _count_tokens(body: dict[str, Any], slots: TextSlots) -> None:
@@ -221,8 +308,8 @@ def _count_tokens(body: dict[str, Any], slots: TextSlots) -> None:
     for _, inner in _fields(body, "generateContentRequest"):
         if not isinstance(inner, dict):
             raise bad_request("'generateContentRequest' must be an object")
-        _contents(slots, inner, required=False)
-        _system_instruction(slots, inner)
+        _generate_request(slots, inner, required=False)
+    _scan_other(slots, body, frozenset({"contents", "generateContentRequest"}))
 
 
 def _embed_request(request: object, slots: TextSlots) -> None:
@@ -231,6 +318,7 @@ def _embed_request(request: object, slots: TextSlots) -> None:
     for _, content in _fields(request, "content"):
         _content(slots, content, "content")
     _add_fields(slots, request, "title")
+    _scan_other(slots, request, _EMBED_FIELDS)
 
 
 def _embed(body: dict[str, Any], slots: TextSlots) -> None:
@@ -508,15 +596,13 @@ class GeminiExchange(ProviderExchange):
 
     def upstream_request(self) -> UpstreamRequest:
         config = self._adapter.config
-        url = (config.base_url or DEFAULT_BASE_URL).rstrip("/") + self._incoming.subpath
         # The caller's key never travels in the URL; only the query the API needs is kept.
         query = [
             (name, value)
             for name, value in self._incoming.query.items()
             if name != KEY_QUERY and (self._route is None or name in _FORWARDED_QUERY)
         ]
-        if query:
-            url += "?" + urlencode(query)
+        url = upstream_url(config.base_url or DEFAULT_BASE_URL, self._incoming.subpath, query)
         incoming = self._incoming.headers
         headers = {name: incoming[name] for name in _FORWARDED_HEADERS if name in incoming}
         key = self._callers_key() if config.auth_mode == "passthrough" else managed_key(config)
@@ -545,6 +631,7 @@ class GeminiAdapter(ProviderAdapter):
     name = "gemini"
 
     def open(self, incoming: IncomingRequest) -> ProviderExchange:
+        check_path(incoming.subpath, "Gemini requests go to /gemini/{version}/models/{model}:{method}")
         route = route_for(incoming.method, incoming.subpath)
         if route is None and not allowed_extra(incoming.subpath.lstrip("/"), self.config.allow_paths):
             raise not_found(

@@ -27,13 +27,18 @@ from proxy.providers.base import (
 from proxy.providers.common import (
     JsonAnswer,
     SseAnswer,
+    add_identifier,
+    add_text,
     allowed_extra,
     authenticate_app,
+    check_path,
     event_json,
     managed_key,
     parse_json_object,
     restore_json,
+    scan_other_fields,
     upstream_body,
+    upstream_url,
 )
 from proxy.restore import Restorer, StreamRestorers
 from proxy.textslots import TextSlots
@@ -76,32 +81,110 @@ _UNSCANNABLE_PARTS = {
 _TEXT_PARTS = {"text": "text", "input_text": "text", "output_text": "text", "refusal": "refusal"}
 _IDENTIFIER_FIELDS = ("user", "safety_identifier", "prompt_cache_key")
 
+# Every place that carries text is checked for its shape before it is registered: a value of the
+# wrong type in a text field is refused (400), never forwarded unread. Inside the objects walked
+# below, fields other than these (which are read here, or name and tag things) are scanned too.
+_MESSAGE_FIELDS = frozenset(
+    {"role", "content", "name", "refusal", "tool_calls", "function_call", "tool_call_id", "audio"}
+)
+_TOOL_CALL_FIELDS = frozenset({"id", "type", "index", "function", "custom"})
+_FUNCTION_FIELDS = frozenset({"name", "arguments"})
+_CUSTOM_FIELDS = frozenset({"name", "input"})
+_ITEM_FIELDS = {
+    "message": frozenset({"type", "role", "id", "status", "content"}),
+    "function_call": frozenset({"type", "id", "call_id", "name", "arguments", "status"}),
+    "function_call_output": frozenset({"type", "id", "call_id", "output", "status"}),
+    "custom_tool_call_output": frozenset({"type", "id", "call_id", "output", "status"}),
+    "custom_tool_call": frozenset({"type", "id", "call_id", "name", "input"}),
+    # encrypted_content is the model's own reasoning, opaque to everyone.
+    "reasoning": frozenset({"type", "id", "status", "summary", "content", "encrypted_content"}),
+    "item_reference": frozenset({"type", "id"}),
+}
+
+
+def _part(slots: TextSlots, content: list[Any], index: int) -> None:
+    part = content[index]
+    if isinstance(part, str):
+        slots.add(content, index)
+        return
+    if not isinstance(part, dict):
+        raise bad_request("each content part must be an object")
+    ptype = part.get("type")
+    if not isinstance(ptype, str):
+        raise bad_request("each content part needs a string 'type'")
+    field = _TEXT_PARTS.get(ptype)
+    if field is not None:
+        add_text(slots, part, field, f"a text part's '{field}'", required=True)
+        scan_other_fields(slots, part, ("type", field))
+    else:
+        # An unknown part type might carry data we cannot read: treat it as unscannable.
+        slots.add_unscannable(_UNSCANNABLE_PARTS.get(ptype, "unknown content part"))
+
 
 def _content(slots: TextSlots, holder: dict[str, Any], key: str) -> None:
     content = holder.get(key)
     if isinstance(content, str):
         slots.add(holder, key)
     elif isinstance(content, list):
-        for index, part in enumerate(content):
-            if isinstance(part, str):
-                slots.add(content, index)
-            elif isinstance(part, dict):
-                ptype = part.get("type")
-                if ptype in _TEXT_PARTS:
-                    slots.add(part, _TEXT_PARTS[ptype])
-                else:
-                    # An unknown part type might carry data we cannot read: treat it as unscannable.
-                    slots.add_unscannable(_UNSCANNABLE_PARTS.get(str(ptype), "unknown content part"))
+        for index in range(len(content)):
+            _part(slots, content, index)
+    elif content is not None:
+        raise bad_request(f"'{key}' must be a string, a list of content parts or null")
+
+
+def _object(holder: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """holder[key] when it is an object, None when absent or null, else ProxyError(400)."""
+    value = holder.get(key)
+    if value is None or isinstance(value, dict):
+        return value
+    raise bad_request(f"'{key}' must be an object")
+
+
+def _list(holder: dict[str, Any], key: str) -> list[Any]:
+    value = holder.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise bad_request(f"'{key}' must be a list")
+    return value
+
+
+def _arguments(slots: TextSlots, holder: dict[str, Any]) -> None:
+    # Function-call arguments are JSON text: its string values are scanned and it stays JSON.
+    value = holder.get("arguments")
+    if isinstance(value, str):
+        slots.add_json_string(holder, "arguments")
+    elif value is not None:
+        raise bad_request("'arguments' must be a string")
 
 
 def _identifiers(slots: TextSlots, body: dict[str, Any]) -> None:
     for name in _IDENTIFIER_FIELDS:
-        if name in body:
-            slots.add_identifier(body, name)
-    metadata = body.get("metadata")
-    if isinstance(metadata, dict):
-        for key in metadata:
-            slots.add_identifier(metadata, key)
+        add_identifier(slots, body, name, f"'{name}'")
+    metadata = _object(body, "metadata") or {}
+    for key in metadata:
+        add_identifier(slots, metadata, key, "'metadata' values")
+
+
+def _user_location(slots: TextSlots, holder: dict[str, Any]) -> None:
+    """A web search's approximate user location (city, region, country, timezone) is personal data."""
+    location = _object(holder, "user_location")
+    if location is not None:
+        scan_other_fields(slots, location, ("type",))
+
+
+def _tool_call(slots: TextSlots, call: Any) -> None:
+    if not isinstance(call, dict):
+        raise bad_request("each tool call must be an object")
+    scan_other_fields(slots, call, _TOOL_CALL_FIELDS)
+    function = _object(call, "function")
+    if function is not None:
+        _arguments(slots, function)
+        scan_other_fields(slots, function, _FUNCTION_FIELDS)
+    custom = _object(call, "custom")
+    if custom is not None:
+        add_text(slots, custom, "input", "a custom tool call's 'input'")
+        scan_other_fields(slots, custom, _CUSTOM_FIELDS)
 
 
 def _chat(body: dict[str, Any], slots: TextSlots) -> None:
@@ -113,17 +196,22 @@ def _chat(body: dict[str, Any], slots: TextSlots) -> None:
             raise bad_request("each message must be an object")
         _content(slots, message, "content")
         for field in ("name", "refusal"):
-            if field in message:
-                slots.add(message, field)
-        for call in message.get("tool_calls") or ():
-            if isinstance(call, dict) and isinstance(call.get("function"), dict):
-                slots.add_json_string(call["function"], "arguments")
-            if isinstance(call, dict) and isinstance(call.get("custom"), dict):
-                slots.add(call["custom"], "input")
-        if isinstance(message.get("function_call"), dict):
-            slots.add_json_string(message["function_call"], "arguments")
-    if isinstance(body.get("prediction"), dict):
-        _content(slots, body["prediction"], "content")
+            add_text(slots, message, field, f"a message's '{field}'")
+        for call in _list(message, "tool_calls"):
+            _tool_call(slots, call)
+        function_call = _object(message, "function_call")
+        if function_call is not None:
+            _arguments(slots, function_call)
+            scan_other_fields(slots, function_call, _FUNCTION_FIELDS)
+        scan_other_fields(slots, message, _MESSAGE_FIELDS)
+    prediction = _object(body, "prediction")
+    if prediction is not None:
+        _content(slots, prediction, "content")
+        scan_other_fields(slots, prediction, ("type", "content"))
+    web_search = _object(body, "web_search_options")
+    if web_search is not None:
+        _user_location(slots, web_search)
+        scan_other_fields(slots, web_search, ("search_context_size", "user_location"))
 
 
 def _responses_item(slots: TextSlots, items: list[Any], index: int) -> None:
@@ -134,28 +222,35 @@ def _responses_item(slots: TextSlots, items: list[Any], index: int) -> None:
     if not isinstance(item, dict):
         raise bad_request("each input item must be an object")
     itype = item.get("type", "message")
+    if not isinstance(itype, str):
+        raise bad_request("an input item's 'type' must be a string")
+    known = _ITEM_FIELDS.get(itype)
+    if known is None:
+        slots.add_unscannable("unknown input item")
+        return
     if itype == "message":
         _content(slots, item, "content")
     elif itype == "function_call":
-        slots.add_json_string(item, "arguments")
+        _arguments(slots, item)
     elif itype in ("function_call_output", "custom_tool_call_output"):
         if isinstance(item.get("output"), str):
             slots.add_json_string(item, "output")
         else:
             _content(slots, item, "output")
     elif itype == "custom_tool_call":
-        slots.add(item, "input")
+        add_text(slots, item, "input", "a custom tool call's 'input'")
     elif itype == "reasoning":
-        for part in item.get("summary") or ():
-            if isinstance(part, dict):
-                slots.add(part, "text")
-    elif itype != "item_reference":
-        slots.add_unscannable("unknown input item")
+        for key in ("summary", "content"):
+            for part in _list(item, key):
+                if not isinstance(part, dict):
+                    raise bad_request(f"each reasoning {key} part must be an object")
+                add_text(slots, part, "text", f"a reasoning {key} part's 'text'", required=True)
+                scan_other_fields(slots, part, ("type", "text"))
+    scan_other_fields(slots, item, known)
 
 
 def _responses(body: dict[str, Any], slots: TextSlots) -> None:
-    if "instructions" in body:
-        slots.add(body, "instructions")
+    add_text(slots, body, "instructions", "'instructions'")
     given = body.get("input")
     if isinstance(given, str):
         slots.add(body, "input")
@@ -164,9 +259,17 @@ def _responses(body: dict[str, Any], slots: TextSlots) -> None:
             _responses_item(slots, given, index)
     elif given is not None:
         raise bad_request("'input' must be a string or a list of items")
-    prompt = body.get("prompt")
-    if isinstance(prompt, dict) and isinstance(prompt.get("variables"), dict):
-        slots.add_strings_in(prompt["variables"])
+    prompt = _object(body, "prompt")
+    if prompt is not None:
+        scan_other_fields(slots, prompt, ("id", "version"))  # the variables
+    tools = body.get("tools")
+    for tool in tools if isinstance(tools, list) else ():
+        if isinstance(tool, dict):
+            _user_location(slots, tool)  # web search tools
+
+
+def _is_tokens(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(t, int) for t in value)
 
 
 def _text_or_tokens(slots: TextSlots, body: dict[str, Any], key: str) -> None:
@@ -177,7 +280,7 @@ def _text_or_tokens(slots: TextSlots, body: dict[str, Any], key: str) -> None:
         for index, item in enumerate(value):
             if isinstance(item, str):
                 slots.add(value, index)
-            elif isinstance(item, int | list):
+            elif isinstance(item, int) or _is_tokens(item):
                 slots.add_unscannable("token ids")  # token arrays cannot be read without the tokenizer
             else:
                 raise bad_request(f"'{key}' items must be strings or token arrays")
@@ -191,8 +294,7 @@ def _embeddings(body: dict[str, Any], slots: TextSlots) -> None:
 
 def _completions(body: dict[str, Any], slots: TextSlots) -> None:
     _text_or_tokens(slots, body, "prompt")
-    if "suffix" in body:
-        slots.add(body, "suffix")
+    add_text(slots, body, "suffix", "'suffix'")
 
 
 _COLLECTORS: dict[str, Callable[[dict[str, Any], TextSlots], None]] = {
@@ -230,32 +332,59 @@ class ChoicesStream:
         self._legacy = legacy
         self._template: dict[str, Any] | None = None
 
-    def _choice(self, choice: dict[str, Any]) -> None:
-        index = choice.get("index", 0)
-        target = choice if self._legacy else (choice.get("delta") or {})
-        for field in ("text",) if self._legacy else ("content", "refusal"):
+    def _choice(self, choice: dict[str, Any], position: int) -> None:
+        index = choice.get("index")
+        if not isinstance(index, int):
+            index = position
+        if self._legacy:
+            target = choice
+        else:
+            delta = choice.get("delta")
+            # The finish chunk usually carries `"delta": {}`: held-back text must go into that very
+            # dict (or a new one put in its place), not into a throwaway.
+            target = delta if isinstance(delta, dict) else {}
+        fields = ("text",) if self._legacy else ("content", "refusal")
+        for field in fields:
             if isinstance(target.get(field), str):
                 target[field] = self._streams.feed((field, index), target[field])
-        for call in target.get("tool_calls") or ():
+        calls = target.get("tool_calls")
+        for call in calls if isinstance(calls, list) else ():
             function = call.get("function") if isinstance(call, dict) else None
             if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-                key = ("tool", index, call.get("index", 0))
+                key = ("tool", index, self._tool_index(call))
                 function["arguments"] = self._streams.feed(key, function["arguments"], json_text=True)
-        if choice.get("finish_reason") is not None:
-            for field in ("text",) if self._legacy else ("content", "refusal"):
-                rest = self._streams.flush_one((field, index))
-                if rest:
-                    target[field] = (target.get(field) or "") + rest
-            for key, rest in self._streams.flush(lambda k: k[0] == "tool" and k[1] == index):
-                self._append_tool_text(target, key[2], rest)
+        if choice.get("finish_reason") is None:
+            return
+        rests = [(field, self._streams.flush_one((field, index))) for field in fields]
+        tool_rests = self._streams.flush(lambda k: k[0] == "tool" and k[1] == index)
+        if not any(rest for _, rest in rests) and not tool_rests:
+            return
+        for field, rest in rests:
+            if rest:
+                existing = target.get(field)
+                target[field] = (existing if isinstance(existing, str) else "") + rest
+        for key, rest in tool_rests:
+            self._append_tool_text(target, key[2], rest)
+        if not self._legacy:
+            choice["delta"] = target
 
     @staticmethod
-    def _append_tool_text(delta: dict[str, Any], tool_index: int, text: str) -> None:
-        calls = delta.setdefault("tool_calls", [])
+    def _tool_index(call: dict[str, Any]) -> int:
+        index = call.get("index", 0)
+        return index if isinstance(index, int) else 0
+
+    @classmethod
+    def _append_tool_text(cls, delta: dict[str, Any], tool_index: int, text: str) -> None:
+        calls = delta.get("tool_calls")
+        if not isinstance(calls, list):
+            calls = delta["tool_calls"] = []
         for call in calls:
-            if call.get("index", 0) == tool_index:
-                function = call.setdefault("function", {})
-                function["arguments"] = (function.get("arguments") or "") + text
+            if isinstance(call, dict) and cls._tool_index(call) == tool_index:
+                function = call.get("function")
+                if not isinstance(function, dict):
+                    function = call["function"] = {}
+                existing = function.get("arguments")
+                function["arguments"] = (existing if isinstance(existing, str) else "") + text
                 return
         calls.append({"index": tool_index, "function": {"arguments": text}})
 
@@ -265,9 +394,10 @@ class ChoicesStream:
         obj = event_json(event)
         if not isinstance(obj, dict) or not obj.get("choices"):
             return [event]
-        for choice in obj["choices"]:
+        choices = obj["choices"]
+        for position, choice in enumerate(choices if isinstance(choices, list) else ()):
             if isinstance(choice, dict):
-                self._choice(choice)
+                self._choice(choice, position)
         self._template = obj
         return [_dump(event, obj)]
 
@@ -303,6 +433,12 @@ _RESPONSES_DONE = {
 }
 
 
+# Events after which no more deltas come: text still held back goes out before them.
+_RESPONSES_END = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
+_DELTA_TYPES = {kind: etype for etype, (kind, _) in _RESPONSES_DELTAS.items()}
+_DELTA_FIELDS = ("item_id", "output_index", "content_index")
+
+
 class ResponsesStream:
     """Responses API events: deltas restored incrementally, every other event restored whole."""
 
@@ -312,35 +448,46 @@ class ResponsesStream:
 
     @staticmethod
     def _key(kind: str, obj: dict[str, Any]) -> tuple[Any, ...]:
-        return (kind, obj.get("item_id"), obj.get("output_index"), obj.get("content_index"))
+        # Only hashable ids make a stream key; anything else stands for "no id".
+        ids = (obj.get(name) for name in _DELTA_FIELDS)
+        return (kind, *(v if isinstance(v, str | int) else None for v in ids))
+
+    @staticmethod
+    def _delta_event(key: tuple[Any, ...], text: str, sequence_number: Any = None) -> SseEvent:
+        delta_type = _DELTA_TYPES[key[0]]
+        event: dict[str, Any] = {"type": delta_type}
+        event.update(
+            (name, value) for name, value in zip(_DELTA_FIELDS, key[1:], strict=True) if value is not None
+        )
+        if sequence_number is not None:
+            event["sequence_number"] = sequence_number
+        event["delta"] = text
+        return SseEvent([("event", delta_type), ("data", orjson.dumps(event).decode())])
 
     def on_event(self, event: SseEvent) -> list[SseEvent]:
         obj = event_json(event)
         if not isinstance(obj, dict):
             return [event]
         etype = obj.get("type")
-        if etype in _RESPONSES_DELTAS and isinstance(obj.get("delta"), str):
+        if isinstance(etype, str) and etype in _RESPONSES_DELTAS and isinstance(obj.get("delta"), str):
             kind, json_text = _RESPONSES_DELTAS[etype]
             obj["delta"] = self._streams.feed(self._key(kind, obj), obj["delta"], json_text)
             return [_dump(event, obj)]
         out: list[SseEvent] = []
-        if etype in _RESPONSES_DONE:
-            delta_type = _RESPONSES_DONE[etype]
-            rest = self._streams.flush_one(self._key(_RESPONSES_DELTAS[delta_type][0], obj))
+        if isinstance(etype, str) and etype in _RESPONSES_DONE:
+            key = self._key(_RESPONSES_DELTAS[_RESPONSES_DONE[etype]][0], obj)
+            rest = self._streams.flush_one(key)
             if rest:
                 # The held-back tail goes out as one more delta right before its "done" event.
-                extra = {
-                    k: obj[k]
-                    for k in ("item_id", "output_index", "content_index", "sequence_number")
-                    if k in obj
-                }
-                extra.update(type=delta_type, delta=rest)
-                out.append(SseEvent([("event", delta_type), ("data", orjson.dumps(extra).decode())]))
+                out.append(self._delta_event(key, rest, obj.get("sequence_number")))
+        elif etype in _RESPONSES_END:
+            out.extend(self.finish())
         out.append(_dump(event, restore_json(obj, self._restorer, JSON_TEXT_KEYS)))
         return out
 
     def finish(self) -> list[SseEvent]:
-        return []
+        """Text still held back when no "done" event came for it, as one more delta each."""
+        return [self._delta_event(key, text) for key, text in self._streams.flush()]
 
 
 _TEXT_ANSWERS = frozenset({"chat", "responses", "completions"})
@@ -419,9 +566,10 @@ class OpenAIExchange(ProviderExchange):
 
     def upstream_request(self) -> UpstreamRequest:
         config = self._adapter.config
-        url = config.base_url.rstrip("/") + "/" + self._path
-        if self._incoming.raw_query:
-            url += "?" + self._incoming.raw_query
+        # No operation this adapter routes takes query parameters, and a query is not scanned: only
+        # an allowed extra path (unscanned by the operator's choice) keeps the caller's.
+        query = list(self._incoming.query.items()) if self.operation == "passthrough" else []
+        url = upstream_url(config.base_url, "/" + self._path, query)
         incoming = self._incoming.headers
         headers = {name: incoming[name] for name in _FORWARDED_HEADERS if name in incoming}
         if config.auth_mode == "passthrough":
@@ -441,6 +589,7 @@ class OpenAIAdapter(ProviderAdapter):
     name = "openai"
 
     def open(self, incoming: IncomingRequest) -> ProviderExchange:
+        check_path(incoming.subpath, "OpenAI requests go to /openai/v1/...")
         if not incoming.subpath.startswith("/v1/"):
             raise not_found("unknown path: OpenAI requests go to /openai/v1/...")
         path = incoming.subpath[len("/v1/") :]

@@ -341,6 +341,12 @@ def _compile(lower_mode: bool) -> _Patterns:
         rf"|{_alternation(POSTFIX_TYPES + PREFIX_TYPES + PREFIX_TYPES_AMBIGUOUS)})\.?{_NOT_WORD_AFTER})"
     )
     corner_street = rf"{street_token}(?:{_S}(?:{particle}{_S}){{0,2}}{street_token}){{0,5}}"
+    # The first street cannot run through the "and" that ends it, so each of its words, once
+    # matched, is kept (atomic): trying every split of a long run of words ("corner of corner of
+    # ...") cost milliseconds per failed attempt. Only whole words can then be given back. A word
+    # there is always followed by white space, which picks its longest reading ("St." over "St").
+    first_token = rf"(?!and{_NOT_WORD_AFTER}){street_token}(?=[ \t\u00a0])"
+    corner_first = rf"{first_token}(?>{_S}(?:{particle}{_S}){{0,2}}{first_token}){{0,5}}"
     # A name right before a number, found backwards from the number (`(?r)`): cheap, because
     # numbers are rare next to the words of ordinary text. The optional lower-case words carry a
     # street type written after the name ("Duna rakpart 8", "Szent István körút 3.").
@@ -360,7 +366,7 @@ def _compile(lower_mode: bool) -> _Patterns:
             rf"\d{{1,6}}{_NOT_WORD_AFTER}"
         ),
         corner=regex.compile(
-            rf"(?i:\b(?:the{_S})?corner{_S}of){_S}(?P<a>{corner_street}){_S}(?:and|&){_S}(?P<b>{corner_street})"
+            rf"(?i:\b(?:the{_S})?corner{_S}of){_S}(?P<a>{corner_first}){_S}(?:and|&){_S}(?P<b>{corner_street})"
         ),
         english_type=regex.compile(
             rf"(?<![\p{{L}}\p{{N}}])(?P<type>(?i:{en_types})(?![\p{{L}}\p{{N}}])"

@@ -65,6 +65,32 @@ CARD_WORDS = re.compile(
     re.IGNORECASE,
 )
 CONTEXT_WINDOW = 60  # characters before a number in which card words count as context
+MAX_CARD_DIGITS = 19  # ISO/IEC 7812: no card number is longer
+
+
+_EXPLANATION = "Issuer prefix and length of a payment card, Luhn checksum valid"
+
+
+def scored_result(
+    recognizer: EntityRecognizer, start: int, end: int, score: float, explanation: str
+) -> RecognizerResult:
+    """A result of a recognizer that weighs context itself (cards, phones): marked as already
+    enhanced, so Presidio's context enhancer does not add to the score a second time."""
+    entity_type = recognizer.supported_entities[0]
+    return RecognizerResult(
+        entity_type=entity_type,
+        start=start,
+        end=end,
+        score=score,
+        analysis_explanation=AnalysisExplanation(
+            recognizer=recognizer.name, original_score=score, textual_explanation=explanation
+        ),
+        recognition_metadata={
+            RecognizerResult.RECOGNIZER_NAME_KEY: recognizer.name,
+            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id,
+            RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
+        },
+    )
 
 
 def luhn_valid(digits: str) -> bool:
@@ -93,11 +119,11 @@ def issuer_allows(digits: str) -> bool:
 
 
 def is_card_number(digits: str) -> bool:
-    return 12 <= len(digits) <= 19 and issuer_allows(digits) and luhn_valid(digits)
+    return 12 <= len(digits) <= MAX_CARD_DIGITS and issuer_allows(digits) and luhn_valid(digits)
 
 
 def _luhn_length_ok(digits: str) -> bool:
-    return 12 <= len(digits) <= 19 and not digits.startswith("0") and luhn_valid(digits)
+    return 12 <= len(digits) <= MAX_CARD_DIGITS and not digits.startswith("0") and luhn_valid(digits)
 
 
 class CardNumberRecognizer(EntityRecognizer):
@@ -133,7 +159,7 @@ class CardNumberRecognizer(EntityRecognizer):
             start, end, digits = found
             score = self._score(text, start, digits)
             if score > 0:
-                results.append(self._result(start, end, score))
+                results.append(scored_result(self, start, end, score, _EXPLANATION))
         return results
 
     @staticmethod
@@ -141,20 +167,29 @@ class CardNumberRecognizer(EntityRecognizer):
         """The longest card number in a run of digit groups: the whole run, or the run without
         leading or trailing groups (a card number followed by an expiry year, say). `lenient`
         (card words nearby) also accepts issuer prefixes missing from the table: networks add
-        ranges faster than any table follows."""
+        ranges faster than any table follows.
+
+        Only windows of at most MAX_CARD_DIGITS digits are tried, from either end of the run, so a
+        run of thousands of groups ("1 1 1 ...") costs as little as a short one."""
         groups = [(m.start(), m.end()) for m in _GROUP.finditer(run)]
         separators = {run[groups[i][1]] for i in range(len(groups) - 1)}
         if len(separators) > 1:  # "4111-1111 1111-1111" is not how anyone writes a card
             return None
         best: tuple[int, int, str] | None = None
-        for first in range(len(groups)):
-            for last in range(len(groups) - 1, first - 1, -1):
-                if first and last != len(groups) - 1:
-                    continue  # only trim from one end: inner windows are chance matches
-                digits = "".join(run[s:e] for s, e in groups[first : last + 1])
+        last_index = len(groups) - 1
+        # Prefixes (first group fixed) and suffixes (last group fixed); inner windows are chance matches.
+        for anchored_first in (True, False):
+            digits = ""
+            for step in range(len(groups)):
+                index = step if anchored_first else last_index - step
+                start, end = groups[index]
+                digits = digits + run[start:end] if anchored_first else run[start:end] + digits
+                if len(digits) > MAX_CARD_DIGITS:
+                    break
                 if not (is_card_number(digits) or (lenient and _luhn_length_ok(digits))):
                     continue
                 if best is None or len(digits) > len(best[2]):
+                    first, last = (0, index) if anchored_first else (index, last_index)
                     best = (offset + groups[first][0], offset + groups[last][1], digits)
         return best
 
@@ -166,23 +201,3 @@ class CardNumberRecognizer(EntityRecognizer):
         if card_words:
             return self.SCORE_CONTEXT if issuer_allows(digits) else self.SCORE_UNKNOWN_ISSUER
         return self.SCORE_SHORT if len(digits) < 13 else self.SCORE_VALID
-
-    def _result(self, start: int, end: int, score: float) -> RecognizerResult:
-        explanation = AnalysisExplanation(
-            recognizer=self.name,
-            original_score=score,
-            textual_explanation="Issuer prefix and length of a payment card, Luhn checksum valid",
-        )
-        return RecognizerResult(
-            entity_type=self.ENTITY,
-            start=start,
-            end=end,
-            score=score,
-            analysis_explanation=explanation,
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                # context already weighed here; Presidio's enhancer must not add it again
-                RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
-            },
-        )

@@ -22,10 +22,10 @@ from collections.abc import Iterable, Sequence
 
 import phonenumbers
 from phonenumbers import Leniency, NumberParseException, PhoneNumberMatcher
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from proxy.recognizers.cards import CARD_WORDS, is_card_number
+from proxy.recognizers.cards import CARD_WORDS, is_card_number, scored_result
 
 # Regions whose national formats count as evidence (configurable per instance). Presidio's own
 # list plus the larger European, Commonwealth and Latin-American numbering plans.
@@ -98,6 +98,7 @@ _UNIT_AFTER = re.compile(
 _WORD_AFTER = re.compile(r"^[ ]\w")
 
 CONTEXT_WINDOW = 48  # characters before a number where phone words count
+MAX_REGION_CHECKS = 256  # region validations per text (see _valid_in_region)
 LABEL_WINDOW = 16  # characters after a number where a label ("office", "-Fax") counts
 
 
@@ -137,14 +138,18 @@ class PhoneNumberRecognizer(EntityRecognizer):
             return []
         scan = _ESCAPED_BREAK.sub(lambda m: " \n", text) if "\\" in text else text
         results: list[RecognizerResult] = []
+        # Region validity per distinct number, for this call only (no number outlives its request):
+        # texts repeat numbers, and a text of thousands of equal digit groups must not cost
+        # thousands of validations.
+        validity: dict[str, bool] = {}
         for match in _CANDIDATE.finditer(scan):
             number = match.group("number")
             digits = sum(c.isdigit() for c in number)
             if not 7 <= digits <= 15 or not self._plausible(number):
                 continue
-            score, why = self._score(scan, match, number)
+            score, why = self._score(scan, match, number, validity)
             if score > 0:
-                results.append(self._result(match.start(), match.end(), score, why))
+                results.append(scored_result(self, match.start(), match.end(), score, f"Phone number: {why}"))
         return results
 
     @staticmethod
@@ -155,7 +160,9 @@ class PhoneNumberRecognizer(EntityRecognizer):
         # "(0)" and one area code at most, parentheses only around digits
         return core.count("(") == core.count(")") <= 2
 
-    def _score(self, text: str, match: re.Match[str], number: str) -> tuple[float, str]:
+    def _score(
+        self, text: str, match: re.Match[str], number: str, validity: dict[str, bool]
+    ) -> tuple[float, str]:
         start, end = match.start(), match.end()
         before = text[max(0, start - CONTEXT_WINDOW) : start]
         after = text[end : end + LABEL_WINDOW]
@@ -178,7 +185,7 @@ class PhoneNumberRecognizer(EntityRecognizer):
         ):
             return 0.0, ""
         base, why = self._shape_score(number, international)
-        if base < self.SCORE_VALID_IN_REGION and self._valid_in_region(number):
+        if base < self.SCORE_VALID_IN_REGION and self._valid_in_region(number, validity):
             base, why = self.SCORE_VALID_IN_REGION, "valid national number"
         if context:
             return min(1.0, base + self.CONTEXT_BOOST), why + " with phone context"
@@ -207,31 +214,28 @@ class PhoneNumberRecognizer(EntityRecognizer):
             return self.SCORE_GROUPED, "grouped digits"
         return self.SCORE_WEAK, "digits"
 
-    def _valid_in_region(self, number: str) -> bool:
-        """phonenumbers' matcher at the configured leniency finds the whole number in a region."""
+    def _valid_in_region(self, number: str, validity: dict[str, bool]) -> bool:
+        """phonenumbers' matcher at the configured leniency finds the whole number in a region.
+
+        A check costs about a millisecond (every region is tried), so one text gets at most
+        MAX_REGION_CHECKS of them; past that a weak number counts as valid somewhere, which is
+        what most digit strings are, and errs towards masking (fail closed)."""
+        known = validity.get(number)
+        if known is None:
+            if len(validity) >= MAX_REGION_CHECKS:
+                return True
+            known = validity[number] = self._whole_number_valid(number)
+        return known
+
+    def _whole_number_valid(self, number: str) -> bool:
         digits = sum(c.isdigit() for c in number)
         for region in self.regions:
-            for found in PhoneNumberMatcher(number, region, leniency=self.leniency):
+            # One try: the whole number is the matcher's first candidate or nowhere; the shorter
+            # numbers it would go on to try inside it can never hold all the digits.
+            for found in PhoneNumberMatcher(number, region, leniency=self.leniency, max_tries=1):
                 if sum(c.isdigit() for c in found.raw_string) == digits:
                     return True
         return False
-
-    def _result(self, start: int, end: int, score: float, why: str) -> RecognizerResult:
-        explanation = AnalysisExplanation(
-            recognizer=self.name, original_score=score, textual_explanation=f"Phone number: {why}"
-        )
-        return RecognizerResult(
-            entity_type=self.ENTITY,
-            start=start,
-            end=end,
-            score=score,
-            analysis_explanation=explanation,
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
-            },
-        )
 
 
 def _parse(number: str, region: str | None) -> phonenumbers.PhoneNumber | None:
