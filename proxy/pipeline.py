@@ -21,7 +21,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from models.consent import Consent
+from models.consent import Action, Consent
 from models.decision import Decision, Findings
 from models.sharing import EntityTally, SharingRecord
 from models.spans import Span
@@ -36,7 +36,7 @@ from proxy.errors import (
     too_large,
 )
 from proxy.identity import CUSTOMER_HEADER, resolve_customer, split_path
-from proxy.ledger import SqliteLedger
+from proxy.ledger import Ledger
 from proxy.metrics import Metrics
 from proxy.providers.base import (
     ErrorReply,
@@ -49,7 +49,7 @@ from proxy.providers.base import (
 )
 from proxy.restore import Restorer
 from proxy.textslots import TextSlots
-from proxy.transform import Hasher, PlaceholderVault, apply_actions, resolve_overlaps
+from proxy.transform import Hasher, PlaceholderVault, apply_actions
 from proxy.upstream import Upstream
 from rules.decide import decide
 from rules.store import ConsentStore
@@ -108,7 +108,7 @@ class Pipeline:
         adapters: Mapping[str, ProviderAdapter],
         consents: ConsentStore,
         detector: Detector,
-        ledger: SqliteLedger,
+        ledger: Ledger,
         metrics: Metrics,
         upstream: Upstream,
     ) -> None:
@@ -180,11 +180,15 @@ class Pipeline:
             details["entity_types"] = list(decision.blocked_entities)
         return forbidden(decision.reason, decision.message, **details)
 
+    def _tally(self, trace: Trace, tally: Mapping[str, tuple[int, Action]]) -> None:
+        for etype, (count, action) in tally.items():
+            trace.entities[etype] = EntityTally(count, str(action))
+            self.metrics.entities.labels(etype, str(action)).inc(count)
+
     async def _detect(
         self, slots: TextSlots, consent: Consent, target: ProviderTarget, trace: Trace
     ) -> tuple[Decision, Restorer]:
-        spans: list[list[Span]] = []
-        found: list[list[Span]] = []
+        found: list[list[Span]] = [[] for _ in slots.segments]
         if slots.segments:
             if not self.detector.ready:
                 raise detection_unavailable("personal-data detection is not ready; nothing was sent")
@@ -197,35 +201,20 @@ class Pipeline:
                 raise detection_unavailable("personal-data detection failed; nothing was sent") from None
             finally:
                 self.metrics.detection.labels(trace.provider).observe(time.perf_counter() - started)
-            spans = [resolve_overlaps(s) for s in found]
-        counts: Counter[str] = Counter(span.entity_type for per_segment in spans for span in per_segment)
-        # A type that lost an overlap to another type was still found: it must still count for the
-        # decision, or a low-scoring US_SSN under a DATE_TIME would slip past a "block" rule. It is
-        # tallied (records, metrics) only when it is what blocks: otherwise it was masked as the
-        # type that won, and counting it again would overstate what was shared.
-        hidden = Counter(
-            span.entity_type
-            for per_segment in found
-            for span in per_segment
-            if span.entity_type not in counts
-        )
-        decision = decide(consent, target, Findings(counts + hidden, frozenset(slots.unscannable)))
-        tallied = counts + Counter({e: n for e, n in hidden.items() if e in decision.blocked_entities})
-        for etype, n in tallied.items():
-            action = decision.actions.get(etype, consent.action_for(etype))
-            trace.entities[etype] = EntityTally(n, str(action))
-            self.metrics.entities.labels(etype, str(action)).inc(n)
+        # The decision sees every type found, also one that an overlapping span of another type
+        # hides: a low-scoring US_SSN under a DATE_TIME must still trip a "block" rule.
+        found_types = Counter(span.entity_type for per_segment in found for span in per_segment)
+        decision = decide(consent, target, Findings(found_types, frozenset(slots.unscannable)))
         if decision.blocked:
+            self._tally(trace, {e: (n, consent.action_for(e)) for e, n in found_types.items()})
             raise self._block(trace, decision)
         vault = PlaceholderVault(avoid="\n".join(slots.segments))
         result = apply_actions(
-            slots.segments,
-            spans or [[] for _ in slots.segments],
-            decision.actions,
-            vault,
-            self.hasher,
-            consent.default_action,
+            slots.segments, found, decision.actions, vault, self.hasher, consent.default_action
         )
+        # Records and metrics count what was shared and how: spans after overlaps are merged, with
+        # the action actually applied (a known identifier is masked even where its type is allowed).
+        self._tally(trace, result.tally)
         slots.write_back(result.texts, self.hasher.pseudonym)
         return decision, Restorer(vault.by_placeholder)
 
