@@ -198,6 +198,112 @@ def with_variant(prompt: str, variant: str) -> str:
     return f"{prompt} {variant}" if variant else prompt
 
 
+# ---- shared by the providers --------------------------------------------------------------------
+
+
+def endpoint_url(proxy_root: str, path: str, direct_root: str = "") -> Callable[[Endpoint], str]:
+    """`path` below each endpoint's root: `direct_root` on the fake, `proxy_root` on the proxy."""
+
+    def build(endpoint: Endpoint) -> str:
+        root = direct_root if endpoint.kind == "direct" else proxy_root
+        return endpoint.base_url + root + path
+
+    return build
+
+
+def key_headers(
+    header: str, upstream_value: str, proxy_value: str
+) -> Callable[[Endpoint, str, bytes], dict[str, str]]:
+    """JSON headers carrying the caller's key in `header`: the upstream's own key direct; through
+    the proxy, the proxy key and the customer id (the header form a backend using default_headers
+    on its SDK sends)."""
+
+    def build(endpoint: Endpoint, url: str, body: bytes) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if endpoint.kind == "direct":
+            headers[header] = upstream_value
+        else:
+            headers[header] = proxy_value
+            headers["X-Customer-Id"] = CUSTOMER_ID
+        return headers
+
+    return build
+
+
+class _ParserBase:
+    """What every stream parser keeps: the answer text so far, whether it started, a problem."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._started = False
+        self._problem: str | None = None
+        self.events = 0
+
+    def _add_text(self, text: str | None) -> None:
+        if text:
+            self._parts.append(text)
+            self._started = True
+
+    @property
+    def content_started(self) -> bool:
+        return self._started
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    @property
+    def problem(self) -> str | None:
+        return self._problem
+
+
+class _SSELineParser(_ParserBase):
+    """Splits SSE lines as bytes arrive, because a network read can end anywhere inside an event."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending = b""
+
+    def feed(self, data: bytes) -> None:
+        if self._problem is not None:
+            return
+        self._pending += data
+        *lines, self._pending = self._pending.split(b"\n")
+        for raw in lines:
+            self._line(raw.rstrip(b"\r"))
+            if self._problem is not None:
+                return
+
+    def _line(self, line: bytes) -> None:
+        raise NotImplementedError
+
+
+def pii_stream_case(
+    name: str,
+    upstream: str,
+    description: str,
+    url: Callable[[Endpoint], str],
+    headers: Callable[[Endpoint, str, bytes], dict[str, str]],
+    body: Callable[[str], bytes],
+    stream_parser: Callable[[], StreamParser],
+) -> Case:
+    """A streaming case sending PROMPT_PII and expecting its echo restored: what differs by provider
+    is only where and how it is sent and how the stream is read."""
+    return Case(
+        name=name,
+        upstream=upstream,
+        description=description,
+        method="POST",
+        url=url,
+        headers=headers,
+        body=body,
+        validate=expect_stream_echo(PROMPT_PII),
+        streaming=True,
+        stream_parser=stream_parser,
+        tags=("pii",),
+    )
+
+
 # ---- OpenAI ---------------------------------------------------------------------------------------
 
 
@@ -207,23 +313,10 @@ def _openai_provider(fake_url: str) -> dict[str, Any]:
 
 def openai_url(path: str) -> Callable[[Endpoint], str]:
     """`path` below the API root (e.g. "/chat/completions"), where each endpoint serves it."""
-
-    def build(endpoint: Endpoint) -> str:
-        root = "/v1" if endpoint.kind == "direct" else "/openai/v1"
-        return endpoint.base_url + root + path
-
-    return build
+    return endpoint_url("/openai/v1", path, direct_root="/v1")
 
 
-def openai_headers(endpoint: Endpoint, url: str, body: bytes) -> dict[str, str]:
-    headers = {"Content-Type": "application/json"}
-    if endpoint.kind == "direct":
-        headers["Authorization"] = f"Bearer {OPENAI_UPSTREAM_KEY}"
-    else:
-        # Header form of the customer id, as a backend using default_headers on its SDK would send it.
-        headers["Authorization"] = f"Bearer {PROXY_KEY}"
-        headers["X-Customer-Id"] = CUSTOMER_ID
-    return headers
+openai_headers = key_headers("Authorization", f"Bearer {OPENAI_UPSTREAM_KEY}", f"Bearer {PROXY_KEY}")
 
 
 def chat_body(prompt: str, *, stream: bool) -> Callable[[str], bytes]:
@@ -248,61 +341,31 @@ def chat_request(prompt: str, *, stream: bool) -> bytes:
     return orjson.dumps(body)
 
 
-class OpenAISSEParser:
-    """Chat-completions SSE: `data: {chunk}` events, then `data: [DONE]`.
-
-    Lines are split as bytes arrive, because a network read can end anywhere inside an event.
-    """
+class OpenAISSEParser(_SSELineParser):
+    """Chat-completions SSE: `data: {chunk}` events, then `data: [DONE]`."""
 
     def __init__(self) -> None:
-        self._pending = b""
-        self._parts: list[str] = []
-        self._started = False
+        super().__init__()
         self._done = False
-        self._problem: str | None = None
-        self.events = 0
 
-    def feed(self, data: bytes) -> None:
-        if self._problem is not None:
+    def _line(self, line: bytes) -> None:
+        if not line.startswith(b"data:"):
             return
-        self._pending += data
-        *lines, self._pending = self._pending.split(b"\n")
-        for raw in lines:
-            line = raw.rstrip(b"\r")
-            if not line.startswith(b"data:"):
-                continue
-            payload = line[5:].strip()
-            self.events += 1
-            if payload == b"[DONE]":
-                self._done = True
-                continue
-            try:
-                chunk = orjson.loads(payload)
-                choices = chunk.get("choices") or ()
-                for choice in choices:
-                    content = (choice.get("delta") or {}).get("content")
-                    if content:
-                        self._parts.append(content)
-                        self._started = True
-            except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
-                self._problem = f"unreadable SSE event: {exc!r}"
-                return
-
-    @property
-    def content_started(self) -> bool:
-        return self._started
-
-    @property
-    def text(self) -> str:
-        return "".join(self._parts)
+        payload = line[5:].strip()
+        self.events += 1
+        if payload == b"[DONE]":
+            self._done = True
+            return
+        try:
+            chunk = orjson.loads(payload)
+            for choice in chunk.get("choices") or ():
+                self._add_text((choice.get("delta") or {}).get("content"))
+        except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
+            self._problem = f"unreadable SSE event: {exc!r}"
 
     @property
     def complete(self) -> bool:
         return self._done
-
-    @property
-    def problem(self) -> str | None:
-        return self._problem
 
 
 def _proxy_checks(endpoint: Endpoint, reply: Reply) -> str | None:
@@ -368,24 +431,12 @@ def _azure_provider(fake_url: str) -> dict[str, Any]:
 def azure_deployment_url(operation: str) -> Callable[[Endpoint], str]:
     """A deployment route (e.g. "chat/completions"), as the AzureOpenAI client builds it."""
     path = f"/openai/deployments/{AZURE_DEPLOYMENT}/{operation}?api-version={AZURE_API_VERSION}"
-
-    def build(endpoint: Endpoint) -> str:
-        root = "" if endpoint.kind == "direct" else f"/azure/{AZURE_RESOURCE}"
-        return endpoint.base_url + root + path
-
-    return build
+    return endpoint_url(f"/azure/{AZURE_RESOURCE}", path)
 
 
-def azure_headers(endpoint: Endpoint, url: str, body: bytes) -> dict[str, str]:
-    # The AzureOpenAI client sends its key in `api-key`: the resource's key direct, the proxy key
-    # through the proxy (which then sends the resource's key upstream).
-    headers = {"Content-Type": "application/json"}
-    if endpoint.kind == "direct":
-        headers["api-key"] = AZURE_UPSTREAM_KEY
-    else:
-        headers["api-key"] = PROXY_KEY
-        headers["X-Customer-Id"] = CUSTOMER_ID
-    return headers
+# The AzureOpenAI client sends its key in `api-key`: the resource's key direct, the proxy key
+# through the proxy (which then sends the resource's key upstream).
+azure_headers = key_headers("api-key", AZURE_UPSTREAM_KEY, PROXY_KEY)
 
 
 # ---- AWS Bedrock ----------------------------------------------------------------------------------
@@ -403,13 +454,7 @@ def _bedrock_provider(fake_url: str) -> dict[str, Any]:
 
 def bedrock_url(operation: str) -> Callable[[Endpoint], str]:
     """`/model/{modelId}/{operation}` with the model id percent-encoded (`:` as `%3A`), as boto3 sends it."""
-    path = f"/model/{quote(BEDROCK_MODEL, safe='')}/{operation}"
-
-    def build(endpoint: Endpoint) -> str:
-        root = "" if endpoint.kind == "direct" else "/bedrock"
-        return endpoint.base_url + root + path
-
-    return build
+    return endpoint_url("/bedrock", f"/model/{quote(BEDROCK_MODEL, safe='')}/{operation}")
 
 
 def bedrock_headers(endpoint: Endpoint, url: str, body: bytes) -> dict[str, str]:
@@ -444,7 +489,7 @@ def converse_body(prompt: str) -> Callable[[str], bytes]:
     return build
 
 
-class BedrockEventStreamParser:
+class BedrockEventStreamParser(_ParserBase):
     """ConverseStream: `application/vnd.amazon.eventstream` binary frames, decoded incrementally.
 
     Answer text is in `contentBlockDelta` events (`delta.text`); the first such text is the
@@ -454,13 +499,10 @@ class BedrockEventStreamParser:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self._decoder = EventStreamDecoder()
-        self._parts: list[str] = []
-        self._started = False
         self._stopped = False
         self._metadata = False
-        self._problem: str | None = None
-        self.events = 0
 
     def feed(self, data: bytes) -> None:
         if self._problem is not None:
@@ -483,29 +525,15 @@ class BedrockEventStreamParser:
                 except (orjson.JSONDecodeError, AttributeError) as exc:
                     self._problem = f"unreadable contentBlockDelta: {exc!r}"
                     return
-                if text:
-                    self._parts.append(text)
-                    self._started = True
+                self._add_text(text)
             elif event == "messageStop":
                 self._stopped = True
             elif event == "metadata":
                 self._metadata = True
 
     @property
-    def content_started(self) -> bool:
-        return self._started
-
-    @property
-    def text(self) -> str:
-        return "".join(self._parts)
-
-    @property
     def complete(self) -> bool:
         return self._stopped and self._metadata and self._decoder.buffered == 0
-
-    @property
-    def problem(self) -> str | None:
-        return self._problem
 
 
 # ---- Gemini ---------------------------------------------------------------------------------------
@@ -518,23 +546,11 @@ def _gemini_provider(fake_url: str) -> dict[str, Any]:
 def gemini_url(method: str, query: str = "") -> Callable[[Endpoint], str]:
     """`/v1beta/models/{model}:{method}`, where each endpoint serves it (the proxy below /gemini)."""
     path = f"/v1beta/models/{GEMINI_MODEL}:{method}" + (f"?{query}" if query else "")
-
-    def build(endpoint: Endpoint) -> str:
-        root = "" if endpoint.kind == "direct" else "/gemini"
-        return endpoint.base_url + root + path
-
-    return build
+    return endpoint_url("/gemini", path)
 
 
-def gemini_headers(endpoint: Endpoint, url: str, body: bytes) -> dict[str, str]:
-    # google-genai sends its key in x-goog-api-key.
-    headers = {"Content-Type": "application/json"}
-    if endpoint.kind == "direct":
-        headers["x-goog-api-key"] = GEMINI_UPSTREAM_KEY
-    else:
-        headers["x-goog-api-key"] = PROXY_KEY
-        headers["X-Customer-Id"] = CUSTOMER_ID
-    return headers
+# google-genai sends its key in x-goog-api-key.
+gemini_headers = key_headers("x-goog-api-key", GEMINI_UPSTREAM_KEY, PROXY_KEY)
 
 
 def gemini_body(prompt: str) -> Callable[[str], bytes]:
@@ -549,7 +565,7 @@ def gemini_body(prompt: str) -> Callable[[str], bytes]:
     return build
 
 
-class GeminiSSEParser:
+class GeminiSSEParser(_SSELineParser):
     """`:streamGenerateContent?alt=sse`: `data: {GenerateContentResponse}` events, CRLF-separated.
 
     Google sends no terminal event: the stream just ends, its last chunk carrying the candidate's
@@ -559,28 +575,16 @@ class GeminiSSEParser:
     """
 
     def __init__(self) -> None:
-        self._pending = b""
+        super().__init__()
         self._data: list[bytes] = []
-        self._parts: list[str] = []
-        self._started = False
         self._finished = False
-        self._problem: str | None = None
-        self.events = 0
 
-    def feed(self, data: bytes) -> None:
-        if self._problem is not None:
-            return
-        self._pending += data
-        *lines, self._pending = self._pending.split(b"\n")
-        for raw in lines:
-            line = raw.rstrip(b"\r")
-            if line.startswith(b"data:"):
-                self._data.append(line[5:].removeprefix(b" "))
-            elif not line and self._data:
-                payload, self._data = b"\n".join(self._data), []
-                self._event(payload)
-                if self._problem is not None:
-                    return
+    def _line(self, line: bytes) -> None:
+        if line.startswith(b"data:"):
+            self._data.append(line[5:].removeprefix(b" "))
+        elif not line and self._data:
+            payload, self._data = b"\n".join(self._data), []
+            self._event(payload)
 
     def _event(self, payload: bytes) -> None:
         self.events += 1
@@ -591,51 +595,36 @@ class GeminiSSEParser:
                 return
             for candidate in chunk.get("candidates") or ():
                 for part in (candidate.get("content") or {}).get("parts") or ():
-                    text = part.get("text")
-                    if text:
-                        self._parts.append(text)
-                        self._started = True
+                    self._add_text(part.get("text"))
                 if candidate.get("finishReason"):
                     self._finished = True
         except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
             self._problem = f"unreadable SSE event: {exc!r}"
 
     @property
-    def content_started(self) -> bool:
-        return self._started
-
-    @property
-    def text(self) -> str:
-        return "".join(self._parts)
-
-    @property
     def complete(self) -> bool:
         return self._finished and not self._data and not self._pending.strip()
-
-    @property
-    def problem(self) -> str | None:
-        return self._problem
 
 
 # ---- registry -------------------------------------------------------------------------------------
 
+
+def _openai_fake(name: str, api_key: str, proxy_provider: Callable[[str], dict[str, Any]]) -> UpstreamSpec:
+    """A process running the OpenAI fake (which serves the Azure routes too) with this key."""
+    return UpstreamSpec(
+        name=name,
+        factory="tests.fakes.openai_upstream:make_openai_app",
+        options=lambda chunk_size: {"api_key": api_key, "chunk_size": chunk_size},
+        proxy_provider=proxy_provider,
+        probe_path="/v1/models",
+    )
+
+
 UPSTREAMS: dict[str, UpstreamSpec] = {
-    "openai": UpstreamSpec(
-        name="openai",
-        factory="tests.fakes.openai_upstream:make_openai_app",
-        options=lambda chunk_size: {"api_key": OPENAI_UPSTREAM_KEY, "chunk_size": chunk_size},
-        proxy_provider=_openai_provider,
-        probe_path="/v1/models",
-    ),
-    # Its own process running the OpenAI fake (which also serves the Azure routes), so every
-    # provider's direct side is measured against a fake that serves nothing else.
-    "azure": UpstreamSpec(
-        name="azure",
-        factory="tests.fakes.openai_upstream:make_openai_app",
-        options=lambda chunk_size: {"api_key": AZURE_UPSTREAM_KEY, "chunk_size": chunk_size},
-        proxy_provider=_azure_provider,
-        probe_path="/v1/models",
-    ),
+    "openai": _openai_fake("openai", OPENAI_UPSTREAM_KEY, _openai_provider),
+    # Its own process running the OpenAI fake, so every provider's direct side is measured
+    # against a fake that serves nothing else.
+    "azure": _openai_fake("azure", AZURE_UPSTREAM_KEY, _azure_provider),
     "bedrock": UpstreamSpec(
         name="bedrock",
         factory="tests.fakes.bedrock_upstream:make_bedrock_app",
@@ -683,57 +672,41 @@ CASES: list[Case] = [
         validate=expect_chat_echo(PROMPT_PII),
         tags=("pii",),
     ),
-    Case(
-        name="openai-chat-pii-stream",
-        upstream="openai",
-        description="streaming chat completion (SSE), same ~1 KB PII prompt",
-        method="POST",
+    pii_stream_case(
+        "openai-chat-pii-stream",
+        "openai",
+        "streaming chat completion (SSE), same ~1 KB PII prompt",
         url=openai_url("/chat/completions"),
         headers=openai_headers,
         body=chat_body(PROMPT_PII, stream=True),
-        validate=expect_stream_echo(PROMPT_PII),
-        streaming=True,
         stream_parser=OpenAISSEParser,
-        tags=("pii",),
     ),
-    Case(
-        name="azure-chat-pii-stream",
-        upstream="azure",
-        description="Azure OpenAI streaming chat completion (deployment route, SSE), same ~1 KB PII prompt",
-        method="POST",
+    pii_stream_case(
+        "azure-chat-pii-stream",
+        "azure",
+        "Azure OpenAI streaming chat completion (deployment route, SSE), same ~1 KB PII prompt",
         url=azure_deployment_url("chat/completions"),
         headers=azure_headers,
         body=chat_body(PROMPT_PII, stream=True),
-        validate=expect_stream_echo(PROMPT_PII),
-        streaming=True,
         stream_parser=OpenAISSEParser,
-        tags=("pii",),
     ),
-    Case(
-        name="bedrock-converse-pii-stream",
-        upstream="bedrock",
-        description="Bedrock ConverseStream (SigV4, event-stream frames), same ~1 KB PII prompt",
-        method="POST",
+    pii_stream_case(
+        "bedrock-converse-pii-stream",
+        "bedrock",
+        "Bedrock ConverseStream (SigV4, event-stream frames), same ~1 KB PII prompt",
         url=bedrock_url("converse-stream"),
         headers=bedrock_headers,
         body=converse_body(PROMPT_PII),
-        validate=expect_stream_echo(PROMPT_PII),
-        streaming=True,
         stream_parser=BedrockEventStreamParser,
-        tags=("pii",),
     ),
-    Case(
-        name="gemini-generate-pii-stream",
-        upstream="gemini",
-        description="Gemini streamGenerateContent?alt=sse, same ~1 KB PII prompt",
-        method="POST",
+    pii_stream_case(
+        "gemini-generate-pii-stream",
+        "gemini",
+        "Gemini streamGenerateContent?alt=sse, same ~1 KB PII prompt",
         url=gemini_url("streamGenerateContent", "alt=sse"),
         headers=gemini_headers,
         body=gemini_body(PROMPT_PII),
-        validate=expect_stream_echo(PROMPT_PII),
-        streaming=True,
         stream_parser=GeminiSSEParser,
-        tags=("pii",),
     ),
 ]
 

@@ -19,6 +19,14 @@ from proxy.config import ConfigError, parse_config
 from proxy.detection import PresidioDetector
 from proxy.providers.azure import AzureOpenAIAdapter
 from tests.conftest import OPENAI_UPSTREAM_KEY, PROXY_KEY, TEST_RULES, ProxyFactory, ProxyHarness
+from tests.e2e_checks import (
+    SEND_MAIL_TOOL,
+    assert_forwarded_record,
+    assert_masked_upstream,
+    assert_tool_call_masked,
+    forwarded_requests,
+    tool_call_history,
+)
 from tests.fakes.server import BackgroundServer, Recorder
 
 NAME = "Jane Doe"
@@ -27,7 +35,7 @@ PROMPT = f"Please write to {NAME} at {EMAIL} about the invoice."
 SECRETS = (NAME.encode(), EMAIL.encode())
 API_VERSION = "2024-10-21"
 DEPLOYMENT = "my-gpt4o"
-TOOLS = [{"type": "function", "function": {"name": "send_mail", "parameters": {"type": "object"}}}]
+TOOLS = [SEND_MAIL_TOOL]
 
 RULES: dict[str, Any] = copy.deepcopy(TEST_RULES)
 RULES["customers"]["cust-approved-only"] = {"models": {"azure": ["approved-*"]}}
@@ -63,11 +71,7 @@ def client(
 
 
 def assert_masked(upstream: Recorder) -> bytes:
-    assert upstream.requests, "nothing reached the upstream"
-    seen = upstream.all_bytes()
-    for secret in SECRETS:
-        assert secret not in seen
-    assert b"<PERSON_1>" in seen and b"<EMAIL_ADDRESS_1>" in seen
+    seen = assert_masked_upstream(upstream, SECRETS)
     assert PROXY_KEY.encode() not in seen, "the proxy key must never go upstream"
     return seen
 
@@ -88,23 +92,20 @@ def assert_recorded(
     model: str = DEPLOYMENT,
     persons: int = 1,
 ) -> None:
-    record = proxy.record(request_id)
-    assert record is not None, "no sharing record"
-    assert record.customer_id == "cust-42" and record.provider == "azure" and record.operation == operation
+    record = assert_forwarded_record(
+        proxy,
+        request_id,
+        provider="azure",
+        operation=operation,
+        streamed=streamed,
+        secrets=SECRETS,
+        persons=persons,
+    )
     assert record.model == model
-    assert record.decision == "forwarded" and record.app == "backend" and record.streamed is streamed
-    assert record.entities["PERSON"].count == persons and record.entities["PERSON"].action == "mask"
-    assert record.entities["EMAIL_ADDRESS"].count == 1
-    assert record.upstream_status == 200 and record.request_bytes > 0 and record.response_bytes > 0
-    assert record.consent_version.startswith("test-1:")
-    stored = repr(record).encode()
-    assert not any(secret in stored for secret in SECRETS)
 
 
 def requests_metric(proxy: ProxyHarness, operation: str) -> float:
-    return proxy.metric(
-        "consentry_requests_total", provider="azure", operation=operation, decision="forwarded", status="200"
-    )
+    return forwarded_requests(proxy, "azure", operation)
 
 
 def assert_prompt_filter(extra: dict[str, Any] | None) -> None:
@@ -163,25 +164,11 @@ def test_chat_stream_restores_split_placeholders_and_passes_the_filter_chunk(
 
 
 def test_chat_tool_call_arguments_masked_and_restored(proxy: ProxyHarness, upstream: Recorder) -> None:
-    previous_call = {
-        "id": "call_1",
-        "type": "function",
-        "function": {"name": "send_mail", "arguments": json.dumps({"to": EMAIL, "quote": 'say "hi"'})},
-    }
-    messages = [
-        {"role": "user", "content": "mail someone"},
-        {"role": "assistant", "tool_calls": [previous_call]},
-        {"role": "tool", "tool_call_id": "call_1", "content": f"sent to {NAME}"},
-        {"role": "user", "content": PROMPT},
-    ]
+    messages = tool_call_history(NAME, EMAIL, PROMPT)
     answer = client(proxy).chat.completions.create(model=DEPLOYMENT, messages=messages, tools=TOOLS)
     call = answer.choices[0].message.tool_calls[0]
     assert json.loads(call.function.arguments) == {"echo": PROMPT}
-    seen = assert_masked(upstream)
-    sent = json.loads(upstream.requests[-1].body)
-    args = json.loads(sent["messages"][1]["tool_calls"][0]["function"]["arguments"])
-    assert args["to"] == "<EMAIL_ADDRESS_1>" and args["quote"] == 'say "hi"'
-    assert b"sent to <PERSON_1>" in seen
+    assert_tool_call_masked(upstream, assert_masked(upstream))
 
 
 def test_chat_tool_call_stream_restores_arguments(proxy: ProxyHarness, upstream: Recorder) -> None:

@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, EventStreamError
 
 from tests.conftest import PROXY_KEY, TEST_RULES, ProxyFactory, ProxyHarness
+from tests.e2e_checks import assert_forwarded_record, assert_masked_upstream, forwarded_requests
 from tests.fakes.bedrock_upstream import make_bedrock_app
 from tests.fakes.server import BackgroundServer, Recorder
 
@@ -155,11 +156,7 @@ def echo(text: str) -> str:
 
 
 def assert_masked(upstream: Recorder) -> bytes:
-    assert upstream.requests, "nothing reached the upstream"
-    seen = upstream.all_bytes()
-    for secret in SECRETS:
-        assert secret not in seen
-    assert b"<PERSON_1>" in seen and b"<EMAIL_ADDRESS_1>" in seen
+    seen = assert_masked_upstream(upstream, SECRETS)
     for request in upstream.requests:
         # The proxy's own credentials went upstream; nothing of the caller's request headers.
         assert f"Credential={UPSTREAM_KEY_ID}/" in request.headers["Authorization"]
@@ -181,26 +178,21 @@ def assert_recorded(
     customer: str = "cust-42",
     persons: int = 1,
 ) -> None:
-    record = proxy.record(rid)
-    assert record is not None, "no sharing record"
-    assert record.customer_id == customer and record.provider == "bedrock"
-    assert record.operation == operation and record.model == model
-    assert record.decision == "forwarded" and record.app == "backend" and record.streamed is streamed
-    assert record.entities["PERSON"].count == persons and record.entities["PERSON"].action == "mask"
-    assert record.entities["EMAIL_ADDRESS"].count == 1
-    assert record.upstream_status == 200 and record.request_bytes > 0 and record.response_bytes > 0
-    stored = repr(record).encode()
-    assert not any(secret in stored for secret in SECRETS)
+    record = assert_forwarded_record(
+        proxy,
+        rid,
+        provider="bedrock",
+        operation=operation,
+        streamed=streamed,
+        secrets=SECRETS,
+        customer=customer,
+        persons=persons,
+    )
+    assert record.model == model
 
 
 def forwarded(proxy: ProxyHarness, operation: str) -> float:
-    return proxy.metric(
-        "consentry_requests_total",
-        provider="bedrock",
-        operation=operation,
-        decision="forwarded",
-        status="200",
-    )
+    return forwarded_requests(proxy, "bedrock", operation)
 
 
 def chunks_of(response: dict[str, Any]) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -13,14 +13,13 @@ from google import genai
 from google.genai import errors, types
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
-from models.consent import Consent
-from models.spans import Span
 from proxy.auth import KeyRing
 from proxy.config import parse_config
-from proxy.detection import DetectionError
 from proxy.providers.base import IncomingRequest
 from proxy.providers.gemini import DEFAULT_BASE_URL, GeminiAdapter
 from tests.conftest import PROXY_KEY, ProxyFactory, ProxyHarness
+from tests.e2e_checks import assert_forwarded_record, assert_masked_upstream, forwarded_requests
+from tests.fakes.detectors import FailingDetector
 from tests.fakes.gemini_upstream import make_gemini_app
 from tests.fakes.server import BackgroundServer, Recorder
 
@@ -80,11 +79,8 @@ def client(
 
 
 def assert_masked(upstream: Recorder) -> bytes:
-    assert upstream.requests, "nothing reached the upstream"
-    seen = upstream.all_bytes() + repr([r.query for r in upstream.requests]).encode()
-    for secret in SECRETS:
-        assert secret not in seen
-    assert b"<PERSON_1>" in seen and b"<EMAIL_ADDRESS_1>" in seen
+    queries = repr([r.query for r in upstream.requests]).encode()
+    seen = assert_masked_upstream(upstream, SECRETS, also_seen=queries)
     assert PROXY_KEY.encode() not in seen, "the proxy key must never go upstream"
     for request in upstream.requests:
         assert request.headers["x-goog-api-key"] == GEMINI_UPSTREAM_KEY
@@ -99,25 +95,23 @@ def request_id(response: Any) -> str:
 def assert_recorded(
     proxy: ProxyHarness, rid: str, operation: str, streamed: bool, persons: int = 1, customer: str = "cust-42"
 ) -> None:
-    record = proxy.record(rid)
-    assert record is not None, "no sharing record"
-    assert record.customer_id == customer and record.provider == "gemini" and record.operation == operation
-    assert record.decision == "forwarded" and record.app == "backend" and record.streamed is streamed
-    assert record.entities["PERSON"].count == persons and record.entities["PERSON"].action == "mask"
-    assert record.entities["EMAIL_ADDRESS"].count == 1
-    assert record.upstream_status == 200 and record.request_bytes > 0 and record.response_bytes > 0
-    assert record.consent_version.startswith("test-1:")
-    stored = repr(record).encode()
-    assert not any(secret in stored for secret in SECRETS)
-    assert PROXY_KEY.encode() not in stored
+    record = assert_forwarded_record(
+        proxy,
+        rid,
+        provider="gemini",
+        operation=operation,
+        streamed=streamed,
+        secrets=SECRETS,
+        customer=customer,
+        persons=persons,
+    )
+    assert PROXY_KEY.encode() not in repr(record).encode()
 
 
 def requests_metric(
     proxy: ProxyHarness, operation: str, decision: str = "forwarded", status: str = "200"
 ) -> float:
-    return proxy.metric(
-        "consentry_requests_total", provider="gemini", operation=operation, decision=decision, status=status
-    )
+    return forwarded_requests(proxy, "gemini", operation, decision, status)
 
 
 def sent_body(upstream: Recorder) -> dict[str, Any]:
@@ -693,21 +687,6 @@ def test_upstream_500_is_server_error(proxy: ProxyHarness, upstream: Recorder) -
         list(sdk.models.generate_content_stream(model="error-500", contents=PROMPT))
 
     assert caught.value.code == 500 and caught.value.status == "INTERNAL"
-
-
-class FailingDetector:
-    """Stands in for a detector whose model crashed or timed out."""
-
-    ready = True
-
-    async def start(self) -> None:
-        return None
-
-    async def detect(self, segments: Sequence[str], consent: Consent) -> list[list[Span]]:
-        raise DetectionError("injected failure")
-
-    async def close(self) -> None:
-        return None
 
 
 def test_detector_failure_fails_closed(

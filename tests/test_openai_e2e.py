@@ -10,6 +10,13 @@ import openai
 import pytest
 
 from tests.conftest import OPENAI_UPSTREAM_KEY, PROXY_KEY, ProxyFactory, ProxyHarness
+from tests.e2e_checks import (
+    SEND_MAIL_TOOL,
+    assert_forwarded_record,
+    assert_masked_upstream,
+    assert_tool_call_masked,
+    tool_call_history,
+)
 from tests.fakes.server import BackgroundServer, Recorder
 
 NAME = "Jane Doe"
@@ -36,11 +43,7 @@ def client(proxy: ProxyHarness, customer: str = "cust-42") -> openai.OpenAI:
 
 
 def assert_masked(upstream: Recorder) -> bytes:
-    assert upstream.requests, "nothing reached the upstream"
-    seen = upstream.all_bytes()
-    for secret in SECRETS:
-        assert secret not in seen
-    assert b"<PERSON_1>" in seen and b"<EMAIL_ADDRESS_1>" in seen
+    seen = assert_masked_upstream(upstream, SECRETS)
     assert PROXY_KEY.encode() not in seen, "the proxy key must never go upstream"
     return seen
 
@@ -54,18 +57,19 @@ def assert_recorded(
     emails: int = 1,
     customer: str = "cust-42",
 ) -> None:
-    record = proxy.record(request_id)
-    assert record is not None, "no sharing record"
+    record = assert_forwarded_record(
+        proxy,
+        request_id,
+        provider="openai",
+        operation=operation,
+        streamed=streamed,
+        secrets=SECRETS,
+        customer=customer,
+        persons=persons,
+        emails=emails,
+    )
     assert record.request_id == request_id
-    assert record.customer_id == customer and record.provider == "openai" and record.operation == operation
-    assert record.decision == "forwarded" and record.app == "backend" and record.streamed is streamed
-    assert record.entities["PERSON"].count == persons and record.entities["PERSON"].action == "mask"
-    assert record.entities["EMAIL_ADDRESS"].count == emails
     assert record.entities["EMAIL_ADDRESS"].action == "mask"
-    assert record.upstream_status == 200 and record.request_bytes > 0 and record.response_bytes > 0
-    assert record.consent_version.startswith("test-1:")
-    stored = repr(record).encode()
-    assert not any(secret in stored for secret in SECRETS)
 
 
 @dataclass(frozen=True)
@@ -132,29 +136,15 @@ def test_chat_stream_restores_placeholders_split_across_chunks(
 
 
 def test_chat_tool_call_arguments_masked_and_restored(proxy: ProxyHarness, upstream: Recorder) -> None:
-    tools = [{"type": "function", "function": {"name": "send_mail", "parameters": {"type": "object"}}}]
-    previous_call = {
-        "id": "call_1",
-        "type": "function",
-        "function": {"name": "send_mail", "arguments": json.dumps({"to": EMAIL, "quote": 'say "hi"'})},
-    }
-    messages = [
-        {"role": "user", "content": "mail someone"},
-        {"role": "assistant", "tool_calls": [previous_call]},
-        {"role": "tool", "tool_call_id": "call_1", "content": f"sent to {NAME}"},
-        {"role": "user", "content": PROMPT},
-    ]
+    tools = [SEND_MAIL_TOOL]
+    messages = tool_call_history(NAME, EMAIL, PROMPT)
     before = Scraped.read(proxy, "chat")
     raw = client(proxy).chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=messages, tools=tools
     )
     call = raw.parse().choices[0].message.tool_calls[0]
     assert json.loads(call.function.arguments) == {"echo": PROMPT}
-    seen = assert_masked(upstream)
-    sent = json.loads(upstream.requests[-1].body)
-    args = json.loads(sent["messages"][1]["tool_calls"][0]["function"]["arguments"])
-    assert args["to"] == "<EMAIL_ADDRESS_1>" and args["quote"] == 'say "hi"'
-    assert b"sent to <PERSON_1>" in seen
+    assert_tool_call_masked(upstream, assert_masked(upstream))
     # the name twice (tool result, prompt), the address twice (tool arguments, prompt)
     request_id = raw.headers["x-consentry-request-id"]
     assert_recorded(proxy, request_id, "chat", streamed=False, persons=2, emails=2)

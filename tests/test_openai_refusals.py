@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import aiohttp
 import openai
 import pytest
 
-from models.consent import Consent
-from models.spans import Span
-from proxy.detection import DetectionError
 from tests.conftest import OPENAI_UPSTREAM_KEY, PROXY_KEY, ProxyFactory, ProxyHarness, free_port
+from tests.fakes.detectors import FailingDetector
 from tests.fakes.server import BackgroundServer, Recorder
 
 PROMPT = "Please write to Jane Doe at jane.doe@example.com about the invoice."
@@ -202,21 +200,6 @@ def test_unreachable_upstream_is_502(make_proxy: ProxyFactory, upstream: Recorde
     assert caught.value.status_code == 502
     assert error_body(caught.value)["code"] == "upstream_unavailable"
     assert dead.records("cust-42")[-1].decision == "failed"
-
-
-class FailingDetector:
-    """Stands in for a detector whose model crashed or timed out."""
-
-    ready = True
-
-    async def start(self) -> None:
-        return None
-
-    async def detect(self, segments: Sequence[str], consent: Consent) -> list[list[Span]]:
-        raise DetectionError("injected failure")
-
-    async def close(self) -> None:
-        return None
 
 
 def test_detector_failure_fails_closed(

@@ -68,6 +68,12 @@ CONTEXT_WINDOW = 60  # characters before a number in which card words count as c
 MAX_CARD_DIGITS = 19  # ISO/IEC 7812: no card number is longer
 
 
+def card_words_before(text: str, start: int) -> bool:
+    """Card words within CONTEXT_WINDOW characters before `start`: the phone recognizer asks too,
+    so both agree on whose a Luhn-valid number is."""
+    return CARD_WORDS.search(text[max(0, start - CONTEXT_WINDOW) : start]) is not None
+
+
 _EXPLANATION = "Issuer prefix and length of a payment card, Luhn checksum valid"
 
 
@@ -152,8 +158,7 @@ class CardNumberRecognizer(EntityRecognizer):
         for run in _RUN.finditer(text):
             if sum(c.isdigit() for c in run.group()) < 12:
                 continue
-            card_words = CARD_WORDS.search(text[max(0, run.start() - CONTEXT_WINDOW) : run.start()])
-            found = self._card_in_run(run.start(), run.group(), lenient=card_words is not None)
+            found = self._card_in_run(run.start(), run.group(), lenient=card_words_before(text, run.start()))
             if found is None:
                 continue
             start, end, digits = found
@@ -195,7 +200,7 @@ class CardNumberRecognizer(EntityRecognizer):
 
     def _score(self, text: str, start: int, digits: str) -> float:
         before = text[max(0, start - CONTEXT_WINDOW) : start]
-        card_words = CARD_WORDS.search(before) is not None
+        card_words = card_words_before(text, start)
         if _NEGATIVE_BEFORE.search(before) and not CARD_WORDS.search(before[-25:]):
             return 0.0
         if card_words:

@@ -25,7 +25,7 @@ from phonenumbers import Leniency, NumberParseException, PhoneNumberMatcher
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from proxy.recognizers.cards import CARD_WORDS, is_card_number, scored_result
+from proxy.recognizers.cards import card_words_before, is_card_number, scored_result
 
 # Regions whose national formats count as evidence (configurable per instance). Presidio's own
 # list plus the larger European, Commonwealth and Latin-American numbering plans.
@@ -181,7 +181,7 @@ class PhoneNumberRecognizer(EntityRecognizer):
         if (
             not international
             and is_card_number("".join(c for c in number if c.isdigit()))
-            and (CARD_WORDS.search(text[max(0, start - 60) : start]) or not context)
+            and (card_words_before(text, start) or not context)
         ):
             return 0.0, ""
         base, why = self._shape_score(number, international)
