@@ -51,6 +51,11 @@ class Detector(Protocol):
     async def close(self) -> None: ...
 
 
+def _log_warm_failure(task: asyncio.Task[list[str]]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("replacement detector workers failed to start: %s", type(task.exception()).__name__)
+
+
 class PresidioDetector:
     """Presidio analysis in worker threads or processes, cached per segment, with a deadline."""
 
@@ -73,6 +78,8 @@ class PresidioDetector:
         self._matchers: dict[tuple[str, str], KnownIdentifierMatcher] = {}
         self._ready = False
         self._requests_in_flight = 0
+        self._recycles = 0
+        self._background: set[asyncio.Task[list[str]]] = set()
 
     @property
     def ready(self) -> bool:
@@ -99,18 +106,8 @@ class PresidioDetector:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detector")
             await loop.run_in_executor(self._pool, self.load)
         else:
-            # spawn, not fork: the event loop's threads and sockets must not be copied into workers.
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=analysis.worker_init,
-                initargs=(self.model_name, self.phone_regions),
-            )
-            # One call per worker brings every process up (and its model loaded) before readiness.
-            started = [
-                loop.run_in_executor(self._pool, analysis.worker_entities) for _ in range(self.workers)
-            ]
-            self._entities = (await asyncio.gather(*started))[0]
+            self._pool = self._new_pool()
+            self._entities = await self._warm(self._pool)
             self._ready = True
         log.info(
             "detector ready: model=%s workers=%d entities=%d",
@@ -119,8 +116,47 @@ class PresidioDetector:
             len(self._entities),
         )
 
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the event loop's threads and sockets must not be copied into workers.
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=analysis.worker_init,
+            initargs=(self.model_name, self.phone_regions),
+        )
+
+    async def _warm(self, pool: Executor) -> list[str]:
+        """One call per worker brings every process up, its model loaded, before it takes work."""
+        loop = asyncio.get_running_loop()
+        started = [loop.run_in_executor(pool, analysis.worker_entities) for _ in range(self.workers)]
+        return (await asyncio.gather(*started))[0]
+
+    def _recycle(self) -> None:
+        """Replace the worker processes after a deadline was missed.
+
+        A missed deadline only stops the waiting: the worker would go on analysing the text that
+        was too slow, and every request queued behind it would miss its deadline too. The old
+        processes are killed; requests still running on them fail closed.
+        """
+        old = self._pool
+        if not isinstance(old, ProcessPoolExecutor):
+            return
+        self._pool = self._new_pool()
+        self._recycles += 1
+        # ProcessPoolExecutor has no public way to stop a running task before Python 3.14.
+        for process in list(getattr(old, "_processes", {}).values()):
+            process.kill()
+        old.shutdown(wait=False, cancel_futures=True)
+        task = asyncio.get_running_loop().create_task(self._warm(self._pool), name="detector-rewarm")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_warm_failure)
+        log.warning("detector workers replaced after a missed deadline (recycle %d)", self._recycles)
+
     async def close(self) -> None:
         self._ready = False
+        for task in list(self._background):
+            task.cancel()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
@@ -184,6 +220,7 @@ class PresidioDetector:
             try:
                 results = await asyncio.wait_for(self._analyze(unique, needed, use_ner), self.timeout_s)
             except TimeoutError:
+                self._recycle()
                 raise DetectionError(f"detection exceeded its {self.timeout_s:.1f}s deadline") from None
             except DetectionError:
                 raise

@@ -188,3 +188,25 @@ def test_long_segment_split_across_workers_finds_entities_at_the_cut() -> None:
     found = asyncio.run(run())
     values = {text[s.start : s.end] for s in found}
     assert "jane.doe@example.com" in values and any("Jane Doe" in v for v in values)
+
+
+def test_missed_deadline_replaces_the_busy_worker() -> None:
+    async def run() -> None:
+        pooled = PresidioDetector(workers=1, timeout_s=60)
+        await pooled.start()
+        try:
+            busy = dict(pooled._pool._processes)
+            pooled.timeout_s = 0.05
+            with pytest.raises(DetectionError):
+                await pooled.detect(["Jane Doe wrote to jane@example.com. " * 3000], consent())
+            for process in busy.values():
+                process.join(5)
+                assert not process.is_alive(), "the worker busy with the slow text was not stopped"
+            pooled.timeout_s = 60
+            found = (await pooled.detect(["Call Olga Petrova at olga@example.org"], consent()))[0]
+            assert "EMAIL_ADDRESS" in types(found)
+            assert set(pooled._pool._processes).isdisjoint(busy)
+        finally:
+            await pooled.close()
+
+    asyncio.run(run())
