@@ -15,30 +15,15 @@ from proxy.detection import Detector, PresidioDetector
 from proxy.ledger import make_ledger
 from proxy.metrics import Metrics
 from proxy.pipeline import Pipeline
-from proxy.providers.azure import AzureOpenAIAdapter
-from proxy.providers.base import ProviderAdapter
-from proxy.providers.bedrock import BedrockAdapter
-from proxy.providers.gemini import GeminiAdapter
-from proxy.providers.openai import OpenAIAdapter
+from proxy.providers.registry import build_adapters
 from proxy.upstream import Upstream
 from rules.store import ConsentStore, RulesFileConsentStore
 
 log = logging.getLogger("consentry.app")
 
-ADAPTERS: dict[str, type[ProviderAdapter]] = {
-    "openai": OpenAIAdapter,
-    "azure": AzureOpenAIAdapter,
-    "gemini": GeminiAdapter,
-    "bedrock": BedrockAdapter,
-}
-
 PIPELINE = web.AppKey("pipeline", Pipeline)
 DETECTOR_TASK = web.AppKey("detector_task", asyncio.Task)
 RULES_WATCH = web.AppKey("rules_watch", asyncio.Task)
-
-
-def build_adapters(config: Config, keys: KeyRing) -> dict[str, ProviderAdapter]:
-    return {name: cls(config.provider(name), keys) for name, cls in ADAPTERS.items()}
 
 
 def build_app(
@@ -57,7 +42,7 @@ def build_app(
         config.detection.cache_entries,
         config.detection.phone_regions,
     )
-    consents = consents or RulesFileConsentStore(config.rules_path)
+    consents = consents or RulesFileConsentStore(config.rules_path, config.provider_names)
     ledger = make_ledger(config.ledger, metrics)
     upstream = Upstream()
     pipeline = Pipeline(

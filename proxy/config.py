@@ -12,14 +12,12 @@ from typing import Any
 
 import yaml
 
+from models.providers import BUILTIN_PROVIDERS, CONFIGURABLE_FORMATS, PROVIDER_NAME, RESERVED_NAMES
 from proxy.detection import DEFAULT_SPACY_MODEL
 
 # A key that works out of the box for `consentry serve` on loopback; refused on any other address.
 DEVELOPMENT_APP_KEY = "consentry-local-dev-key"
 
-DEFAULT_BASE_URLS = {
-    "openai": "https://api.openai.com/v1",
-}
 
 
 class ConfigError(ValueError):
@@ -41,6 +39,9 @@ class AppConfig:
 class ProviderConfig:
     name: str
     base_url: str = ""
+    # The transport that reaches it: a built-in provider's own, or the format an OpenAI-compatible
+    # provider was declared with ("openai"). "" means the provider's own name.
+    transport: str = ""
     api_key: str = ""
     # "managed": the proxy's own provider key goes upstream; "passthrough": the caller's does.
     auth_mode: str = "managed"
@@ -96,6 +97,10 @@ class Config:
     def provider(self, name: str) -> ProviderConfig:
         return self.providers.get(name) or ProviderConfig(name=name)
 
+    @property
+    def provider_names(self) -> frozenset[str]:
+        return frozenset(self.providers)
+
 
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -118,15 +123,40 @@ def _workers(value: Any) -> int:
     return workers
 
 
+def _transport(name: str, raw: Mapping[str, Any]) -> str:
+    """Which transport reaches provider `name`: built-ins are their own; any other section must
+    declare an OpenAI-compatible format and a base URL."""
+    declared = raw.get("format")
+    if name in BUILTIN_PROVIDERS:
+        if declared not in (None, name):
+            raise ConfigError(f"providers.{name} is built in: its format cannot be changed")
+        return name
+    if not PROVIDER_NAME.fullmatch(name) or name in RESERVED_NAMES:
+        raise ConfigError(
+            f"providers.{name[:40]}: a provider name is 1-32 lower-case letters, digits, '_' or '-', "
+            f"starting with a letter, and not one of {sorted(RESERVED_NAMES)}"
+        )
+    if declared not in CONFIGURABLE_FORMATS:
+        raise ConfigError(
+            f"providers.{name} is not a built-in provider ({', '.join(BUILTIN_PROVIDERS)}): "
+            f"declare its format ({', '.join(sorted(CONFIGURABLE_FORMATS))}) and base_url"
+        )
+    if not raw.get("base_url"):
+        raise ConfigError(f"providers.{name} needs a base_url")
+    return str(declared)
+
+
 def _provider(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> ProviderConfig:
-    prefix = f"CONSENTRY_{name.upper()}_"
-    known = {"base_url", "api_key", "auth_mode", "timeout_s", "connect_timeout_s", "allow_paths"}
+    prefix = f"CONSENTRY_{name.upper().replace('-', '_')}_"
+    transport = _transport(name, raw)
+    known = {"base_url", "api_key", "auth_mode", "timeout_s", "connect_timeout_s", "allow_paths", "format"}
     auth_mode = str(raw.get("auth_mode", "managed"))
     if auth_mode not in ("managed", "passthrough"):
         raise ConfigError(f"providers.{name}.auth_mode must be 'managed' or 'passthrough'")
     return ProviderConfig(
         name=name,
-        base_url=env.get(prefix + "BASE_URL") or str(raw.get("base_url") or DEFAULT_BASE_URLS.get(name, "")),
+        transport=transport,
+        base_url=env.get(prefix + "BASE_URL") or str(raw.get("base_url") or BUILTIN_PROVIDERS.get(name, "")),
         api_key=env.get(prefix + "API_KEY") or str(raw.get("api_key") or ""),
         auth_mode=auth_mode,
         timeout_s=float(raw.get("timeout_s", 120.0)),
@@ -242,9 +272,9 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
 
     providers_raw = dict(raw.get("providers") or {})
     # Every provider gets a section, so CONSENTRY_<PROVIDER>_* overrides work without a config file.
-    for name in ("openai", "azure", "bedrock", "gemini"):
+    for name in BUILTIN_PROVIDERS:
         providers_raw.setdefault(name, {})
-    providers = {name: _provider(name, spec or {}, env) for name, spec in providers_raw.items()}
+    providers = {str(name): _provider(str(name), spec or {}, env) for name, spec in providers_raw.items()}
 
     return Config(
         host=host,

@@ -3,9 +3,9 @@
 The engine is built once at start-up in each worker; nothing is downloaded at run time (the spaCy
 model is an installed package and tldextract is pinned to its bundled public-suffix snapshot).
 Workers are processes (`detection.workers` > 0: every core analyses, the event loop never waits
-on the GIL) or one thread (`workers: 0`, tests and small deployments). Results are cached per text
-segment, so a conversation's history is analysed once, and every request has a deadline past which
-detection fails closed.
+on the GIL) or one thread (`workers: 0`, tests and small deployments). Results are cached per
+customer and text segment, so a conversation's history is analysed once (and no customer can time
+whether another sent a text), and every request has a deadline past which detection fails closed.
 
 Another model is configuration: `detection.model: en_core_web_lg` (an installed spaCy package).
 A different engine altogether (a transformer) is one class implementing `Detector`.
@@ -206,7 +206,8 @@ class PresidioDetector:
             raise DetectionError("detector not loaded")
         needed, use_ner = self.configuration(consent)
         configuration: Hashable = (tuple(needed), use_ner)
-        keys = [cache_key(text, configuration) for text in segments]
+        # per customer: a shared cache would let one customer time whether another sent a text
+        keys = [cache_key(text, configuration, customer_id=consent.customer_id) for text in segments]
         found: dict[int, tuple[RawSpan, ...]] = {}
         missing: dict[tuple[bytes, Hashable], list[int]] = {}
         for index, key in enumerate(keys):

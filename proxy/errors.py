@@ -46,6 +46,14 @@ def bad_gateway(message: str) -> ProxyError:
     return ProxyError(502, "upstream_unavailable", message)
 
 
+def upstream_redirect(status: int) -> ProxyError:
+    return ProxyError(
+        502,
+        "upstream_redirect",
+        f"the provider answered with a redirect ({status}), which Consentry neither follows nor relays",
+    )
+
+
 def gateway_timeout(message: str) -> ProxyError:
     return ProxyError(504, "upstream_timeout", message)
 

@@ -34,6 +34,7 @@ from proxy.errors import (
     forbidden,
     not_found,
     too_large,
+    upstream_redirect,
 )
 from proxy.identity import CUSTOMER_HEADER, resolve_customer, split_path
 from proxy.ledger import Ledger
@@ -45,7 +46,6 @@ from proxy.providers.base import (
     ProviderExchange,
     ResponseTransformer,
     StreamAbort,
-    relay_headers,
 )
 from proxy.restore import Restorer
 from proxy.textslots import TextSlots
@@ -131,7 +131,8 @@ class Pipeline:
             routed = split_path(request.raw_path)
             adapter = self.adapters.get(routed.provider)
             if adapter is None:
-                raise not_found("unknown provider: use /openai, /azure, /bedrock or /gemini")
+                prefixes = ", ".join(f"/{name}" for name in sorted(self.adapters))
+                raise not_found(f"unknown provider: use one of {prefixes}")
             trace.provider = adapter.name
             incoming = IncomingRequest(
                 request.method,
@@ -257,13 +258,23 @@ class Pipeline:
         self, request: web.Request, exchange: ProviderExchange, restorer: Restorer, trace: Trace
     ) -> web.StreamResponse:
         provider = self.config.provider(trace.provider)
-        outgoing = exchange.upstream_request()
+        outgoing = exchange.upstream_request(self.hasher.pseudonym)
         sent_at = time.perf_counter()
         upstream = await self.upstream.send(outgoing, provider.connect_timeout_s, provider.timeout_s)
         try:
             trace.upstream_status = upstream.status
+            if 300 <= upstream.status < 400:
+                # Relayed, a redirect would have the caller's SDK send its original, unmasked
+                # request to wherever Location points; the upstream client never follows one either.
+                trace.upstream_s = time.perf_counter() - sent_at
+                log.warning(
+                    "request %s: the provider answered %s (a redirect); refused with 502",
+                    trace.request_id,
+                    upstream.status,
+                )
+                raise upstream_redirect(upstream.status)
             transformer = exchange.response_transformer(upstream.status, upstream.headers, restorer)
-            headers = relay_headers(upstream.headers)
+            headers = exchange.response_headers(upstream.headers)
             headers[REQUEST_ID_HEADER] = trace.request_id
             if not transformer.streaming:
                 raw = await self.upstream.read(upstream, provider.timeout_s)

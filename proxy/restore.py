@@ -115,3 +115,20 @@ class StreamRestorers:
         keys = [key for key in self._streams if match(key)]
         out = [(key, self._streams.pop(key).flush()) for key in keys]
         return [(key, text) for key, text in out if text]
+
+
+def restore_json(value: Any, restorer: Restorer, json_text_keys: frozenset[str] = frozenset()) -> Any:
+    """Every string in a JSON value restored. Strings under `json_text_keys` are JSON text (tool
+    call arguments in OpenAI's and Mistral's shapes), so values go into them JSON-escaped."""
+    if isinstance(value, str):
+        return restorer.restore(value)
+    if isinstance(value, dict):
+        return {
+            k: restorer.restore(v, json_escape)
+            if k in json_text_keys and isinstance(v, str)
+            else restore_json(v, restorer, json_text_keys)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [restore_json(v, restorer, json_text_keys) for v in value]
+    return value

@@ -1,7 +1,9 @@
 """Detection results per text segment, so conversation history is not analysed again.
 
-Keys are a SHA-256 of the text plus the entity configuration; values are spans (offsets, types,
-scores). The text itself is never stored, and memory is bounded by entries and by spans.
+Keys are a SHA-256 of the customer id and the text, plus the entity configuration; values are
+spans (offsets, types, scores). The customer is part of the digest so the cache is per customer:
+one customer cannot learn from response timing whether another customer sent the same text.
+Neither the text nor the customer id is stored, and memory is bounded by entries and by spans.
 """
 
 from __future__ import annotations
@@ -15,8 +17,17 @@ from proxy.analysis import RawSpan
 CacheKey = tuple[bytes, Hashable]
 
 
-def cache_key(text: str, configuration: Hashable) -> CacheKey:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), configuration
+def cache_key(text: str, configuration: Hashable, *, customer_id: str) -> CacheKey:
+    """The key for `text` detected under `configuration` on behalf of `customer_id`.
+
+    The customer id is length-prefixed into the digest, so no (customer, text) pair can collide
+    with another by moving characters across the boundary.
+    """
+    customer = customer_id.encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(len(customer).to_bytes(8, "big"))
+    digest.update(customer)
+    digest.update(text.encode("utf-8", "surrogatepass"))
+    return digest.digest(), configuration
 
 
 class SpanCache:

@@ -11,7 +11,7 @@ segments too. A key or integer is only rewritten when detection changed it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, MutableMapping, MutableSequence
+from collections.abc import Callable, Collection, MutableMapping, MutableSequence
 from typing import Any
 
 from proxy.errors import bad_request
@@ -59,7 +59,7 @@ class TextSlots:
         # writers address their entries by the old keys).
         self._key_renames: list[Callable[[], None]] = []
         # JSON strings (tool arguments) are re-serialised after their inner values are written.
-        self._finalizers: list[tuple[int, int, Callable[[], None]]] = []
+        self._finalizers: list[Callable[[], None]] = []
         self.identifiers: list[tuple[Container, Any]] = []
         self.unscannable: set[str] = set()
 
@@ -92,12 +92,20 @@ class TextSlots:
 
         self._segment(digits, write)
 
-    def _add_dict(self, value: dict[str, Any]) -> None:
+    def add_object(
+        self,
+        value: dict[str, Any],
+        walk_item: Callable[[Container, Any, Any], None] | None = None,
+        known_keys: Collection[str] = (),
+    ) -> None:
+        """Register an object's keys (all but `known_keys`, the field names its format declares)
+        and walk each value with `walk_item` (default: every string, key and long number in it)."""
+        walk = walk_item or self._add_item
         renamed: dict[int, str] = {}
         keys_registered = False
-        for index, (key, item) in enumerate(value.items()):
+        for index, (key, item) in enumerate(list(value.items())):
             # Each key before its value: segments follow the text's reading order.
-            if isinstance(key, str) and key:
+            if isinstance(key, str) and key and key not in known_keys:
 
                 def write(new: str, i: int = index, old: str = key) -> None:
                     if new != old:
@@ -105,14 +113,23 @@ class TextSlots:
 
                 self._segment(key, write)
                 keys_registered = True
-            self._add_item(value, key, item)
+            walk(value, key, item)
         if keys_registered:
             self._key_renames.append(lambda: _rename_keys(value, renamed))
+
+    def add_number(self, container: Container, key: Any, value: float) -> None:
+        """A number in free-form data: an integer of 6+ digits (or a float with such an integral
+        value) may be a phone or card number written as a number, so it is scanned."""
+        if isinstance(value, float):
+            if not value.is_integer() or abs(value) < 10 ** (MIN_SCANNED_INTEGER_DIGITS - 1):
+                return
+            value = int(value)
+        self._add_integer(container, key, value)
 
     def add_strings_in(self, value: Any) -> None:
         """Register every string value, object key and integer of 6+ digits inside a JSON value."""
         if isinstance(value, dict):
-            self._add_dict(value)
+            self.add_object(value)
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 self._add_item(value, index, item)
@@ -120,41 +137,47 @@ class TextSlots:
     def _add_item(self, container: Container, key: Any, item: Any) -> None:
         if isinstance(item, str):
             self.add(container, key)
-        elif isinstance(item, int) and not isinstance(item, bool):
-            self._add_integer(container, key, item)
+        elif isinstance(item, int | float) and not isinstance(item, bool):
+            self.add_number(container, key, item)
         else:
             self.add_strings_in(item)
 
-    def add_json_string(self, container: Container, key: Any) -> None:
+    def add_json_string(
+        self,
+        container: Container,
+        key: Any,
+        walk_value: Callable[[Container, Any, Any], None] | None = None,
+    ) -> None:
         """container[key] is a string holding JSON (tool arguments): scan what is inside it and keep
         it valid JSON. A string that is not JSON is scanned as plain text; arguments already given
-        as a JSON object or array (some APIs accept both) are scanned in place."""
+        as a JSON object or array (some APIs accept both) are scanned in place.
+
+        JSON text is parsed with duplicate keys refused (400): a parser upstream may take another
+        of two values than the one scanned here. What goes upstream is always the serialisation of
+        the scanned value, never the original bytes, so an escape or a second spelling the scan did
+        not see cannot travel with it."""
+        walk = walk_value or self._add_item
         raw = _get(container, key)
-        if isinstance(raw, dict | list):
-            self.add_strings_in(raw)
-            return
-        if isinstance(raw, int) and not isinstance(raw, bool):
-            self._add_integer(container, key, raw)
+        if isinstance(raw, dict | list | int | float) and not isinstance(raw, bool):
+            walk(container, key, raw)
             return
         if not isinstance(raw, str) or not raw:
-            return  # null, a boolean or a fraction carries no text
+            return  # null or a boolean carries no text
         try:
             # stdlib json, not orjson: arguments may hold integers wider than 64 bits, kept exact.
-            parsed = json.loads(raw)
-        except ValueError:
+            parsed = json.loads(raw, object_pairs_hook=_unique_keys)
+        except DuplicateKey:
+            raise bad_request("JSON text in a string field has a duplicate object key") from None
+        except (ValueError, RecursionError):
             self.add(container, key)
             return
-        first = len(self.segments)
         holder: list[Any] = [parsed]
-        self._add_item(holder, 0, parsed)
-        if len(self.segments) == first:
-            return  # nothing in it to scan
+        walk(holder, 0, parsed)
 
         def finalize(c: Container = container, k: Any = key, ref: list[Any] = holder) -> None:
             c[k] = json.dumps(ref[0], ensure_ascii=False, separators=(",", ":"))  # type: ignore[index]
 
-        # Only a JSON string whose inner text changed is re-serialised; others go out byte for byte.
-        self._finalizers.append((first, len(self.segments), finalize))
+        self._finalizers.append(finalize)
 
     def add_identifier(self, container: Container, key: Any) -> None:
         """An end-user identifier (e.g. OpenAI `user`): pseudonymised, never scanned or restored."""
@@ -167,15 +190,28 @@ class TextSlots:
     def write_back(self, new_segments: list[str], pseudonymize: Callable[[str], str]) -> None:
         if len(new_segments) != len(self._writers):
             raise ValueError("one replacement per segment is required")
+        # Values (and pseudonyms) first: their writers address entries by the keys as they came.
         for write, text in zip(self._writers, new_segments, strict=True):
             write(text)
-        for rename in self._key_renames:
-            rename()
-        for first, end, finalize in self._finalizers:
-            if new_segments[first:end] != self.segments[first:end]:
-                finalize()
         for container, key in self.identifiers:
             container[key] = pseudonymize(container[key])  # type: ignore[index]
+        for rename in self._key_renames:
+            rename()
+        for finalize in self._finalizers:
+            finalize()
+
+
+class DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise DuplicateKey
+        result[key] = value
+    return result
 
 
 def _rename_keys(value: dict[str, Any], renamed: dict[int, str]) -> None:

@@ -58,6 +58,8 @@ class Upstream:
                     headers=request.headers,
                     data=request.body,
                     timeout=timeout,
+                    # A redirect is never followed (it would take the request to a host that is not
+                    # configured); the pipeline turns it into a 502 for the caller.
                     allow_redirects=False,
                     skip_auto_headers=("User-Agent",),
                 )

@@ -33,8 +33,11 @@ def decide(consent: Consent, target: ProviderTarget, findings: Findings | None =
     if target.provider not in consent.providers:
         return _block("provider_not_allowed", f"sharing with provider '{target.provider}' is not allowed")
     patterns = consent.models.get(target.provider)
-    if patterns is not None and target.model and not any(fnmatchcase(target.model, p) for p in patterns):
-        return _block("model_not_allowed", f"sharing with model '{target.model}' is not allowed")
+    if patterns is not None:
+        if not target.model and target.carries_data:
+            return _block("model_not_allowed", "the request names no model, and only some models are allowed")
+        if target.model and not any(fnmatchcase(target.model, p) for p in patterns):
+            return _block("model_not_allowed", f"sharing with model '{target.model}' is not allowed")
     if findings is None:
         return Decision(Outcome.FORWARD)
     if findings.unscannable and consent.unscannable is UnscannablePolicy.BLOCK:

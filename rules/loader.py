@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +12,12 @@ import orjson
 import yaml
 
 from models.consent import Action, Consent, ProcessingState, UnscannablePolicy
+from models.providers import BUILTIN_PROVIDERS
 
 BUNDLED_RULES = Path(__file__).with_name("default.yaml")
-KNOWN_PROVIDERS = frozenset({"openai", "azure", "bedrock", "gemini"})
+# The provider names rules may use unless the caller knows more (providers declared in the
+# proxy's configuration).
+KNOWN_PROVIDERS = frozenset(BUILTIN_PROVIDERS)
 
 
 class RulesError(ValueError):
@@ -33,29 +36,35 @@ class RuleSet:
     version: str
     default: Mapping[str, Any]
     customers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    providers: frozenset[str] = KNOWN_PROVIDERS
     _consents: Mapping[str, Consent] = field(init=False, repr=False, compare=False)
     _default_consent: Consent = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Building every entry here also validates it: a bad file fails when it is loaded, not
         # on some customer's request.
-        default = _build_consent(DEFAULT_CUSTOMER, self.version, self.default, {}, False)
+        known = self.providers
+        default = _build_consent(DEFAULT_CUSTOMER, self.version, self.default, {}, False, known)
         consents = {
-            customer_id: _build_consent(customer_id, self.version, self.default, entry, True)
+            customer_id: _build_consent(customer_id, self.version, self.default, entry, True, known)
             for customer_id, entry in self.customers.items()
         }
         object.__setattr__(self, "_default_consent", default)
         object.__setattr__(self, "_consents", consents)
 
     def consent_for(self, customer_id: str) -> Consent:
-        """The customer's consent; customers without an entry share the default policy's."""
-        return self._consents.get(customer_id, self._default_consent)
+        """The customer's consent; customers without an entry get the default policy, under their
+        own id (detection caches are scoped by it)."""
+        found = self._consents.get(customer_id)
+        if found is not None:
+            return found
+        return replace(self._default_consent, customer_id=customer_id)
 
 
-def _providers(value: Any, where: str) -> frozenset[str]:
+def _providers(value: Any, where: str, known: frozenset[str]) -> frozenset[str]:
     if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
         raise RulesError(f"{where}.providers must be a list of provider names")
-    unknown = set(value) - KNOWN_PROVIDERS
+    unknown = set(value) - known
     if unknown:
         raise RulesError(f"{where}.providers names unknown providers: {sorted(unknown)}")
     return frozenset(value)
@@ -86,12 +95,12 @@ def _thresholds(value: Any, where: str) -> dict[str, float]:
     return {str(k): _score(v, f"{where}.thresholds.{k}") for k, v in value.items()}
 
 
-def _models(value: Any, where: str) -> dict[str, tuple[str, ...]]:
+def _models(value: Any, where: str, known: frozenset[str]) -> dict[str, tuple[str, ...]]:
     if not isinstance(value, Mapping):
         raise RulesError(f"{where}.models must be a mapping of provider to a list of model patterns")
     out: dict[str, tuple[str, ...]] = {}
     for provider, patterns in value.items():
-        if provider not in KNOWN_PROVIDERS:
+        if provider not in known:
             raise RulesError(f"{where}.models names an unknown provider: {provider!r}")
         # A bare string would be read as a list of characters, and its '*' would allow every model.
         if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
@@ -112,15 +121,22 @@ def _known_identifiers(value: Any, where: str) -> dict[str, tuple[str, ...]]:
 
 
 def _build_consent(
-    customer_id: str, version: str, base: Mapping[str, Any], over: Mapping[str, Any], is_customer: bool
+    customer_id: str,
+    version: str,
+    base: Mapping[str, Any],
+    over: Mapping[str, Any],
+    is_customer: bool,
+    known: frozenset[str],
 ) -> Consent:
     where = f"customers.{customer_id}" if is_customer else "default"
     merged_actions = _actions(base.get("actions") or {}, "default")
     merged_actions.update(_actions(over.get("actions") or {}, where))
     merged_thresholds = _thresholds(base.get("thresholds") or {}, "default")
     merged_thresholds.update(_thresholds(over.get("thresholds") or {}, where))
-    providers = _providers(over.get("providers", base.get("providers", sorted(KNOWN_PROVIDERS))), where)
-    models = _models(over.get("models", base.get("models")) or {}, where)
+    providers = _providers(
+        over.get("providers", base.get("providers", sorted(KNOWN_PROVIDERS))), where, known
+    )
+    models = _models(over.get("models", base.get("models")) or {}, where, known)
     try:
         state = ProcessingState(over.get("state", base.get("state", "active")))
         default_action = Action(over.get("default_action", base.get("default_action", "mask")))
@@ -164,7 +180,7 @@ def _build_consent(
     )
 
 
-def parse_rules(document: Mapping[str, Any]) -> RuleSet:
+def parse_rules(document: Mapping[str, Any], providers: frozenset[str] = KNOWN_PROVIDERS) -> RuleSet:
     if not isinstance(document, Mapping):
         raise RulesError("a rules file must be a mapping")
     default = document.get("default") or {}
@@ -178,10 +194,11 @@ def parse_rules(document: Mapping[str, Any]) -> RuleSet:
         version=str(document.get("version", "unversioned")),
         default=default,
         customers={str(k): (v or {}) for k, v in customers.items()},
+        providers=providers,
     )
 
 
-def load_rules(path: Path | str | None = None) -> RuleSet:
+def load_rules(path: Path | str | None = None, providers: frozenset[str] = KNOWN_PROVIDERS) -> RuleSet:
     source = Path(path) if path else BUNDLED_RULES
     with source.open("rb") as fh:
-        return parse_rules(yaml.safe_load(fh) or {})
+        return parse_rules(yaml.safe_load(fh) or {}, providers)

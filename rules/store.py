@@ -11,7 +11,7 @@ from typing import Protocol
 import yaml
 
 from models.consent import Consent
-from rules.loader import BUNDLED_RULES, RulesError, RuleSet, load_rules
+from rules.loader import BUNDLED_RULES, KNOWN_PROVIDERS, RulesError, RuleSet, load_rules
 
 log = logging.getLogger("consentry.rules")
 
@@ -60,11 +60,13 @@ class RulesFileConsentStore:
     # fall back to the default policy until the next poll).
     SETTLE_S = 0.2
 
-    def __init__(self, path: Path | str | None = None) -> None:
+    def __init__(self, path: Path | str | None = None, providers: frozenset[str] = KNOWN_PROVIDERS) -> None:
         self._path = Path(path) if path else BUNDLED_RULES
+        # Rules may name every configured provider (built-in or declared in configuration).
+        self._providers = providers
         # A bad file at start-up raises: the proxy refuses to start with it.
         self._seen = _signature(self._path)
-        self._rules: RuleSet = load_rules(self._path)
+        self._rules: RuleSet = load_rules(self._path, providers)
 
     @property
     def path(self) -> Path:
@@ -82,7 +84,7 @@ class RulesFileConsentStore:
                 # At start an empty file means the bundled defaults; here it is a write in
                 # progress or a mistake, and applying it would silently drop every customer's rules.
                 raise RulesError("the rules file is empty")
-            rules = load_rules(self._path)
+            rules = load_rules(self._path, self._providers)
             if self._current_signature() != signature:
                 raise _FileInFlux
         except _FileInFlux:

@@ -17,8 +17,9 @@ from proxy.aws_sigv4 import sign_request, verify_request
 from proxy.codecs.eventstream import EventStreamDecoder, encode_event, encode_exception
 from proxy.config import AppConfig, ConfigError, ProviderConfig
 from proxy.errors import ProxyError, forbidden
+from proxy.formats.bedrock import model_family
 from proxy.providers.base import IncomingRequest, PassThrough, StreamAbort
-from proxy.providers.bedrock import BedrockAdapter, BedrockExchange, bedrock_error_reply, model_family
+from proxy.providers.bedrock import BedrockAdapter, BedrockExchange, bedrock_error_reply
 from proxy.restore import Restorer
 from proxy.textslots import TextSlots
 
@@ -152,8 +153,11 @@ def test_converse_blocks() -> None:
     assert sorted(slots.segments) == sorted(
         [
             *("hello", "guarded", "res", "x", "src", "ttl", "found", "thought", "in", "cited", "ct"),
-            *("sys", "guarded sys", "var", "new"),
-            *("a", "q", "n", "title"),  # keys of free-form JSON (tool input and results, citations)
+            *("sys", "guarded sys", "var", "new", "STOP"),
+            *("a", "q", "n", "citations", "title"),  # keys of free-form JSON (tool input, results)
+            # fields the format does not name, and model settings: keys and values scanned
+            *("futureField", "anthropic_beta", "computer-use-2024-10-22"),
+            *("who", "user"),  # names of prompt variables and request metadata
         ]
     )
     assert not slots.unscannable
@@ -181,8 +185,8 @@ def test_converse_malformed_body_is_a_validation_error() -> None:
         with pytest.raises(ProxyError) as info:
             exchange(HAIKU, "converse", body)
         assert info.value.status == 400
-    with pytest.raises(ProxyError):
-        collected(HAIKU, "converse", {"messages": {"role": "user"}})
+    with pytest.raises(ProxyError):  # a structural field that does not look structural
+        collected(HAIKU, "converse", {"messages": [{"role": "john@example.com"}]})
 
 
 @pytest.mark.parametrize(
@@ -229,7 +233,7 @@ def test_converse_malformed_body_is_a_validation_error() -> None:
         (
             HAIKU,
             {"messages": [{"role": "user", "content": [{"type": "image", "source": {}}]}], "extra": "x"},
-            ["x"],
+            ["extra", "x"],  # a field the format does not name: key and value scanned
             {"image"},
         ),
         (HAIKU, {"anthropic_version": "v"}, [], {"unrecognised Anthropic body"}),
@@ -242,13 +246,13 @@ def test_converse_malformed_body_is_a_validation_error() -> None:
         (
             "amazon.nova-canvas-v1:0",
             {"taskType": "TEXT_IMAGE", "textToImageParams": {"text": "a cat"}},
-            ["TEXT_IMAGE", "text", "a cat"],
+            ["taskType", "TEXT_IMAGE", "textToImageParams", "text", "a cat"],
             {"unrecognised Amazon Nova body"},
         ),
         (
             "amazon.titan-text-express-v1",
             {"inputText": "t", "textGenerationConfig": {"stopSequences": ["x"]}},
-            ["t"],
+            ["t", "x"],  # stop sequences are text
             set(),
         ),
         ("amazon.titan-embed-text-v2:0", {"inputText": "e", "dimensions": 256}, ["e"], set()),

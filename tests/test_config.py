@@ -32,7 +32,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert openai.auth_mode == "managed"
     assert openai.api_key == ""
     assert openai.allow_paths == ()
-    assert config.provider("gemini").base_url == ""  # unknown: empty, never guessed from the request
+    assert config.provider("gemini").base_url == "https://generativelanguage.googleapis.com"
+    assert config.provider("nosuch").base_url == ""  # unknown: empty, never guessed from the request
     assert config.hash_key == b"test-hash-key-0123456789"
 
 

@@ -69,19 +69,21 @@ def test_ner_skipped_when_rules_need_no_ner_entity(detector: PresidioDetector) -
 def test_span_cache_memory_is_bounded() -> None:
     cache = SpanCache(max_entries=50, max_spans=120)
     for i in range(1000):
-        cache.put(cache_key(f"text {i}", ("cfg",)), tuple((0, 1, "PERSON", 0.9) for _ in range(i % 5)))
+        # one bound over all customers, not one per customer
+        key = cache_key(f"text {i}", ("cfg",), customer_id=f"c{i % 7}")
+        cache.put(key, tuple((0, 1, "PERSON", 0.9) for _ in range(i % 5)))
         assert len(cache) <= 50 and cache.span_count <= 120
     oversized = tuple((0, 1, "PERSON", 0.9) for _ in range(500))
-    cache.put(cache_key("huge", ("cfg",)), oversized)
-    assert cache.get(cache_key("huge", ("cfg",))) is None
+    cache.put(cache_key("huge", ("cfg",), customer_id="c1"), oversized)
+    assert cache.get(cache_key("huge", ("cfg",), customer_id="c1")) is None
 
 
 def test_span_cache_never_stores_text() -> None:
     cache = SpanCache()
-    key = cache_key("Jane Doe secret", ("cfg",))
+    key = cache_key("Jane Doe secret", ("cfg",), customer_id="c1")
     cache.put(key, ((0, 8, "PERSON", 0.85),))
     assert b"Jane" not in repr(cache._data).encode()
-    assert cache.get(cache_key("Jane Doe secret", ("other",))) is None
+    assert cache.get(cache_key("Jane Doe secret", ("other",), customer_id="c1")) is None
 
 
 def test_known_identifiers_always_masked(detector: PresidioDetector) -> None:

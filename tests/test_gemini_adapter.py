@@ -275,7 +275,8 @@ def test_every_text_place_in_generate_content_is_collected() -> None:
     }
     slots = collect("generateContent", body)
     keys = ["k", "nested", "deep", "r"]  # keys of function arguments and results are scanned too
-    assert sorted(slots.segments) == sorted(["t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", *keys])
+    texts = ["t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "not user data"]  # descriptions too
+    assert sorted(slots.segments) == sorted([*texts, *keys])
     assert slots.unscannable == {"audio"}
 
 
@@ -327,10 +328,35 @@ def test_count_tokens_and_embeddings_collect_their_text() -> None:
         ("countTokens", {"generateContentRequest": "x"}),
     ],
 )
-def test_malformed_bodies_are_400(method: str, body: dict[str, Any]) -> None:
+def test_malformed_bodies_are_scanned_whole(method: str, body: dict[str, Any]) -> None:
+    # A body of the wrong shape is Google's to refuse; whatever text it holds is scanned first.
+    slots = collect(method, body)
+    assert sorted(slots.segments) == sorted(_strings(body))
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("role", {"contents": [{"role": "a@b.example", "parts": []}]}),
+        ("functionCall.name", {"contents": [{"parts": [{"functionCall": {"name": "x y", "args": {}}}]}]}),
+        ("responseMimeType", {"contents": [], "generationConfig": {"responseMimeType": "jo@x.io"}}),
+        ("safety category", {"contents": [], "safetySettings": [{"category": "x\ny"}]}),
+    ],
+)
+def test_structural_values_that_do_not_look_structural_are_400(path: str, body: dict[str, Any]) -> None:
     with pytest.raises(ProxyError) as caught:
-        collect(method, body)
-    assert caught.value.status == 400
+        collect("generateContent", body)
+    assert caught.value.status == 400, path
 
 
 # ---------------------------------------------------------------- error shape and routes

@@ -638,13 +638,13 @@ def test_malformed_bodies_are_400_invalid_argument(proxy: ProxyHarness, upstream
     for payload in (
         b'{"contents": [',
         b"[1, 2]",
-        b'{"contents": "hi"}',
-        b'{"contents": [{"parts": "hi"}]}',
-        b'{"contents": [{"parts": [{"text": 5}]}]}',
+        b'{"contents": [{"role": "jane.doe@example.com", "parts": []}]}',
+        b'{"contents": [], "generationConfig": {"responseMimeType": "text\\nplain"}}',
     ):
         status, body = _post_status(url, payload, {"x-goog-api-key": PROXY_KEY})
         assert status == 400, payload
         assert body["error"]["status"] == "INVALID_ARGUMENT"
+        assert "jane.doe" not in str(body)
     assert upstream.requests == []
 
 

@@ -135,7 +135,7 @@ async def _post(
 def test_malformed_json(proxy: ProxyHarness, upstream: Recorder) -> None:
     url = f"{proxy.url}/c/cust-42/openai/v1/chat/completions"
     headers = {"Authorization": f"Bearer {PROXY_KEY}", "Content-Type": "application/json"}
-    for payload in (b'{"model": "m", "messages": [', b"[1, 2]", b'{"model": "m", "messages": "hi"}'):
+    for payload in (b'{"model": "m", "messages": [', b"[1, 2]", b'{"model": "m\\n", "messages": []}'):
         status, body, _ = asyncio.run(_post(url, payload, headers))
         assert status == 400, payload
         assert body["error"]["type"] == "invalid_request_error"

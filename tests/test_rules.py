@@ -49,6 +49,18 @@ def chat(provider: str = "openai", model: str = "gpt-4o-mini") -> ProviderTarget
     return ProviderTarget(provider=provider, operation="chat", model=model)
 
 
+def test_a_model_allow_list_refuses_a_request_without_a_model() -> None:
+    consent = consent_of({"customers": {"acme": {"models": {"openai": ["gpt-4o*"]}}}})
+    # Data with no model named (a Responses call to a stored prompt): it could go anywhere.
+    refused = decide(consent, chat("openai", ""), Findings())
+    assert refused.outcome is Outcome.BLOCK and refused.reason == "model_not_allowed"
+    # Listing models shares no customer data.
+    listing = ProviderTarget(provider="openai", operation="models", model="", carries_data=False)
+    assert decide(consent, listing, Findings()).outcome is Outcome.FORWARD
+    # A customer without a model allow-list is not asked for one.
+    assert decide(consent_of({}), chat("openai", ""), Findings()).outcome is Outcome.FORWARD
+
+
 def consent_of(document: dict[str, Any], customer: str = "acme") -> Consent:
     return parse_rules(document).consent_for(customer)
 
@@ -108,7 +120,6 @@ def test_empty_provider_list_allows_nothing() -> None:
         ("o3-mini", False),
         ("gpt-3.5-turbo", False),
         ("GPT-4o", False),  # patterns are case-sensitive
-        ("", True),  # an operation without a model (listing models)
     ],
 )
 def test_model_glob_patterns(model: str, allowed: bool) -> None:

@@ -154,8 +154,8 @@ def test_a_file_that_changes_while_it_is_read_is_read_again(
     write(rules_file, withdrawn())
     real = store_module.load_rules
 
-    def load_while_written(path: Any) -> Any:
-        loaded = real(path)
+    def load_while_written(path: Any, *args: Any) -> Any:
+        loaded = real(path, *args)
         with rules_file.open("a") as fh:  # the writer is not done yet
             fh.write("# more to come\n")
         return loaded
@@ -189,7 +189,9 @@ def test_consents_are_built_once_per_load(monkeypatch: pytest.MonkeyPatch) -> No
     assert sorted(built) == [DEFAULT_CUSTOMER, "acme"]
     for _ in range(3):
         assert rules.consent_for("acme") is rules.consent_for("acme")
-        unknown = rules.consent_for("someone-else")
-        assert unknown is rules.consent_for("another")  # one default for every unknown customer
+        unknown, another = rules.consent_for("someone-else"), rules.consent_for("another")
+        # One default policy for every unknown customer, under each customer's own id.
+        assert unknown.version == another.version and unknown.providers == another.providers
+        assert (unknown.customer_id, another.customer_id) == ("someone-else", "another")
         assert not unknown.known_customer
     assert len(built) == 2

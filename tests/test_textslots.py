@@ -191,6 +191,9 @@ def replace_strings(value: Any, new: list[str]) -> Any:
     its value), integers of 6+ digits replaced by the new text only where it differs."""
     if isinstance(value, str):
         return new.pop(0) if value else value
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 10**5:
+        text = new.pop(0)  # a float with a 6+ digit integral value is scanned as that integer
+        return value if text == str(abs(int(value))) else ("-" if value < 0 else "") + text
     if isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) >= 6:
         text = new.pop(0)
         return value if text == str(abs(value)) else ("-" if value < 0 else "") + text

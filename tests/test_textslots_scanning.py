@@ -88,13 +88,25 @@ def test_masked_keys_and_integers_are_written_back_in_order() -> None:
     ]
 
 
-def test_unchanged_arguments_go_out_byte_for_byte() -> None:
-    raw = '{ "order" : 123456789012345678901234567890 ,\n "ok": true, "who": "nobody" }'
+def test_unchanged_arguments_go_out_as_the_serialisation_of_what_was_scanned() -> None:
+    # Never the original bytes: an escape or spacing the scan did not read cannot travel with it.
+    raw = '{ "order" : 123456789012345678901234567890 ,\n "ok": true, "who": "nob\\u006fdy" }'
     call = {"arguments": raw}
     slots = TextSlots()
     slots.add_json_string(call, "arguments")
     slots.write_back(list(slots.segments), keep)
-    assert call["arguments"] == raw
+    assert call["arguments"] == '{"order":123456789012345678901234567890,"ok":true,"who":"nobody"}'
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ['{"to": "a@example.com", "to": ""}', '[{"x": 1, "x": 2}]', '{"a": {"b": "c", "b": "d"}}'],
+)
+def test_json_text_with_a_duplicate_key_is_refused(raw: str) -> None:
+    # Parsers disagree on which of two values wins: the one scanned may not be the one read.
+    with pytest.raises(ProxyError) as caught:
+        TextSlots().add_json_string({"arguments": raw}, "arguments")
+    assert caught.value.status == 400 and "a@example.com" not in caught.value.message
 
 
 def test_an_unchanged_integer_stays_an_exact_number_when_others_change() -> None:
@@ -143,7 +155,7 @@ def test_arguments_given_as_an_object_are_scanned_in_place() -> None:
 
 def test_booleans_and_short_integers_are_not_scanned() -> None:
     slots = TextSlots()
-    slots.add_strings_in([True, False, 0, 99999, -99999, 1.5e20, None])
+    slots.add_strings_in([True, False, 0, 99999, -99999, 12345.5, 1.5, None])
     assert slots.segments == []
 
 
@@ -184,17 +196,29 @@ def sdk(proxy: ProxyHarness) -> openai.OpenAI:
     )
 
 
-def test_a_text_field_holding_an_object_is_refused_in_openai_shape(
+def test_a_text_field_holding_an_object_is_scanned_whole(proxy: ProxyHarness, upstream: Recorder) -> None:
+    sdk(proxy).chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "hi", "name": {"mail": "john.smith@example.com"}}],  # type: ignore[typeddict-item]
+    )
+    assert upstream.requests and b"john.smith@example.com" not in upstream.requests[-1].body
+
+
+def test_a_structural_field_that_does_not_look_structural_is_refused_in_openai_shape(
     proxy: ProxyHarness, upstream: Recorder
 ) -> None:
+    upstream.requests.clear()
     with pytest.raises(openai.BadRequestError) as caught:
         sdk(proxy).chat.completions.create(
             model="gpt-4o-mini",
-            messages=[{"role": "user", "content": "hi", "name": {"first": "John"}}],  # type: ignore[typeddict-item]
+            messages=[
+                {"role": "user", "content": "hi"},
+                {"role": "tool", "tool_call_id": "john@example.com", "content": "x"},
+            ],
         )
     assert caught.value.status_code == 400
     body = caught.value.response.json()
-    assert set(body) == {"error"} and "John" not in caught.value.response.text
+    assert set(body) == {"error"} and "john@example.com" not in caught.value.response.text
     assert not upstream.requests
 
 

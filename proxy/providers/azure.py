@@ -18,6 +18,8 @@ from models.target import ProviderTarget
 from proxy.auth import KeyRing, bearer_token
 from proxy.config import ConfigError, ProviderConfig
 from proxy.errors import ProxyError, not_found
+from proxy.formats.openai import AZURE_FORMATS, SCANNED_OPERATIONS, collect_body
+from proxy.formats.schema import check_model
 from proxy.providers.base import (
     ErrorReply,
     IncomingRequest,
@@ -34,10 +36,10 @@ from proxy.providers.common import (
     upstream_body,
     upstream_url,
 )
+from proxy.providers.headers import Pseudonymiser, forward_headers
 from proxy.providers.openai import (
-    SCANNED_OPERATIONS,
+    OPENAI_RESPONSE_HEADERS,
     answer_transformer,
-    collect_body,
     openai_error_reply,
     operation_for,
 )
@@ -46,7 +48,17 @@ from proxy.textslots import TextSlots
 
 # Azure resource names are DNS labels (the resource's custom subdomain).
 _RESOURCE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?")
-_FORWARDED_HEADERS = ("accept", "x-ms-client-request-id", "openai-beta", "idempotency-key")
+_FORWARDED_HEADERS = ("accept", "openai-beta")
+# Identifiers a caller picks freely go upstream as pseudonyms; Azure echoes the client request id,
+# and the caller gets its own value back.
+_CLIENT_REQUEST_ID = "x-ms-client-request-id"
+_IDENTIFIER_HEADERS = ("Idempotency-Key", _CLIENT_REQUEST_ID)
+# OpenAI's, plus Azure's request ids, region, the deployment and model that served the request
+# and its content-filter (responsible AI) headers.
+AZURE_RESPONSE_HEADERS = OPENAI_RESPONSE_HEADERS.extended(
+    names=("apim-request-id", "x-ms-region", "x-ms-deployment-name", "x-ms-served-model"),
+    prefixes=("x-ms-rai-",),
+)
 _DEPLOYMENTS = "openai/deployments/"
 _V1 = "openai/v1/"
 _OPENAI = "openai/"
@@ -126,6 +138,8 @@ def _route(method: str, subpath: str, allow_paths: tuple[str, ...]) -> _Route:
 
 
 class AzureExchange(ProviderExchange):
+    response_allowlist = AZURE_RESPONSE_HEADERS
+
     def __init__(self, adapter: AzureOpenAIAdapter, incoming: IncomingRequest, route: _Route) -> None:
         self._adapter = adapter
         self._incoming = incoming
@@ -154,26 +168,30 @@ class AzureExchange(ProviderExchange):
 
     def parse(self, body: bytes) -> None:
         self._raw = body
+        if self._model:
+            self._model = check_model(self._model, "the deployment in the path")
         if self.scanned:
             self._body = parse_json_object(body)
-            model = self._body.get("model")
+            model = check_model(self._body.get("model"))
             # The deployment in the path is what Azure runs, whatever the body says.
-            if not self._model and isinstance(model, str):
+            if not self._model:
                 self._model = model
             self.streamed = self._body.get("stream") is True
         elif self.operation == "models":
             _, _, model_id = self._route.path.partition("/models/")
-            self._model = unquote(model_id)
+            self._model = check_model(unquote(model_id), "the model in the path") if model_id else ""
 
     @property
     def target(self) -> ProviderTarget:
-        return ProviderTarget("azure", self.operation, self._model)
+        return ProviderTarget(
+            self._adapter.name, self.operation, self._model, carries_data=self.operation != "models"
+        )
 
     def collect(self, slots: TextSlots) -> None:
         if self._body is not None:
-            collect_body(self.operation, self._body, slots)
+            collect_body(self.operation, self._body, slots, AZURE_FORMATS)
 
-    def upstream_request(self) -> UpstreamRequest:
+    def upstream_request(self, pseudonym: Pseudonymiser | None = None) -> UpstreamRequest:
         assert self._resource is not None, "authenticate() picks the resource"
         query = list(self._incoming.query.items())
         if self.operation != "passthrough":
@@ -181,7 +199,7 @@ class AzureExchange(ProviderExchange):
             query = [(name, value) for name, value in query if name == _API_VERSION]
         url = upstream_url(self._resource.endpoint, "/" + self._route.path, query)
         incoming = self._incoming.headers
-        headers = {name: incoming[name] for name in _FORWARDED_HEADERS if name in incoming}
+        headers = forward_headers(incoming, _FORWARDED_HEADERS, _IDENTIFIER_HEADERS, pseudonym)
         if self._adapter.config.auth_mode == "passthrough":
             # The caller's own Azure credential: an api-key, or an Entra ID bearer token.
             if "api-key" in incoming:
@@ -199,10 +217,16 @@ class AzureExchange(ProviderExchange):
         # Content-filter fields (prompt_filter_results, content_filter_results) are kept as they come.
         return answer_transformer(self.operation, status, headers, restorer)
 
+    def response_headers(self, upstream: Mapping[str, str]) -> dict[str, str]:
+        headers = super().response_headers(upstream)
+        sent = self._incoming.headers.get(_CLIENT_REQUEST_ID)
+        if sent is not None and any(name.lower() == _CLIENT_REQUEST_ID for name in upstream):
+            # Azure echoed the pseudonym it was sent; the caller sees the id it chose.
+            headers[_CLIENT_REQUEST_ID] = sent
+        return headers
+
 
 class AzureOpenAIAdapter(ProviderAdapter):
-    name = "azure"
-
     def __init__(self, config: ProviderConfig, keys: KeyRing) -> None:
         super().__init__(config, keys)
         self.resources = parse_resources(config)

@@ -18,27 +18,9 @@ from models.target import ProviderTarget
 from proxy.auth import KeyRing
 from proxy.config import ProviderConfig
 from proxy.errors import ProxyError
+from proxy.providers.headers import CONTENT_HEADERS, HeaderAllowList, Pseudonymiser
 from proxy.restore import Restorer
 from proxy.textslots import TextSlots
-
-# Upstream response headers that describe the hop, not the answer; aiohttp sets its own.
-HOP_HEADERS = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "content-length",
-        "content-encoding",
-        "server",
-        "date",
-        "set-cookie",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -105,6 +87,8 @@ class ProviderExchange(ABC):
     # False for operations forwarded without a body to scan (listing models, allowed extra paths).
     scanned: bool = True
     streamed: bool = False
+    # The upstream response headers a caller gets: what the provider's official SDK reads.
+    response_allowlist: HeaderAllowList = CONTENT_HEADERS
 
     @abstractmethod
     def authenticate(self, body: bytes) -> str:
@@ -123,13 +107,21 @@ class ProviderExchange(ABC):
         """Register every piece of user text (and unscannable content) in the parsed body."""
 
     @abstractmethod
-    def upstream_request(self) -> UpstreamRequest:
-        """The request to send upstream, from the (now masked) parsed body."""
+    def upstream_request(self, pseudonym: Pseudonymiser | None = None) -> UpstreamRequest:
+        """The request to send upstream, from the (now masked) parsed body.
+
+        Headers go by the adapter's allow-list. Identifier-like headers a caller fills in freely
+        (Idempotency-Key) go as `pseudonym(value)`; without a pseudonymiser they are not sent.
+        """
 
     @abstractmethod
     def response_transformer(
         self, status: int, headers: Mapping[str, str], restorer: Restorer
     ) -> ResponseTransformer: ...
+
+    def response_headers(self, upstream: Mapping[str, str]) -> dict[str, str]:
+        """The upstream answer's headers to relay to the caller (allow-listed, never a redirect)."""
+        return self.response_allowlist.pick(upstream)
 
     def customer_hint(self) -> str | None:
         """A customer id carried in the provider's own request shape, if the adapter knows one."""
@@ -137,11 +129,13 @@ class ProviderExchange(ABC):
 
 
 class ProviderAdapter(ABC):
+    # The provider's name (its path prefix, rules word and metric label): the configuration's.
     name: str = ""
 
     def __init__(self, config: ProviderConfig, keys: KeyRing) -> None:
         self.config = config
         self.keys = keys
+        self.name = config.name
 
     @abstractmethod
     def open(self, incoming: IncomingRequest) -> ProviderExchange:
@@ -150,10 +144,6 @@ class ProviderAdapter(ABC):
     @abstractmethod
     def error_reply(self, error: ProxyError) -> ErrorReply:
         """A proxy-made error in the provider's own shape, so its SDK raises its usual exception."""
-
-
-def relay_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if k.lower() not in HOP_HEADERS}
 
 
 class StreamAbort(Exception):

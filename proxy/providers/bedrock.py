@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -48,6 +48,9 @@ from proxy.codecs.eventstream import (
 )
 from proxy.config import ConfigError, ProviderConfig
 from proxy.errors import ProxyError, bad_request, not_found
+from proxy.formats.bedrock import collect_converse, collect_invoke, model_family
+from proxy.formats.bedrock_answers import JSON_TEXT_KEYS, ChunkHandler, ConverseEvents, chunk_handler
+from proxy.formats.schema import check_model
 from proxy.identity import CUSTOMER_HEADER
 from proxy.providers.base import (
     ErrorReply,
@@ -61,17 +64,13 @@ from proxy.providers.base import (
 )
 from proxy.providers.common import (
     JsonAnswer,
-    add_identifier,
-    add_text,
     allowed_extra,
     check_path,
     encode_query,
     parse_json_object,
-    restore_json,
-    scan_field,
-    scan_other_fields,
 )
-from proxy.restore import Restorer, StreamKey, StreamRestorers
+from proxy.providers.headers import CONTENT_HEADERS, Pseudonymiser
+from proxy.restore import Restorer
 from proxy.textslots import TextSlots
 
 log = logging.getLogger("consentry.bedrock")
@@ -135,434 +134,6 @@ _MODEL_PATH = re.compile(
     r"(?P<op>converse|converse-stream|invoke|invoke-with-response-stream)$"
 )
 _STREAMED = frozenset({"converse-stream", "invoke-with-response-stream"})
-_GEOGRAPHY = re.compile(r"^[a-z]{2,6}(?:-[a-z]+)?$")
-
-_FAMILIES: tuple[tuple[str, str], ...] = (
-    ("anthropic.", "anthropic"),
-    ("amazon.nova-", "nova"),
-    ("amazon.titan-text", "titan"),
-    ("amazon.titan-tg1", "titan"),
-    ("amazon.titan-embed-text", "titan-embed"),
-    ("amazon.titan-embed-g1-text", "titan-embed"),
-    ("meta.llama", "llama"),
-    ("mistral.", "mistral"),
-    ("cohere.command", "cohere"),
-    ("cohere.embed", "cohere-embed"),
-)
-_VENDORS = frozenset(prefix.split(".", 1)[0] for prefix, _ in _FAMILIES)
-
-
-def model_family(model_id: str) -> str | None:
-    """The InvokeModel body format of a model id, inference-profile id or ARN; None if unknown.
-
-    An ARN is read by its last segment; an application inference profile or a provisioned or
-    custom model ARN names no family, so its bodies count as unscannable.
-    """
-    name = model_id.rsplit("/", 1)[-1].lower()
-    head, _, rest = name.partition(".")
-    if rest and head not in _VENDORS and _GEOGRAPHY.match(head):
-        name = rest  # a cross-region inference profile: "eu.", "us-gov.", "global." ...
-    for prefix, family in _FAMILIES:
-        if name.startswith(prefix):
-            return family
-    return None
-
-
-# ---------------------------------------------------------------- where text lives in requests
-
-
-def _as_list(value: Any, what: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise bad_request(f"'{what}' must be a list")
-    return value
-
-
-def _block_object(value: Any, what: str) -> dict[str, Any]:
-    # A block member of the wrong shape could only be forwarded unread.
-    if not isinstance(value, dict):
-        raise bad_request(f"'{what}' must be an object")
-    return value
-
-
-def _text_list(slots: TextSlots, items: Any, what: str) -> None:
-    """A list of `{"text": ...}` items (search results, cited content)."""
-    for item in _as_list(items, what):
-        add_text(slots, _block_object(item, f"{what}[]"), "text", f"{what}[].text")
-        scan_other_fields(slots, item, ("text", "type"))
-
-
-_SEARCH_RESULT_FIELDS = frozenset({"type", "source", "title", "content", "citations", "cache_control"})
-
-
-def _search_result(slots: TextSlots, block: dict[str, Any]) -> None:
-    for key in ("source", "title"):
-        add_text(slots, block, key, f"searchResult '{key}'")
-    _text_list(slots, block.get("content"), "searchResult.content")
-    scan_other_fields(slots, block, _SEARCH_RESULT_FIELDS)
-
-
-# Converse (and Amazon Nova's InvokeModel messages, which use the same blocks).
-
-_CONVERSE_MEDIA = frozenset({"image", "document", "video", "audio"})
-# Blocks that carry no user text: prompt-cache markers, tool availability changes.
-_CONVERSE_SILENT = frozenset({"cachePoint", "toolAddition", "toolRemoval"})
-
-
-def _converse_tool_result(slots: TextSlots, item: Any) -> None:
-    if not isinstance(item, dict):
-        raise bad_request("each toolResult content item must be an object")
-    for key, value in item.items():
-        if key == "text":
-            add_text(slots, item, "text", "a toolResult item's 'text'", required=True)
-        elif key == "json":
-            scan_field(slots, item, "json")
-        elif key == "searchResult" and isinstance(value, dict):
-            _search_result(slots, value)
-        else:
-            slots.add_unscannable(key if key in _CONVERSE_MEDIA else "unknown tool result content")
-
-
-def _converse_block(slots: TextSlots, block: Any) -> None:
-    if not isinstance(block, dict):
-        raise bad_request("each content block must be an object")
-    for key, value in block.items():
-        if key == "text":
-            add_text(slots, block, "text", "a content block's 'text'", required=True)
-        elif key in _CONVERSE_MEDIA:
-            slots.add_unscannable(key)
-        elif key == "toolUse":
-            # `input` may be any JSON value: scanned with every other field but the tool's ids.
-            scan_other_fields(slots, _block_object(value, key), ("toolUseId", "name", "type"))
-        elif key == "toolResult":
-            result = _block_object(value, key)
-            for item in _as_list(result.get("content"), "toolResult.content"):
-                _converse_tool_result(slots, item)
-            scan_other_fields(slots, result, ("toolUseId", "content", "status", "type"))
-        elif key == "guardContent":
-            guarded = _block_object(value, key)
-            if guarded.get("text") is not None:
-                text = _block_object(guarded["text"], "guardContent.text")
-                add_text(slots, text, "text", "guardContent 'text'", required=True)
-                scan_other_fields(slots, text, ("text", "qualifiers"))
-            if "image" in guarded:
-                slots.add_unscannable("image")
-            scan_other_fields(slots, guarded, ("text", "image"))
-        elif key == "reasoningContent":
-            # redactedContent is the model's own encrypted reasoning: opaque to everyone.
-            reasoning = _block_object(value, key)
-            text = reasoning.get("reasoningText")
-            if text is not None:
-                text = _block_object(text, "reasoningContent.reasoningText")
-                add_text(slots, text, "text", "reasoningText 'text'")
-                scan_other_fields(slots, text, ("text", "signature"))
-            scan_other_fields(slots, reasoning, ("reasoningText", "redactedContent"))
-        elif key == "citationsContent":
-            # The citations (sources, titles, quoted spans) are scanned whole.
-            cited = _block_object(value, key)
-            _text_list(slots, cited.get("content"), "citationsContent.content")
-            scan_other_fields(slots, cited, ("content",))
-        elif key == "searchResult":
-            _search_result(slots, _block_object(value, key))
-        elif key not in _CONVERSE_SILENT:
-            slots.add_unscannable("unknown content block")
-
-
-def _converse_messages(slots: TextSlots, body: dict[str, Any]) -> None:
-    for message in _as_list(body.get("messages"), "messages"):
-        if not isinstance(message, dict):
-            raise bad_request("each message must be an object")
-        for block in _as_list(message.get("content"), "content"):
-            _converse_block(slots, block)
-        scan_other_fields(slots, message, ("role", "content"))
-    for block in _as_list(body.get("system"), "system"):
-        if not isinstance(block, dict):
-            raise bad_request("each system block must be an object")
-        _converse_block(slots, block)
-
-
-_CONVERSE_KNOWN = frozenset(
-    {
-        "messages",
-        "system",
-        "promptVariables",
-        "requestMetadata",
-        # Parameters, not user text. additionalModelRequestFields holds model settings such as
-        # beta flag names with dates in them, which masking would break.
-        "inferenceConfig",
-        "toolConfig",
-        "guardrailConfig",
-        "additionalModelRequestFields",
-        "additionalModelResponseFieldPaths",
-        "performanceConfig",
-        "serviceTier",
-        "outputConfig",
-        "projectIdentifier",
-    }
-)
-
-
-def _converse(body: dict[str, Any], slots: TextSlots) -> None:
-    _converse_messages(slots, body)
-    variables = body.get("promptVariables")
-    if variables is not None:
-        for value in _block_object(variables, "promptVariables").values():
-            variable = _block_object(value, "promptVariables values")
-            add_text(slots, variable, "text", "a prompt variable's 'text'")
-            scan_other_fields(slots, variable, ("text",))
-    metadata = body.get("requestMetadata")
-    if metadata is not None:
-        for key in _block_object(metadata, "requestMetadata"):
-            add_identifier(slots, metadata, key, "requestMetadata values")
-    scan_other_fields(slots, body, _CONVERSE_KNOWN)
-
-
-# InvokeModel bodies, one collector per family. Each refuses (as unscannable) a body without the
-# fields its family's text lives in: a different API behind the same model-id prefix (an image
-# model, say) must not pass as "no text found".
-
-
-def _anthropic_block(slots: TextSlots, block: Any) -> None:
-    if not isinstance(block, dict):
-        raise bad_request("each content block must be an object")
-    btype = block.get("type")
-    if btype == "text":
-        add_text(slots, block, "text", "a text block's 'text'", required=True)
-        scan_other_fields(slots, block, ("type", "text", "cache_control"))  # citations too
-    elif btype == "thinking":
-        add_text(slots, block, "thinking", "a thinking block's 'thinking'", required=True)
-        scan_other_fields(slots, block, ("type", "thinking", "signature"))
-    elif btype == "redacted_thinking":
-        pass  # the model's own encrypted reasoning
-    elif btype == "tool_use":
-        scan_other_fields(slots, block, ("type", "id", "name", "cache_control"))  # input too
-    elif btype == "tool_result":
-        content = block.get("content")
-        if isinstance(content, str):
-            slots.add(block, "content")
-        else:
-            for inner in _as_list(content, "tool_result.content"):
-                _anthropic_block(slots, inner)
-        scan_other_fields(slots, block, ("type", "tool_use_id", "content", "is_error", "cache_control"))
-    elif btype == "search_result":
-        _search_result(slots, block)
-    elif btype in ("image", "document"):
-        slots.add_unscannable(str(btype))
-    else:
-        slots.add_unscannable("unknown content block")
-
-
-def _anthropic_content(slots: TextSlots, holder: dict[str, Any], key: str) -> None:
-    content = holder.get(key)
-    if isinstance(content, str):
-        slots.add(holder, key)
-    else:
-        for block in _as_list(content, key):
-            _anthropic_block(slots, block)
-
-
-_ANTHROPIC_KNOWN = frozenset(
-    {
-        "messages",
-        "system",
-        "prompt",
-        "metadata",
-        "anthropic_version",
-        "anthropic_beta",
-        "max_tokens",
-        "max_tokens_to_sample",
-        "temperature",
-        "top_p",
-        "top_k",
-        "stop_sequences",
-        "tools",
-        "tool_choice",
-        "thinking",
-    }
-)
-
-
-def _anthropic(body: dict[str, Any], slots: TextSlots) -> None:
-    if not isinstance(body.get("messages"), list) and not isinstance(body.get("prompt"), str):
-        slots.add_unscannable("unrecognised Anthropic body")
-    for message in _as_list(body.get("messages"), "messages"):
-        if not isinstance(message, dict):
-            raise bad_request("each message must be an object")
-        _anthropic_content(slots, message, "content")
-        scan_other_fields(slots, message, ("role", "content"))
-    _anthropic_content(slots, body, "system")
-    if "prompt" in body:  # the legacy text-completions format
-        scan_field(slots, body, "prompt")
-    metadata = body.get("metadata")
-    if metadata is not None:
-        add_identifier(slots, _block_object(metadata, "metadata"), "user_id", "metadata.user_id")
-        scan_other_fields(slots, metadata, frozenset({"user_id"}))
-    scan_other_fields(slots, body, _ANTHROPIC_KNOWN)
-
-
-_NOVA_KNOWN = frozenset({"messages", "system", "schemaVersion", "inferenceConfig", "toolConfig"})
-
-
-def _nova(body: dict[str, Any], slots: TextSlots) -> None:
-    if not isinstance(body.get("messages"), list):
-        slots.add_unscannable("unrecognised Amazon Nova body")
-    _converse_messages(slots, body)
-    scan_other_fields(slots, body, _NOVA_KNOWN)
-
-
-def _single_text(
-    field: str, label: str, known: frozenset[str]
-) -> Callable[[dict[str, Any], TextSlots], None]:
-    """A family whose whole prompt is one string field."""
-
-    def collect(body: dict[str, Any], slots: TextSlots) -> None:
-        if isinstance(body.get(field), str):
-            slots.add(body, field)
-        else:
-            slots.add_unscannable(f"unrecognised {label} body")
-        if "images" in body:
-            slots.add_unscannable("image")
-        scan_other_fields(slots, body, known | {"images"})
-
-    return collect
-
-
-_TITAN_KNOWN = frozenset({"inputText", "textGenerationConfig"})
-_TITAN_EMBED_KNOWN = frozenset({"inputText", "dimensions", "normalize", "embeddingTypes"})
-_LLAMA_KNOWN = frozenset({"prompt", "temperature", "top_p", "max_gen_len"})
-
-_MISTRAL_KNOWN = frozenset(
-    {
-        "prompt",
-        "messages",
-        "max_tokens",
-        "temperature",
-        "top_p",
-        "top_k",
-        "stop",
-        "tools",
-        "tool_choice",
-        "response_format",
-        "random_seed",
-        "safe_prompt",
-    }
-)
-
-
-_MISTRAL_MESSAGE_FIELDS = frozenset({"role", "content", "tool_calls", "tool_call_id", "name", "prefix"})
-
-
-def _mistral_arguments(slots: TextSlots, function: dict[str, Any]) -> None:
-    arguments = function.get("arguments")
-    if isinstance(arguments, str):
-        slots.add_json_string(function, "arguments")  # JSON text
-    else:
-        slots.add_strings_in(arguments)  # also taken as a JSON object
-
-
-def _mistral(body: dict[str, Any], slots: TextSlots) -> None:
-    if not isinstance(body.get("prompt"), str) and not isinstance(body.get("messages"), list):
-        slots.add_unscannable("unrecognised Mistral body")
-    if "prompt" in body:
-        scan_field(slots, body, "prompt")
-    for message in _as_list(body.get("messages"), "messages"):
-        if not isinstance(message, dict):
-            raise bad_request("each message must be an object")
-        content = message.get("content")
-        if isinstance(content, str):
-            slots.add(message, "content")
-        else:
-            for part in _as_list(content, "content"):
-                if isinstance(part, dict) and part.get("type") == "text":
-                    add_text(slots, part, "text", "a text part's 'text'", required=True)
-                    scan_other_fields(slots, part, ("type", "text"))
-                else:
-                    slots.add_unscannable("image" if isinstance(part, dict) else "unknown content part")
-        for call in _as_list(message.get("tool_calls"), "tool_calls"):
-            call = _block_object(call, "tool_calls[]")
-            function = call.get("function")
-            if function is not None:
-                function = _block_object(function, "tool_calls[].function")
-                _mistral_arguments(slots, function)
-                scan_other_fields(slots, function, ("name", "arguments"))
-            scan_other_fields(slots, call, ("id", "type", "index", "function"))
-        scan_other_fields(slots, message, _MISTRAL_MESSAGE_FIELDS)
-    scan_other_fields(slots, body, _MISTRAL_KNOWN)
-
-
-_COHERE_KNOWN = frozenset(
-    {
-        "message",
-        "prompt",
-        "preamble",
-        "chat_history",
-        "documents",
-        "tool_results",
-        "search_queries_only",
-        "max_tokens",
-        "temperature",
-        "p",
-        "k",
-        "prompt_truncation",
-        "frequency_penalty",
-        "presence_penalty",
-        "seed",
-        "return_prompt",
-        "tools",
-        "stop_sequences",
-        "raw_prompting",
-        "force_single_step",
-        "return_likelihoods",
-        "stream",
-        "num_generations",
-        "logit_bias",
-        "truncate",
-    }
-)
-
-
-def _cohere(body: dict[str, Any], slots: TextSlots) -> None:
-    if not isinstance(body.get("message"), str) and not isinstance(body.get("prompt"), str):
-        slots.add_unscannable("unrecognised Cohere body")
-    for key in ("message", "prompt", "preamble"):
-        if key in body:
-            scan_field(slots, body, key)
-    # Past turns, grounding documents and tool outputs: every string value in them.
-    for key in ("chat_history", "documents", "tool_results"):
-        if key in body:
-            slots.add_strings_in(_as_list(body[key], key))
-    scan_other_fields(slots, body, _COHERE_KNOWN)
-
-
-_COHERE_EMBED_KNOWN = frozenset({"texts", "images", "input_type", "truncate", "embedding_types"})
-
-
-def _cohere_embed(body: dict[str, Any], slots: TextSlots) -> None:
-    if not isinstance(body.get("texts"), list) and "images" not in body:
-        slots.add_unscannable("unrecognised Cohere Embed body")
-    texts = _as_list(body.get("texts"), "texts")
-    for index, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise bad_request("'texts' must be a list of strings")
-        slots.add(texts, index)
-    if body.get("images"):
-        slots.add_unscannable("image")
-    scan_other_fields(slots, body, _COHERE_EMBED_KNOWN)
-
-
-_INVOKE_COLLECTORS: dict[str, Callable[[dict[str, Any], TextSlots], None]] = {
-    "anthropic": _anthropic,
-    "nova": _nova,
-    "titan": _single_text("inputText", "Amazon Titan", _TITAN_KNOWN),
-    "titan-embed": _single_text("inputText", "Amazon Titan Embeddings", _TITAN_EMBED_KNOWN),
-    "llama": _single_text("prompt", "Meta Llama", _LLAMA_KNOWN),
-    "mistral": _mistral,
-    "cohere": _cohere,
-    "cohere-embed": _cohere_embed,
-}
-
-
 def _parse_object(raw: bytes) -> dict[str, Any]:
     # Bedrock's own wording for a body it cannot read, so callers see what Bedrock would say.
     return parse_json_object(
@@ -572,87 +143,7 @@ def _parse_object(raw: bytes) -> dict[str, Any]:
     )
 
 
-# ---------------------------------------------------------------- restoring answers
-
-# `arguments` strings are JSON text (Mistral tool calls).
-JSON_TEXT_KEYS = frozenset({"arguments"})
-
-
-def _index(value: Any, default: int = 0) -> int:
-    """A stream position from the answer (an int), or `default`: a stream key must be hashable."""
-    return value if isinstance(value, int) else default
-
-
-def _restored_or_none(value: dict[str, Any], restorer: Restorer) -> dict[str, Any] | None:
-    restored = restore_json(value, restorer, JSON_TEXT_KEYS)
-    return None if restored == value else restored
-
-
-# A handler turns one event into (extra events to send first, the event rewritten or None when
-# it is to be relayed untouched). Extra events carry text held back until its block ended.
-Rewrite = tuple[list[tuple[str, dict[str, Any]]], dict[str, Any] | None]
-
-_CONVERSE_EVENTS = frozenset(
-    {"messageStart", "contentBlockStart", "contentBlockDelta", "contentBlockStop", "messageStop", "metadata"}
-)
-
-
-class ConverseEvents:
-    """ConverseStream events (also the chunks of Amazon Nova's InvokeModel streams)."""
-
-    def __init__(self, restorer: Restorer) -> None:
-        self._restorer = restorer
-        self._streams = StreamRestorers(restorer)
-
-    def on_event(self, event_type: str, event: dict[str, Any]) -> Rewrite:
-        if event_type == "contentBlockDelta":
-            return [], self._delta(event)
-        if event_type == "contentBlockStop":
-            index = _index(event.get("contentBlockIndex"))
-            return self._leftovers(lambda key: key[0] == index), _restored_or_none(event, self._restorer)
-        if event_type == "messageStop":
-            return self._leftovers(), _restored_or_none(event, self._restorer)
-        return [], _restored_or_none(event, self._restorer)
-
-    def _delta(self, event: dict[str, Any]) -> dict[str, Any] | None:
-        index = _index(event.get("contentBlockIndex"))
-        delta = event.get("delta")
-        if not isinstance(delta, dict):
-            return None
-        changed = False
-        for kind, value in list(delta.items()):
-            if kind == "text" and isinstance(value, str):
-                changed |= self._streams.feed_into(delta, kind, (index, kind))
-            elif kind == "toolUse" and isinstance(value, dict) and isinstance(value.get("input"), str):
-                changed |= self._streams.feed_into(value, "input", (index, kind), json_text=True)
-            elif (
-                kind == "reasoningContent" and isinstance(value, dict) and isinstance(value.get("text"), str)
-            ):
-                changed |= self._streams.feed_into(value, "text", (index, kind))
-            else:  # citations, tool results of server-side tools: small and whole
-                restored = restore_json(value, self._restorer, JSON_TEXT_KEYS)
-                if restored != value:
-                    delta[kind], changed = restored, True
-        # An unchanged event goes out as the very bytes that came in.
-        return event if changed else None
-
-    def _leftovers(
-        self, match: Callable[[StreamKey], bool] = lambda _: True
-    ) -> list[tuple[str, dict[str, Any]]]:
-        out = []
-        for (index, kind), text in self._streams.flush(match):
-            if kind == "text":
-                delta: dict[str, Any] = {"text": text}
-            elif kind == "toolUse":
-                delta = {"toolUse": {"input": text}}
-            else:
-                delta = {"reasoningContent": {"text": text}}
-            out.append(("contentBlockDelta", {"contentBlockIndex": index, "delta": delta}))
-        return out
-
-    def finish(self) -> list[tuple[str, dict[str, Any]]]:
-        return self._leftovers()
-
+# ---------------------------------------------------------------- event-stream frames
 
 class _EventFrames:
     """ConverseStream frames: JSON events named by their `:event-type` header."""
@@ -682,163 +173,6 @@ class _EventFrames:
 
     def finish(self) -> bytes:
         return self._encode(self._events.finish())
-
-
-# InvokeModelWithResponseStream: each `chunk` event carries the model's own JSON, base64'd.
-ChunkRewrite = tuple[list[dict[str, Any]], dict[str, Any] | None]
-
-
-class _AnthropicChunks:
-    _FIELDS = {"text_delta": "text", "input_json_delta": "partial_json", "thinking_delta": "thinking"}
-
-    def __init__(self, restorer: Restorer) -> None:
-        self._restorer = restorer
-        self._streams = StreamRestorers(restorer)
-
-    def on_chunk(self, chunk: dict[str, Any]) -> ChunkRewrite:
-        ctype = chunk.get("type")
-        index = _index(chunk.get("index"))
-        if ctype == "content_block_delta" and isinstance(chunk.get("delta"), dict):
-            delta = chunk["delta"]
-            dtype = delta.get("type")
-            field = self._FIELDS.get(dtype) if isinstance(dtype, str) else None
-            if field is not None and isinstance(delta.get(field), str):
-                key = (index, delta["type"])
-                changed = self._streams.feed_into(delta, field, key, json_text=field == "partial_json")
-                return [], chunk if changed else None
-        if ctype == "content_block_stop":
-            return self._leftovers(lambda key: key[0] == index), None
-        if ctype in ("message_delta", "message_stop"):
-            return self._leftovers(), _restored_or_none(chunk, self._restorer)
-        return [], _restored_or_none(chunk, self._restorer)
-
-    def _leftovers(self, match: Callable[[StreamKey], bool] = lambda _: True) -> list[dict[str, Any]]:
-        return [
-            {
-                "type": "content_block_delta",
-                "index": index,
-                "delta": {"type": dtype, self._FIELDS[dtype]: text},
-            }
-            for (index, dtype), text in self._streams.flush(match)
-        ]
-
-    def finish(self) -> list[dict[str, Any]]:
-        return self._leftovers()
-
-
-class _NovaChunks:
-    """Nova chunks are ConverseStream events wrapped in an object named by the event type."""
-
-    def __init__(self, restorer: Restorer) -> None:
-        self._restorer = restorer
-        self._events = ConverseEvents(restorer)
-
-    def on_chunk(self, chunk: dict[str, Any]) -> ChunkRewrite:
-        name = next((k for k in chunk if k in _CONVERSE_EVENTS and isinstance(chunk[k], dict)), None)
-        if name is None:
-            return [], _restored_or_none(chunk, self._restorer)
-        before, rewritten = self._events.on_event(name, chunk[name])
-        extra = [{event_type: event} for event_type, event in before]
-        return extra, None if rewritten is None else {**chunk, name: rewritten}
-
-    def finish(self) -> list[dict[str, Any]]:
-        return [{event_type: event} for event_type, event in self._events.finish()]
-
-
-class _FlatChunks:
-    """Families whose chunks carry one text field and say in the same chunk that it was the last.
-
-    Titan (`outputText`, `completionReason`), Llama (`generation`, `stop_reason`), Mistral
-    (`outputs[]` or `choices[]` with `stop_reason`/`finish_reason`) and Cohere (`text` of
-    `text-generation` events, then a `stream-end` event with the whole response).
-    """
-
-    def __init__(self, family: str, restorer: Restorer) -> None:
-        self._family = family
-        self._restorer = restorer
-        self._streams = StreamRestorers(restorer)
-
-    def _text(self, holder: dict[str, Any], field: str, key: StreamKey, last: bool) -> bool:
-        """Restore holder[field]; on the stream's last chunk append what was held back."""
-        changed = isinstance(holder.get(field), str) and self._streams.feed_into(holder, field, key)
-        if last:
-            rest = self._streams.flush_one(key)
-            if rest:
-                holder[field] = (holder.get(field) or "") + rest
-                changed = True
-        return changed
-
-    def on_chunk(self, chunk: dict[str, Any]) -> ChunkRewrite:
-        family = self._family
-        if family == "titan" and "outputText" in chunk:
-            key = ("outputText", _index(chunk.get("index")))
-            changed = self._text(chunk, "outputText", key, chunk.get("completionReason") is not None)
-            return [], chunk if changed else None
-        if family == "llama" and "generation" in chunk:
-            changed = self._text(chunk, "generation", ("generation",), chunk.get("stop_reason") is not None)
-            return [], chunk if changed else None
-        if family == "mistral" and isinstance(chunk.get("outputs") or chunk.get("choices"), list):
-            changed = False
-            for position, item in enumerate(chunk.get("outputs") or chunk.get("choices")):
-                if not isinstance(item, dict):
-                    continue
-                last = item.get("stop_reason") is not None or item.get("finish_reason") is not None
-                index = _index(item.get("index"), position)
-                if "text" in item:
-                    changed |= self._text(item, "text", ("text", index), last)
-                for part in ("message", "delta"):
-                    if isinstance(item.get(part), dict):
-                        changed |= self._text(item[part], "content", ("content", index), last)
-            return [], chunk if changed else None
-        if family == "cohere":
-            generating = chunk.get("event_type", "text-generation") == "text-generation"
-            if generating and not chunk.get("is_finished") and isinstance(chunk.get("text"), str):
-                return [], chunk if self._text(chunk, "text", ("text",), False) else None
-            if chunk.get("is_finished") or chunk.get("event_type") == "stream-end":
-                return self.finish(), _restored_or_none(chunk, self._restorer)
-        return [], _restored_or_none(chunk, self._restorer)
-
-    def finish(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for key, text in self._streams.flush():
-            if self._family == "titan":
-                out.append({"outputText": text, "index": key[1]})
-            elif self._family == "llama":
-                out.append({"generation": text})
-            elif self._family == "mistral":
-                if key[0] == "text":
-                    out.append({"outputs": [{"text": text}]})
-                else:
-                    out.append({"choices": [{"index": key[1], "message": {"content": text}}]})
-            else:
-                out.append({"is_finished": False, "event_type": "text-generation", "text": text})
-        return out
-
-
-class _WholeChunks:
-    """A family without streamed text fields (embeddings): restore each chunk whole."""
-
-    def __init__(self, restorer: Restorer) -> None:
-        self._restorer = restorer
-
-    def on_chunk(self, chunk: dict[str, Any]) -> ChunkRewrite:
-        return [], _restored_or_none(chunk, self._restorer)
-
-    def finish(self) -> list[dict[str, Any]]:
-        return []
-
-
-ChunkHandler = _AnthropicChunks | _NovaChunks | _FlatChunks | _WholeChunks
-
-
-def _chunk_handler(family: str | None, restorer: Restorer) -> ChunkHandler:
-    if family == "anthropic":
-        return _AnthropicChunks(restorer)
-    if family == "nova":
-        return _NovaChunks(restorer)
-    if family in ("titan", "llama", "mistral", "cohere"):
-        return _FlatChunks(family, restorer)
-    return _WholeChunks(restorer)
 
 
 class _ChunkFrames:
@@ -929,10 +263,20 @@ _PARAMETER_HEADERS = (
     "X-Amzn-Bedrock-ProjectIdentifier",
 )
 _ACCEPT_HEADER = {"invoke": "Accept", "invoke-with-response-stream": "X-Amzn-Bedrock-Accept"}
+# What botocore reads from an answer: the request id (ResponseMetadata), the error code, its retry
+# advice, and the operation's output headers (all X-Amzn-Bedrock-*: content type, latency mode,
+# service tier; the token counts and latency InvokeModel reports).
+BEDROCK_RESPONSE_HEADERS = CONTENT_HEADERS.extended(
+    names=("x-amzn-requestid", "x-amzn-errortype", "x-amz-retry-after", "retry-after"),
+    prefixes=("x-amzn-bedrock-",),
+)
 _METADATA_HEADER = "X-Amzn-Bedrock-Request-Metadata"
+_PARAMETER_VALUE = re.compile(r"[A-Za-z0-9*][A-Za-z0-9*:/._+=;,-]{0,2047}")
 
 
 class BedrockExchange(ProviderExchange):
+    response_allowlist = BEDROCK_RESPONSE_HEADERS
+
     def __init__(
         self, adapter: BedrockAdapter, incoming: IncomingRequest, operation: str, encoded_model: str
     ) -> None:
@@ -980,6 +324,7 @@ class BedrockExchange(ProviderExchange):
         self._raw = body
         if self.operation == "passthrough":
             return
+        self._model = check_model(self._model, "the model id in the path")
         if not self.operation.startswith("invoke") or self._family is not None:
             self._body = _parse_object(body)
         metadata = self._incoming.headers.get(_METADATA_HEADER)
@@ -995,21 +340,22 @@ class BedrockExchange(ProviderExchange):
     @property
     def target(self) -> ProviderTarget:
         model = "" if self.operation == "passthrough" else self._model
-        return ProviderTarget("bedrock", self.operation, model, self._adapter.region)
+        return ProviderTarget(self._adapter.name, self.operation, model, self._adapter.region)
 
     def collect(self, slots: TextSlots) -> None:
         if self.operation.startswith("converse"):
             assert self._body is not None
-            _converse(self._body, slots)
+            collect_converse(self._body, slots)
         elif self._body is not None and self._family is not None:
-            _INVOKE_COLLECTORS[self._family](self._body, slots)
+            collect_invoke(self._family, self._body, slots)
         elif self._raw:
             slots.add_unscannable("InvokeModel body of an unrecognised model family")
         if self._metadata is not None:
             for key in self._metadata:
                 slots.add_identifier(self._metadata, key)
 
-    def upstream_request(self) -> UpstreamRequest:
+    def upstream_request(self, pseudonym: Pseudonymiser | None = None) -> UpstreamRequest:
+        # Bedrock takes no identifier header but the request metadata, pseudonymised with the body.
         adapter = self._adapter
         incoming = self._incoming.headers
         headers: dict[str, str] = {}
@@ -1024,8 +370,13 @@ class BedrockExchange(ProviderExchange):
             url = f"{adapter.base_url}/model/{self._encoded_model}/{self.operation}"
         if self.operation in _ACCEPT_HEADER:
             for name in (*_PARAMETER_HEADERS, _ACCEPT_HEADER[self.operation]):
-                if name in incoming:
-                    headers[name] = incoming[name]
+                value = incoming.get(name)
+                if value is None:
+                    continue
+                # Settings, guardrail ids/ARNs and media types: bounded tokens, else a 400.
+                if not _PARAMETER_VALUE.fullmatch(value):
+                    raise bad_request(f"{name} must be a setting, an id or an ARN")
+                headers[name] = value
             if self._metadata is not None:
                 headers[_METADATA_HEADER] = orjson.dumps(self._metadata).decode()
         if self._body is not None:
@@ -1052,7 +403,7 @@ class BedrockExchange(ProviderExchange):
                 return EventStreamAnswer(_CheckedFrames())
             if self.operation == "converse-stream":
                 return EventStreamAnswer(_EventFrames(restorer))
-            return EventStreamAnswer(_ChunkFrames(_chunk_handler(self._family, restorer)))
+            return EventStreamAnswer(_ChunkFrames(chunk_handler(self._family, restorer)))
         if restorer.active and self.operation != "passthrough":
             return JsonAnswer(restorer, JSON_TEXT_KEYS)
         return PassThrough(streaming=False)
@@ -1074,7 +425,6 @@ def _configured_credentials(config: ProviderConfig) -> Credentials | None:
 
 
 class BedrockAdapter(ProviderAdapter):
-    name = "bedrock"
     # How long to wait before asking botocore's credential chain again after it found nothing.
     CHAIN_RETRY_S = 30.0
 

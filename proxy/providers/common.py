@@ -17,7 +17,7 @@ from proxy.codecs.sse import SseDecoder, SseEvent
 from proxy.config import ProviderConfig
 from proxy.errors import ProxyError, bad_request, not_found, unauthorized
 from proxy.providers.base import ProviderAdapter, ResponseTransformer
-from proxy.restore import Restorer, json_escape
+from proxy.restore import Restorer, restore_json
 from proxy.textslots import TextSlots
 
 # In passthrough mode the caller's own provider credential goes upstream, so the proxy key that
@@ -189,23 +189,6 @@ def upstream_body(
 
 
 # ---------------------------------------------------------------- restoring answers
-
-
-def restore_json(value: Any, restorer: Restorer, json_text_keys: frozenset[str] = frozenset()) -> Any:
-    """Every string in a JSON value restored. Strings under `json_text_keys` are JSON text (tool
-    call arguments in OpenAI's and Mistral's shapes), so values go into them JSON-escaped."""
-    if isinstance(value, str):
-        return restorer.restore(value)
-    if isinstance(value, dict):
-        return {
-            k: restorer.restore(v, json_escape)
-            if k in json_text_keys and isinstance(v, str)
-            else restore_json(v, restorer, json_text_keys)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [restore_json(v, restorer, json_text_keys) for v in value]
-    return value
 
 
 class JsonAnswer(ResponseTransformer):

@@ -10,16 +10,19 @@ same response objects.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from models.providers import BUILTIN_PROVIDERS
 from models.target import ProviderTarget
 from proxy.codecs.json_array import JsonArraySplitter
 from proxy.codecs.sse import SseEvent
-from proxy.errors import ProxyError, bad_request, not_found
+from proxy.errors import ProxyError, not_found
+from proxy.formats.gemini import collect_request
+from proxy.formats.schema import MODEL_PATTERN
 from proxy.providers import common
 from proxy.providers.base import (
     ErrorReply,
@@ -41,14 +44,14 @@ from proxy.providers.common import (
     managed_key,
     parse_json_object,
     restore_json,
-    scan_field,
     upstream_body,
     upstream_url,
 )
+from proxy.providers.headers import CONTENT_HEADERS, Pseudonymiser, forward_headers, sdk_version_string
 from proxy.restore import Restorer, StreamRestorers
 from proxy.textslots import TextSlots
 
-DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+DEFAULT_BASE_URL = BUILTIN_PROVIDERS["gemini"]
 KEY_HEADER = "x-goog-api-key"
 KEY_QUERY = "key"
 
@@ -91,263 +94,15 @@ def gemini_error_reply(error: ProxyError) -> ErrorReply:
     return ErrorReply(error.status, orjson.dumps(body))
 
 
-# ---------------------------------------------------------------- where text lives in requests
-
-# Google's JSON front end takes every field by its lowerCamelCase name or by its proto name
-# (the SDK itself sends `inlineData.mime_type`), so every field is looked up both ways: a body
-# must not get unscanned text past the proxy by spelling a field `system_instruction`.
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(word[:1].upper() + word[1:] for word in rest)
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), name)
-
-
-def _fields(holder: object, name: str) -> list[tuple[str, Any]]:
-    """(key, value) for each spelling of the lowerCamelCase field `name` present in `holder`."""
-    if not isinstance(holder, dict):
-        return []
-    spellings = (name, _snake(name)) if name != _snake(name) else (name,)
-    return [(key, holder[key]) for key in spellings if key in holder]
-
-
-# Part fields that describe a part but carry no user content.
-_PART_METADATA = frozenset(
-    {
-        "thought",
-        "thoughtSignature",
-        "videoMetadata",
-        "mediaResolution",
-        "mediaProcessing",
-        "speechMetadata",
-        "documentMetadata",
-        "spreadsheetMetadata",
-        "audioMetadata",
-    }
-)
-_MEDIA_KINDS = ("image", "audio", "video")
-
-
-def _media_kind(blob: object) -> str:
-    for _, mime in _fields(blob, "mimeType"):
-        family = mime.split("/", 1)[0] if isinstance(mime, str) else ""
-        if family in _MEDIA_KINDS:
-            return family
-    return "file"
-
-
-# A value of the wrong shape where text or a structure with text belongs is refused (400): it
-# could only be forwarded unread.
-
-
-def _object(value: object, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise bad_request(f"'{what}' must be an object")
-    return value
-
-
-def _add_fields(slots: TextSlots, holder: dict[str, Any], name: str) -> None:
-    """Register each spelling of the text field `name` in `holder` (a string, or null)."""
-    for key, value in _fields(holder, name):
-        if isinstance(value, str):
-            slots.add(holder, key)
-        elif value is not None:
-            raise bad_request(f"'{name}' must be a string")
-
-
-def _strings_in_fields(slots: TextSlots, holder: dict[str, Any], name: str) -> None:
-    """Every string in each spelling of the field `name` (a Struct, or whatever came instead)."""
-    for key, _ in _fields(holder, name):
-        scan_field(slots, holder, key)
-
-
-def _scan_other(slots: TextSlots, holder: dict[str, Any], known: frozenset[str]) -> None:
-    """Scan the fields of `holder` not in `known` (lowerCamelCase names, either spelling): one this
-    adapter has not heard of must not take text upstream unread."""
-    for key in holder:
-        if _camel(key) not in known:
-            scan_field(slots, holder, key)
-
-
-# Fields read by the collectors below, or that name and tag things; any other field is scanned.
-_CONTENT_FIELDS = frozenset({"parts", "role"})
-_CALL_FIELDS = frozenset({"name", "id", "args"})
-_RESPONSE_FIELDS = frozenset({"name", "id", "response", "parts", "willContinue", "scheduling"})
-_CODE_FIELDS = {
-    "executableCode": ("code", frozenset({"id", "language", "code"})),
-    "codeExecutionResult": ("output", frozenset({"id", "outcome", "output"})),
-}
-_EMBED_FIELDS = frozenset({"model", "content", "title", "taskType", "outputDimensionality"})
-# GenerateContentRequest: settings and tool declarations are the application's, not user text.
-_GENERATE_FIELDS = frozenset(
-    {
-        "model",
-        "contents",
-        "systemInstruction",
-        "tools",
-        "toolConfig",
-        "safetySettings",
-        "generationConfig",
-        "cachedContent",
-        "labels",
-    }
-)
-
-
-def _response_parts(slots: TextSlots, response: dict[str, Any]) -> None:
-    # Function results may carry media of their own.
-    for _, inner_parts in _fields(response, "parts"):
-        if inner_parts is None:
-            continue
-        if not isinstance(inner_parts, list):
-            raise bad_request("'functionResponse.parts' must be a list")
-        for inner in inner_parts:
-            for inner_key, media in _object(inner, "functionResponse.parts[]").items():
-                kind = _camel(inner_key)
-                if kind in ("inlineData", "fileData"):
-                    slots.add_unscannable(_media_kind(media))
-                elif kind not in _PART_METADATA:
-                    slots.add_unscannable("unknown content part")
-
-
-def _part(slots: TextSlots, part: dict[str, Any]) -> None:
-    for key, value in part.items():
-        field = _camel(key)
-        if field in _PART_METADATA:
-            continue
-        if field == "text":
-            if not isinstance(value, str):
-                raise bad_request("a part's 'text' must be a string")
-            slots.add(part, key)
-        elif field in ("functionCall", "toolCall"):
-            call = _object(value, field)
-            _strings_in_fields(slots, call, "args")
-            _scan_other(slots, call, _CALL_FIELDS)
-        elif field in ("functionResponse", "toolResponse"):
-            response = _object(value, field)
-            _strings_in_fields(slots, response, "response")
-            _response_parts(slots, response)
-            _scan_other(slots, response, _RESPONSE_FIELDS)
-        elif field in ("executableCode", "codeExecutionResult"):
-            code = _object(value, field)
-            text_field, known = _CODE_FIELDS[field]
-            _add_fields(slots, code, text_field)
-            _scan_other(slots, code, known)
-        elif field in ("audioTranscription", "partMetadata"):
-            scan_field(slots, part, key)
-        elif field in ("inlineData", "fileData"):
-            slots.add_unscannable(_media_kind(value))
-        else:
-            # A part type this adapter does not know might carry data it cannot read.
-            slots.add_unscannable("unknown content part")
-
-
-def _content(slots: TextSlots, content: object, where: str) -> None:
-    if content is None:
-        return
-    if not isinstance(content, dict):
-        raise bad_request(f"'{where}' must be a Content object")
-    for _, parts in _fields(content, "parts"):
-        if not isinstance(parts, list):
-            raise bad_request(f"'{where}.parts' must be a list")
-        for part in parts:
-            if not isinstance(part, dict):
-                raise bad_request("each part must be an object")
-            _part(slots, part)
-    _scan_other(slots, content, _CONTENT_FIELDS)
-
-
-def _contents(slots: TextSlots, body: dict[str, Any], required: bool) -> None:
-    found = _fields(body, "contents")
-    if not found and required:
-        raise bad_request("'contents' must be a list of Content objects")
-    for _, contents in found:
-        if not isinstance(contents, list):
-            raise bad_request("'contents' must be a list of Content objects")
-        for content in contents:
-            _content(slots, content, "contents[]")
-
-
-def _system_instruction(slots: TextSlots, body: dict[str, Any]) -> None:
-    for _, instruction in _fields(body, "systemInstruction"):
-        _content(slots, instruction, "systemInstruction")
-
-
-def _tool_config(slots: TextSlots, body: dict[str, Any]) -> None:
-    # The caller's latitude and longitude, for grounding with Maps: personal data that is not
-    # text, so it counts as unscannable content.
-    for _, config in _fields(body, "toolConfig"):
-        if config is None:
-            continue
-        for _, retrieval in _fields(_object(config, "toolConfig"), "retrievalConfig"):
-            if retrieval is None:
-                continue
-            if any(
-                value is not None for _, value in _fields(_object(retrieval, "retrievalConfig"), "latLng")
-            ):
-                slots.add_unscannable("location")
-
-
-def _generate_request(slots: TextSlots, body: dict[str, Any], required: bool) -> None:
-    _contents(slots, body, required)
-    _system_instruction(slots, body)
-    _tool_config(slots, body)
-    _scan_other(slots, body, _GENERATE_FIELDS)
-
-
-def _generate(body: dict[str, Any], slots: TextSlots) -> None:
-    _generate_request(slots, body, required=True)
-
-
-def _count_tokens(body: dict[str, Any], slots: TextSlots) -> None:
-    _contents(slots, body, required=False)
-    for _, inner in _fields(body, "generateContentRequest"):
-        if not isinstance(inner, dict):
-            raise bad_request("'generateContentRequest' must be an object")
-        _generate_request(slots, inner, required=False)
-    _scan_other(slots, body, frozenset({"contents", "generateContentRequest"}))
-
-
-def _embed_request(request: object, slots: TextSlots) -> None:
-    if not isinstance(request, dict):
-        raise bad_request("each embedding request must be an object")
-    for _, content in _fields(request, "content"):
-        _content(slots, content, "content")
-    _add_fields(slots, request, "title")
-    _scan_other(slots, request, _EMBED_FIELDS)
-
-
-def _embed(body: dict[str, Any], slots: TextSlots) -> None:
-    _embed_request(body, slots)
-
-
-def _batch_embed(body: dict[str, Any], slots: TextSlots) -> None:
-    found = _fields(body, "requests")
-    if not found or not all(isinstance(requests, list) for _, requests in found):
-        raise bad_request("'requests' must be a list")
-    for _, requests in found:
-        for request in requests:
-            _embed_request(request, slots)
-
-
-# method -> (operation name for records and metrics, collector)
-_METHODS: dict[str, tuple[str, Callable[[dict[str, Any], TextSlots], None]]] = {
-    "generateContent": ("generate_content", _generate),
-    "streamGenerateContent": ("generate_content", _generate),
-    "embedContent": ("embed_content", _embed),
-    "batchEmbedContents": ("batch_embed_contents", _batch_embed),
-    "countTokens": ("count_tokens", _count_tokens),
+# method -> operation name for records and metrics
+_METHODS: dict[str, str] = {
+    "generateContent": "generate_content",
+    "streamGenerateContent": "generate_content",
+    "embedContent": "embed_content",
+    "batchEmbedContents": "batch_embed_contents",
+    "countTokens": "count_tokens",
 }
 _TEXT_ANSWERS = frozenset({"generateContent", "streamGenerateContent"})
-
-
-def collect_request(method: str, body: dict[str, Any], slots: TextSlots) -> None:
-    """Register the user text of a request to `:{method}`."""
-    _METHODS[method][1](body, slots)
 
 
 # ---------------------------------------------------------------- restoring answers
@@ -536,9 +291,13 @@ class ArrayAnswer(ResponseTransformer):
 # ---------------------------------------------------------------- the adapter
 
 _ROUTE = re.compile(r"/(?P<version>v1|v1beta|v1alpha)/models/(?P<rest>[^/]+)")
-_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _FORWARDED_QUERY = frozenset({"alt"})
-_FORWARDED_HEADERS = ("x-goog-api-client", "accept")
+_FORWARDED_HEADERS = ("accept",)
+# The SDK's version string; forwarded only while it looks like one.
+_API_CLIENT_HEADER = "x-goog-api-client"
+# google-genai reads no response header of a generateContent answer but its type; an upload URL
+# (x-goog-upload-url) would send a file straight to Google past the proxy and is never relayed.
+GEMINI_RESPONSE_HEADERS = CONTENT_HEADERS.extended(names=("retry-after",))
 
 
 @dataclass(frozen=True)
@@ -554,17 +313,19 @@ def route_for(method: str, subpath: str) -> Route | None:
     if method != "POST" or found is None:
         return None
     model, sep, rpc = found.group("rest").rpartition(":")
-    if not sep or rpc not in _METHODS or not _MODEL.fullmatch(model):
+    if not sep or rpc not in _METHODS or not MODEL_PATTERN.fullmatch(model):
         return None
     return Route(found.group("version"), model, rpc)
 
 
 class GeminiExchange(ProviderExchange):
+    response_allowlist = GEMINI_RESPONSE_HEADERS
+
     def __init__(self, adapter: GeminiAdapter, incoming: IncomingRequest, route: Route | None) -> None:
         self._adapter = adapter
         self._incoming = incoming
         self._route = route
-        self.operation = _METHODS[route.method][0] if route else "passthrough"
+        self.operation = _METHODS[route.method] if route else "passthrough"
         self.scanned = route is not None
         self.streamed = route is not None and route.method == "streamGenerateContent"
         self._body: dict[str, Any] | None = None
@@ -588,13 +349,13 @@ class GeminiExchange(ProviderExchange):
 
     @property
     def target(self) -> ProviderTarget:
-        return ProviderTarget("gemini", self.operation, self._route.model if self._route else "")
+        return ProviderTarget(self._adapter.name, self.operation, self._route.model if self._route else "")
 
     def collect(self, slots: TextSlots) -> None:
         if self._route is not None and self._body is not None:
             collect_request(self._route.method, self._body, slots)
 
-    def upstream_request(self) -> UpstreamRequest:
+    def upstream_request(self, pseudonym: Pseudonymiser | None = None) -> UpstreamRequest:
         config = self._adapter.config
         # The caller's key never travels in the URL; only the query the API needs is kept.
         query = [
@@ -604,7 +365,10 @@ class GeminiExchange(ProviderExchange):
         ]
         url = upstream_url(config.base_url or DEFAULT_BASE_URL, self._incoming.subpath, query)
         incoming = self._incoming.headers
-        headers = {name: incoming[name] for name in _FORWARDED_HEADERS if name in incoming}
+        headers = forward_headers(incoming, _FORWARDED_HEADERS)
+        api_client = sdk_version_string(incoming.get(_API_CLIENT_HEADER))
+        if api_client is not None:
+            headers[_API_CLIENT_HEADER] = api_client
         key = self._callers_key() if config.auth_mode == "passthrough" else managed_key(config)
         if key:
             headers[KEY_HEADER] = key
@@ -628,7 +392,6 @@ class GeminiExchange(ProviderExchange):
 
 
 class GeminiAdapter(ProviderAdapter):
-    name = "gemini"
 
     def open(self, incoming: IncomingRequest) -> ProviderExchange:
         check_path(incoming.subpath, "Gemini requests go to /gemini/{version}/models/{model}:{method}")

@@ -6,15 +6,20 @@ this module (`collect_body`, `answer_transformer`, `openai_error_reply`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 
 from models.target import ProviderTarget
-from proxy.auth import bearer_token
+from proxy.auth import KeyRing, bearer_token
 from proxy.codecs.sse import SseEvent
-from proxy.errors import ProxyError, bad_request, not_found
+from proxy.config import ConfigError, ProviderConfig
+from proxy.errors import ProxyError, not_found
+from proxy.formats.openai import FORMATS, SCANNED_OPERATIONS, collect_body
+from proxy.formats.schema import check_model
 from proxy.providers.base import (
     ErrorReply,
     IncomingRequest,
@@ -27,8 +32,6 @@ from proxy.providers.base import (
 from proxy.providers.common import (
     JsonAnswer,
     SseAnswer,
-    add_identifier,
-    add_text,
     allowed_extra,
     authenticate_app,
     check_path,
@@ -36,10 +39,10 @@ from proxy.providers.common import (
     managed_key,
     parse_json_object,
     restore_json,
-    scan_other_fields,
     upstream_body,
     upstream_url,
 )
+from proxy.providers.headers import CONTENT_HEADERS, Pseudonymiser, forward_headers
 from proxy.restore import Restorer, StreamRestorers
 from proxy.textslots import TextSlots
 
@@ -66,252 +69,6 @@ def openai_error_reply(error: ProxyError) -> ErrorReply:
     }
     body.update(error.details)
     return ErrorReply(error.status, orjson.dumps({"error": body}))
-
-
-# ---------------------------------------------------------------- where text lives in requests
-
-_UNSCANNABLE_PARTS = {
-    "image_url": "image",
-    "input_image": "image",
-    "input_audio": "audio",
-    "audio": "audio",
-    "input_file": "file",
-    "file": "file",
-}
-_TEXT_PARTS = {"text": "text", "input_text": "text", "output_text": "text", "refusal": "refusal"}
-_IDENTIFIER_FIELDS = ("user", "safety_identifier", "prompt_cache_key")
-
-# Every place that carries text is checked for its shape before it is registered: a value of the
-# wrong type in a text field is refused (400), never forwarded unread. Inside the objects walked
-# below, fields other than these (which are read here, or name and tag things) are scanned too.
-_MESSAGE_FIELDS = frozenset(
-    {"role", "content", "name", "refusal", "tool_calls", "function_call", "tool_call_id", "audio"}
-)
-_TOOL_CALL_FIELDS = frozenset({"id", "type", "index", "function", "custom"})
-_FUNCTION_FIELDS = frozenset({"name", "arguments"})
-_CUSTOM_FIELDS = frozenset({"name", "input"})
-_ITEM_FIELDS = {
-    "message": frozenset({"type", "role", "id", "status", "content"}),
-    "function_call": frozenset({"type", "id", "call_id", "name", "arguments", "status"}),
-    "function_call_output": frozenset({"type", "id", "call_id", "output", "status"}),
-    "custom_tool_call_output": frozenset({"type", "id", "call_id", "output", "status"}),
-    "custom_tool_call": frozenset({"type", "id", "call_id", "name", "input"}),
-    # encrypted_content is the model's own reasoning, opaque to everyone.
-    "reasoning": frozenset({"type", "id", "status", "summary", "content", "encrypted_content"}),
-    "item_reference": frozenset({"type", "id"}),
-}
-
-
-def _part(slots: TextSlots, content: list[Any], index: int) -> None:
-    part = content[index]
-    if isinstance(part, str):
-        slots.add(content, index)
-        return
-    if not isinstance(part, dict):
-        raise bad_request("each content part must be an object")
-    ptype = part.get("type")
-    if not isinstance(ptype, str):
-        raise bad_request("each content part needs a string 'type'")
-    field = _TEXT_PARTS.get(ptype)
-    if field is not None:
-        add_text(slots, part, field, f"a text part's '{field}'", required=True)
-        scan_other_fields(slots, part, ("type", field))
-    else:
-        # An unknown part type might carry data we cannot read: treat it as unscannable.
-        slots.add_unscannable(_UNSCANNABLE_PARTS.get(ptype, "unknown content part"))
-
-
-def _content(slots: TextSlots, holder: dict[str, Any], key: str) -> None:
-    content = holder.get(key)
-    if isinstance(content, str):
-        slots.add(holder, key)
-    elif isinstance(content, list):
-        for index in range(len(content)):
-            _part(slots, content, index)
-    elif content is not None:
-        raise bad_request(f"'{key}' must be a string, a list of content parts or null")
-
-
-def _object(holder: dict[str, Any], key: str) -> dict[str, Any] | None:
-    """holder[key] when it is an object, None when absent or null, else ProxyError(400)."""
-    value = holder.get(key)
-    if value is None or isinstance(value, dict):
-        return value
-    raise bad_request(f"'{key}' must be an object")
-
-
-def _list(holder: dict[str, Any], key: str) -> list[Any]:
-    value = holder.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise bad_request(f"'{key}' must be a list")
-    return value
-
-
-def _arguments(slots: TextSlots, holder: dict[str, Any]) -> None:
-    # Function-call arguments are JSON text: its string values are scanned and it stays JSON.
-    value = holder.get("arguments")
-    if isinstance(value, str):
-        slots.add_json_string(holder, "arguments")
-    elif value is not None:
-        raise bad_request("'arguments' must be a string")
-
-
-def _identifiers(slots: TextSlots, body: dict[str, Any]) -> None:
-    for name in _IDENTIFIER_FIELDS:
-        add_identifier(slots, body, name, f"'{name}'")
-    metadata = _object(body, "metadata") or {}
-    for key in metadata:
-        add_identifier(slots, metadata, key, "'metadata' values")
-
-
-def _user_location(slots: TextSlots, holder: dict[str, Any]) -> None:
-    """A web search's approximate user location (city, region, country, timezone) is personal data."""
-    location = _object(holder, "user_location")
-    if location is not None:
-        scan_other_fields(slots, location, ("type",))
-
-
-def _tool_call(slots: TextSlots, call: Any) -> None:
-    if not isinstance(call, dict):
-        raise bad_request("each tool call must be an object")
-    scan_other_fields(slots, call, _TOOL_CALL_FIELDS)
-    function = _object(call, "function")
-    if function is not None:
-        _arguments(slots, function)
-        scan_other_fields(slots, function, _FUNCTION_FIELDS)
-    custom = _object(call, "custom")
-    if custom is not None:
-        add_text(slots, custom, "input", "a custom tool call's 'input'")
-        scan_other_fields(slots, custom, _CUSTOM_FIELDS)
-
-
-def _chat(body: dict[str, Any], slots: TextSlots) -> None:
-    messages = body.get("messages")
-    if not isinstance(messages, list):
-        raise bad_request("'messages' must be a list")
-    for message in messages:
-        if not isinstance(message, dict):
-            raise bad_request("each message must be an object")
-        _content(slots, message, "content")
-        for field in ("name", "refusal"):
-            add_text(slots, message, field, f"a message's '{field}'")
-        for call in _list(message, "tool_calls"):
-            _tool_call(slots, call)
-        function_call = _object(message, "function_call")
-        if function_call is not None:
-            _arguments(slots, function_call)
-            scan_other_fields(slots, function_call, _FUNCTION_FIELDS)
-        scan_other_fields(slots, message, _MESSAGE_FIELDS)
-    prediction = _object(body, "prediction")
-    if prediction is not None:
-        _content(slots, prediction, "content")
-        scan_other_fields(slots, prediction, ("type", "content"))
-    web_search = _object(body, "web_search_options")
-    if web_search is not None:
-        _user_location(slots, web_search)
-        scan_other_fields(slots, web_search, ("search_context_size", "user_location"))
-
-
-def _responses_item(slots: TextSlots, items: list[Any], index: int) -> None:
-    item = items[index]
-    if isinstance(item, str):
-        slots.add(items, index)
-        return
-    if not isinstance(item, dict):
-        raise bad_request("each input item must be an object")
-    itype = item.get("type", "message")
-    if not isinstance(itype, str):
-        raise bad_request("an input item's 'type' must be a string")
-    known = _ITEM_FIELDS.get(itype)
-    if known is None:
-        slots.add_unscannable("unknown input item")
-        return
-    if itype == "message":
-        _content(slots, item, "content")
-    elif itype == "function_call":
-        _arguments(slots, item)
-    elif itype in ("function_call_output", "custom_tool_call_output"):
-        if isinstance(item.get("output"), str):
-            slots.add_json_string(item, "output")
-        else:
-            _content(slots, item, "output")
-    elif itype == "custom_tool_call":
-        add_text(slots, item, "input", "a custom tool call's 'input'")
-    elif itype == "reasoning":
-        for key in ("summary", "content"):
-            for part in _list(item, key):
-                if not isinstance(part, dict):
-                    raise bad_request(f"each reasoning {key} part must be an object")
-                add_text(slots, part, "text", f"a reasoning {key} part's 'text'", required=True)
-                scan_other_fields(slots, part, ("type", "text"))
-    scan_other_fields(slots, item, known)
-
-
-def _responses(body: dict[str, Any], slots: TextSlots) -> None:
-    add_text(slots, body, "instructions", "'instructions'")
-    given = body.get("input")
-    if isinstance(given, str):
-        slots.add(body, "input")
-    elif isinstance(given, list):
-        for index in range(len(given)):
-            _responses_item(slots, given, index)
-    elif given is not None:
-        raise bad_request("'input' must be a string or a list of items")
-    prompt = _object(body, "prompt")
-    if prompt is not None:
-        scan_other_fields(slots, prompt, ("id", "version"))  # the variables
-    tools = body.get("tools")
-    for tool in tools if isinstance(tools, list) else ():
-        if isinstance(tool, dict):
-            _user_location(slots, tool)  # web search tools
-
-
-def _is_tokens(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(t, int) for t in value)
-
-
-def _text_or_tokens(slots: TextSlots, body: dict[str, Any], key: str) -> None:
-    value = body.get(key)
-    if isinstance(value, str):
-        slots.add(body, key)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            if isinstance(item, str):
-                slots.add(value, index)
-            elif isinstance(item, int) or _is_tokens(item):
-                slots.add_unscannable("token ids")  # token arrays cannot be read without the tokenizer
-            else:
-                raise bad_request(f"'{key}' items must be strings or token arrays")
-    elif value is not None:
-        raise bad_request(f"'{key}' must be a string or a list")
-
-
-def _embeddings(body: dict[str, Any], slots: TextSlots) -> None:
-    _text_or_tokens(slots, body, "input")
-
-
-def _completions(body: dict[str, Any], slots: TextSlots) -> None:
-    _text_or_tokens(slots, body, "prompt")
-    add_text(slots, body, "suffix", "'suffix'")
-
-
-_COLLECTORS: dict[str, Callable[[dict[str, Any], TextSlots], None]] = {
-    "chat": _chat,
-    "responses": _responses,
-    "embeddings": _embeddings,
-    "completions": _completions,
-}
-# Operations whose bodies carry user text; every other operation is forwarded without a scan.
-SCANNED_OPERATIONS = frozenset(_COLLECTORS)
-
-
-def collect_body(operation: str, body: dict[str, Any], slots: TextSlots) -> None:
-    collector = _COLLECTORS.get(operation)
-    if collector is not None:
-        collector(body, slots)
-        _identifiers(slots, body)
 
 
 # ---------------------------------------------------------------- restoring answers
@@ -516,7 +273,43 @@ _OPERATIONS = {
     ("POST", "completions"): "completions",
     ("GET", "models"): "models",
 }
-_FORWARDED_HEADERS = ("openai-organization", "openai-project", "openai-beta", "idempotency-key", "accept")
+# Request headers taken from the caller. The account headers name the OpenAI organization and
+# project a request is billed to: the caller's only with the caller's own key (passthrough), else
+# the configured ones. An idempotency key is the caller's free choice: it goes as a pseudonym.
+_FORWARDED_HEADERS = ("openai-beta", "accept")
+_ACCOUNT_HEADERS = {"organization": "OpenAI-Organization", "project": "OpenAI-Project"}
+_IDENTIFIER_HEADERS = ("Idempotency-Key",)
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+
+# Response headers the openai SDK reads (request id, retry advice, polling) or that tell a caller
+# its limits; the organization and project headers name the proxy's account and stay here.
+OPENAI_RESPONSE_HEADERS = CONTENT_HEADERS.extended(
+    names=(
+        "x-request-id",
+        "openai-processing-ms",
+        "openai-version",
+        "openai-poll-after-ms",
+        "x-should-retry",
+        "retry-after",
+        "retry-after-ms",
+    ),
+    prefixes=("x-ratelimit-",),
+)
+
+
+def account_headers(config: ProviderConfig) -> dict[str, str]:
+    """`providers.<name>.organization` and `.project` (or CONSENTRY_<NAME>_ORGANIZATION and
+    _PROJECT) as the headers that carry them."""
+    headers: dict[str, str] = {}
+    for key, header in _ACCOUNT_HEADERS.items():
+        variable = f"CONSENTRY_{config.name.upper()}_{key.upper()}"
+        value = str(config.env.get(variable) or config.extra.get(key) or "")
+        if not value:
+            continue
+        if not _ACCOUNT_ID.fullmatch(value):
+            raise ConfigError(f"providers.{config.name}.{key} must be an id such as org-... or proj_...")
+        headers[header] = value
+    return headers
 
 
 def operation_for(method: str, path: str) -> str | None:
@@ -527,12 +320,15 @@ def operation_for(method: str, path: str) -> str | None:
 
 
 class OpenAIExchange(ProviderExchange):
+    formats = FORMATS
+    response_allowlist = OPENAI_RESPONSE_HEADERS
+
     def __init__(self, adapter: OpenAIAdapter, incoming: IncomingRequest, operation: str, path: str) -> None:
         self._adapter = adapter
         self._incoming = incoming
         self.operation = operation
         self._path = path
-        self.scanned = operation in _COLLECTORS
+        self.scanned = operation in SCANNED_OPERATIONS
         self._body: dict[str, Any] | None = None
         self._raw = b""
         self._model = ""
@@ -550,29 +346,32 @@ class OpenAIExchange(ProviderExchange):
         self._raw = body
         if self.scanned:
             self._body = parse_json_object(body)
-            model = self._body.get("model")
-            self._model = model if isinstance(model, str) else ""
+            self._model = check_model(self._body.get("model"))
             self.streamed = self._body.get("stream") is True
         elif self.operation == "models" and "/" in self._path:
-            self._model = self._path.split("/", 1)[1]
+            self._model = check_model(unquote(self._path.split("/", 1)[1]), "the model in the path")
 
     @property
     def target(self) -> ProviderTarget:
-        return ProviderTarget("openai", self.operation, self._model)
+        return ProviderTarget(
+            self._adapter.name, self.operation, self._model, carries_data=self.operation != "models"
+        )
 
     def collect(self, slots: TextSlots) -> None:
         if self._body is not None:
-            collect_body(self.operation, self._body, slots)
+            collect_body(self.operation, self._body, slots, self.formats)
 
-    def upstream_request(self) -> UpstreamRequest:
+    def upstream_request(self, pseudonym: Pseudonymiser | None = None) -> UpstreamRequest:
         config = self._adapter.config
         # No operation this adapter routes takes query parameters, and a query is not scanned: only
         # an allowed extra path (unscanned by the operator's choice) keeps the caller's.
         query = list(self._incoming.query.items()) if self.operation == "passthrough" else []
         url = upstream_url(config.base_url, "/" + self._path, query)
         incoming = self._incoming.headers
-        headers = {name: incoming[name] for name in _FORWARDED_HEADERS if name in incoming}
+        headers = forward_headers(incoming, _FORWARDED_HEADERS, _IDENTIFIER_HEADERS, pseudonym)
+        headers.update(self._adapter.account_headers)
         if config.auth_mode == "passthrough":
+            headers.update(forward_headers(incoming, _ACCOUNT_HEADERS.values()))
             headers["Authorization"] = incoming["Authorization"]
         else:
             headers["Authorization"] = f"Bearer {managed_key(config)}"
@@ -586,7 +385,9 @@ class OpenAIExchange(ProviderExchange):
 
 
 class OpenAIAdapter(ProviderAdapter):
-    name = "openai"
+    def __init__(self, config: ProviderConfig, keys: KeyRing) -> None:
+        super().__init__(config, keys)
+        self.account_headers = account_headers(config)
 
     def open(self, incoming: IncomingRequest) -> ProviderExchange:
         check_path(incoming.subpath, "OpenAI requests go to /openai/v1/...")

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
 
 @dataclass
 class ReceivedRequest:
@@ -48,6 +50,46 @@ class Recorder:
 
     def clear(self) -> None:
         self.requests.clear()
+
+
+@dataclass
+class Tweaks:
+    """Changes a test makes to any fake upstream's answers (see `apply_tweaks`).
+
+    `extra_headers` are added to every answer, streamed ones too, the way a provider's edge adds
+    cookies, CORS or routing headers; `redirect` (status, Location) answers every request with that
+    redirect instead, after recording it, the way a moved endpoint or a misconfigured edge does.
+    """
+
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    redirect: tuple[int, str] | None = None
+
+    def clear(self) -> None:
+        self.extra_headers.clear()
+        self.redirect = None
+
+
+def apply_tweaks(app: web.Application, recorder: Recorder, tweaks: Tweaks) -> web.Application:
+    """`app` (not yet started) with `tweaks` applied to its answers; returns it."""
+
+    @web.middleware
+    async def redirect(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if tweaks.redirect is None:
+            return await handler(request)
+        await recorder.record(request)
+        status, location = tweaks.redirect
+        return web.Response(
+            status=status,
+            headers={"Location": location, "Content-Type": "text/html; charset=UTF-8"},
+            text=f'<a href="{location}">Moved</a>.\n',
+        )
+
+    async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers.update(tweaks.extra_headers)
+
+    app.middlewares.append(redirect)
+    app.on_response_prepare.append(add_headers)
+    return app
 
 
 class BackgroundServer:

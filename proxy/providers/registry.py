@@ -1,0 +1,31 @@
+"""Transports: the adapter class that reaches each kind of provider.
+
+Provider *names* live in `models.providers` (and in configuration, for OpenAI-compatible
+providers); this maps each transport to the one adapter class that speaks it. A new transport is
+one adapter module plus one line here.
+"""
+
+from __future__ import annotations
+
+from proxy.auth import KeyRing
+from proxy.config import Config
+from proxy.providers.azure import AzureOpenAIAdapter
+from proxy.providers.base import ProviderAdapter
+from proxy.providers.bedrock import BedrockAdapter
+from proxy.providers.gemini import GeminiAdapter
+from proxy.providers.openai import OpenAIAdapter
+
+TRANSPORTS: dict[str, type[ProviderAdapter]] = {
+    "openai": OpenAIAdapter,
+    "azure": AzureOpenAIAdapter,
+    "bedrock": BedrockAdapter,
+    "gemini": GeminiAdapter,
+}
+
+
+def build_adapters(config: Config, keys: KeyRing) -> dict[str, ProviderAdapter]:
+    """One adapter per configured provider, keyed by the provider's name (its path prefix)."""
+    return {
+        name: TRANSPORTS[provider.transport or name](provider, keys)
+        for name, provider in config.providers.items()
+    }
