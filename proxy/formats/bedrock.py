@@ -14,16 +14,19 @@ from typing import Any
 
 from proxy.formats.json_schema import JSON_SCHEMA
 from proxy.formats.openai import _FUNCTION_DEFINITION as OPENAI_FUNCTION
-from proxy.formats.openai import WORD
 from proxy.formats.schema import (
     CHECKED,
     ID,
     JSON_TEXT,
     NAME,
+    OPAQUE,
     PSEUDONYM,
+    RESOURCE,
     SCAN,
     SETTING,
     TYPE_NAME,
+    VERSION,
+    WORD,
     Each,
     MapOf,
     Node,
@@ -39,7 +42,6 @@ from proxy.formats.schema import (
 )
 from proxy.textslots import TextSlots
 
-_OPAQUE = Pattern(re.compile(r"[A-Za-z0-9+/=_.-]{1,4194304}"), "an opaque token")
 _UNKNOWN_BLOCK = Unscannable("unknown content block")
 
 # ---------------------------------------------------------------- model families
@@ -96,7 +98,7 @@ _CONVERSE_BLOCK = Obj(
         "toolResult": obj(toolUseId=ID, content=Each(_TOOL_RESULT_ITEM), status=WORD, type=TYPE_NAME),
         "guardContent": obj(text=obj(text=SCAN, qualifiers=Each(WORD)), image=_MEDIA["image"]),
         # redactedContent is the model's own encrypted reasoning: opaque to everyone.
-        "reasoningContent": obj(reasoningText=obj(text=SCAN, signature=_OPAQUE), redactedContent=_OPAQUE),
+        "reasoningContent": obj(reasoningText=obj(text=SCAN, signature=OPAQUE), redactedContent=OPAQUE),
         "citationsContent": obj(content=Each(obj(text=SCAN))),  # citations scanned whole
         "searchResult": _SEARCH_RESULT,
         # Prompt-cache markers and tool availability changes carry no user text.
@@ -117,7 +119,7 @@ _TOOL_CONFIG = obj(
 )
 _INFERENCE_CONFIG = obj(maxTokens=SETTING, temperature=SETTING, topP=SETTING, stopSequences=Each(SCAN))
 _GUARDRAIL = obj(
-    guardrailIdentifier=Pattern(re.compile(r"[A-Za-z0-9:/._-]{1,2048}"), "a guardrail id or ARN"),
+    guardrailIdentifier=RESOURCE,
     guardrailVersion=Pattern(re.compile(r"[A-Za-z0-9]{1,16}"), "a guardrail version"),
     trace=WORD,
     streamProcessingMode=WORD,
@@ -151,8 +153,8 @@ _ANTHROPIC_VARIANTS.update(
         "type",
         {
             "text": obj(text=SCAN, cache_control=SCAN, citations=SCAN),
-            "thinking": obj(thinking=SCAN, signature=_OPAQUE),
-            "redacted_thinking": obj(data=_OPAQUE),  # the model's own encrypted reasoning
+            "thinking": obj(thinking=SCAN, signature=OPAQUE),
+            "redacted_thinking": obj(data=OPAQUE),  # the model's own encrypted reasoning
             "tool_use": obj(id=ID, name=NAME, input=SCAN, cache_control=SCAN),
             "tool_result": obj(
                 tool_use_id=ID, content=ANTHROPIC_CONTENT, is_error=SETTING, cache_control=SCAN
@@ -171,8 +173,8 @@ _ANTHROPIC_TOOL = tagged(
     default="custom",
 )
 ANTHROPIC = obj(
-    anthropic_version=Pattern(re.compile(r"[A-Za-z0-9._-]{1,64}"), "a version name"),
-    anthropic_beta=Each(Pattern(re.compile(r"[A-Za-z0-9._-]{1,64}"), "a beta name")),
+    anthropic_version=VERSION,
+    anthropic_beta=Each(VERSION),
     messages=Each(obj(role=enum("user", "assistant"), content=ANTHROPIC_CONTENT)),
     system=ANTHROPIC_CONTENT,
     prompt=SCAN,  # the legacy text-completions format
@@ -196,7 +198,7 @@ ANTHROPIC = obj(
 # ---------------------------------------------------------------- InvokeModel: the others
 
 NOVA = obj(
-    schemaVersion=Pattern(re.compile(r"[A-Za-z0-9._-]{1,32}"), "a schema version"),
+    schemaVersion=VERSION,
     messages=CONVERSE_MESSAGES,
     system=_SYSTEM,
     inferenceConfig=obj(

@@ -16,8 +16,11 @@ from proxy.errors import bad_request
 from proxy.formats.json_schema import json_schema
 from proxy.formats.schema import (
     ID,
+    MIME,
     MODEL,
     NAME,
+    OPAQUE,
+    RESOURCE,
     SCAN,
     SETTING,
     TYPE_NAME,
@@ -25,7 +28,6 @@ from proxy.formats.schema import (
     MapOf,
     Node,
     Obj,
-    Pattern,
     Unscannable,
     collect,
 )
@@ -47,8 +49,6 @@ def gobj(rest: Node = SCAN, **fields: Node) -> Obj:
 
 
 GEMINI_SCHEMA = json_schema(spellings)
-_OPAQUE = Pattern(re.compile(r"[A-Za-z0-9+/=_.-]{1,4194304}"), "an opaque token")
-_RESOURCE = Pattern(re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,255}"), "a resource name")
 _MEDIA_KINDS = ("image", "audio", "video")
 
 
@@ -72,7 +72,7 @@ MEDIA = Media()
 _UNKNOWN_PART = Unscannable("unknown content part")
 
 _FUNCTION_RESPONSE_PART = gobj(
-    _UNKNOWN_PART, inlineData=MEDIA, fileData=MEDIA, text=SCAN, thought=SETTING, thoughtSignature=_OPAQUE
+    _UNKNOWN_PART, inlineData=MEDIA, fileData=MEDIA, text=SCAN, thought=SETTING, thoughtSignature=OPAQUE
 )
 # A part is one of several members; a member this format does not know might carry data it
 # cannot read, so it counts as unscannable rather than as text.
@@ -95,7 +95,7 @@ PART = gobj(
     executableCode=gobj(id=ID, language=TYPE_NAME, code=SCAN),
     codeExecutionResult=gobj(id=ID, outcome=TYPE_NAME, output=SCAN),
     thought=SETTING,
-    thoughtSignature=_OPAQUE,
+    thoughtSignature=OPAQUE,
     videoMetadata=gobj(fps=SETTING),  # offsets ("1.5s") are scanned like any other string
     mediaResolution=SCAN,
     partMetadata=SCAN,
@@ -122,7 +122,7 @@ _TOOL_CONFIG = gobj(
 _SAFETY_SETTING = gobj(category=TYPE_NAME, threshold=TYPE_NAME, method=TYPE_NAME)
 _GENERATION_CONFIG = gobj(
     stopSequences=Each(SCAN),
-    responseMimeType=Pattern(re.compile(r"[a-z0-9.+-]{1,64}/[a-z0-9.+-]{1,128}"), "a MIME type"),
+    responseMimeType=MIME,
     responseSchema=GEMINI_SCHEMA,
     responseJsonSchema=GEMINI_SCHEMA,
     _responseJsonSchema=GEMINI_SCHEMA,
@@ -155,7 +155,7 @@ _GENERATE_FIELDS: dict[str, Node] = {
     "toolConfig": _TOOL_CONFIG,
     "safetySettings": Each(_SAFETY_SETTING),
     "generationConfig": _GENERATION_CONFIG,
-    "cachedContent": _RESOURCE,
+    "cachedContent": RESOURCE,
     "labels": MapOf(SCAN),
 }
 GENERATE = gobj(**_GENERATE_FIELDS)

@@ -9,15 +9,14 @@ description still describes.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 
-from proxy.formats.schema import SETTING, Each, MapOf, Node, Obj, Pattern, enum
+from proxy.formats.schema import SETTING, VERSION, Each, MapOf, Node, Obj, enum
 
 _TYPES = ("string", "number", "integer", "boolean", "object", "array", "null")
 # Gemini's OpenAPI-style Schema spells them in upper case.
 JSON_TYPE = enum(*_TYPES, *(t.upper() for t in _TYPES), "TYPE_UNSPECIFIED", other=Each(enum(*_TYPES)))
-_FORMAT = Pattern(re.compile(r"[A-Za-z0-9_.-]{1,64}"), "a format name")
+_FORMAT = VERSION  # "date-time", "email", "uuid": a bounded word
 # A `$ref` points inside the schema ("#/$defs/Address"): the names it uses are scanned in
 # `$defs` too, so it is scanned as well and masked alike.
 _BOUNDS = (

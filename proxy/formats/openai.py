@@ -18,10 +18,13 @@ from proxy.formats.schema import (
     JSON_TEXT,
     MODEL,
     NAME,
+    OPAQUE,
     PSEUDONYM,
+    RESOURCE,
     SCAN,
     SETTING,
     TYPE_NAME,
+    WORD,
     ByKind,
     Each,
     MapOf,
@@ -39,10 +42,6 @@ from proxy.formats.schema import (
 )
 from proxy.textslots import Container, TextSlots
 
-# A lower-case setting word a provider may add values to ("low", "flex", "24h").
-WORD = Pattern(re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}"), "a setting name")
-# Opaque tokens the provider produced (encrypted reasoning): base64-like, never text.
-OPAQUE = Pattern(re.compile(r"[A-Za-z0-9+/=_.-]{1,4194304}"), "an opaque token")
 # An https endpoint of the application's own resources (Azure On Your Data): host and path only.
 ENDPOINT = Pattern(
     re.compile(r"https://[A-Za-z0-9.-]{1,253}(?::\d{1,5})?(?:/[A-Za-z0-9._~/-]{0,256})?"),
@@ -293,7 +292,7 @@ COMPLETIONS = Obj(merge(_COMMON, {"prompt": TextOrTokens(), "suffix": SCAN}))
 _AZURE_AUTH = obj(
     type=TYPE_NAME,
     key=OPAQUE,
-    managed_identity_resource_id=Pattern(re.compile(r"[A-Za-z0-9/._:-]{1,512}"), "a resource id"),
+    managed_identity_resource_id=RESOURCE,
 )
 _AZURE_DATA_SOURCE = obj(
     type=TYPE_NAME,

@@ -292,8 +292,14 @@ MODEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+-]{0,255}")
 MODEL = Pattern(MODEL_PATTERN, "a model id (letters, digits, '.', '_', ':', '/', '+', '-'; at most 256)")
 # A MIME type (`responseMimeType`, `mimeType`).
 MIME = Pattern(re.compile(r"[a-z0-9.+-]{1,64}/[a-z0-9.+-]{1,128}"), "a MIME type")
-# A date-like API version ("bedrock-2023-05-31", "2024-10-21").
+# Versions and flag names ("bedrock-2023-05-31", "computer-use-2024-10-22"), JSON-schema formats.
 VERSION = Pattern(re.compile(r"[A-Za-z0-9._-]{1,64}"), "a version name")
+# A setting word a provider may add values to ("low", "flex", "OFF", "END").
+WORD = Pattern(re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}"), "a setting name")
+# Opaque tokens the provider produced (encrypted reasoning, signatures): base64-like, never text.
+OPAQUE = Pattern(re.compile(r"[A-Za-z0-9+/=_.-]{1,4194304}"), "an opaque token")
+# Resource ids and ARNs of the application's own resources (guardrails, cached contents).
+RESOURCE = Pattern(re.compile(r"[A-Za-z0-9][A-Za-z0-9:/._-]{0,2047}"), "a resource id or ARN")
 
 
 def check_model(value: Any, where: str = "'model'") -> str:

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 from models.target import ProviderTarget
 from proxy.auth import KeyRing, bearer_token
 from proxy.config import ConfigError, ProviderConfig
-from proxy.errors import ProxyError, not_found
+from proxy.errors import ProxyError, bad_request, not_found
 from proxy.formats.openai import AZURE_FORMATS, SCANNED_OPERATIONS, collect_body
 from proxy.formats.schema import check_model
 from proxy.providers.base import (
@@ -63,6 +63,7 @@ _DEPLOYMENTS = "openai/deployments/"
 _V1 = "openai/v1/"
 _OPENAI = "openai/"
 _API_VERSION = "api-version"
+_API_VERSION_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,31}")
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,8 @@ class AzureExchange(ProviderExchange):
         if self.operation != "passthrough":
             # Only what Azure needs to route the call goes upstream; the rest is not scanned.
             query = [(name, value) for name, value in query if name == _API_VERSION]
+            if any(not _API_VERSION_VALUE.fullmatch(value) for _, value in query):
+                raise bad_request("api-version must be a version such as 2024-10-21 or 2025-04-01-preview")
         url = upstream_url(self._resource.endpoint, "/" + self._route.path, query)
         incoming = self._incoming.headers
         headers = forward_headers(incoming, _FORWARDED_HEADERS, _IDENTIFIER_HEADERS, pseudonym)

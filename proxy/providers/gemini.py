@@ -20,7 +20,7 @@ from models.providers import BUILTIN_PROVIDERS
 from models.target import ProviderTarget
 from proxy.codecs.json_array import JsonArraySplitter
 from proxy.codecs.sse import SseEvent
-from proxy.errors import ProxyError, not_found
+from proxy.errors import ProxyError, bad_request, not_found
 from proxy.formats.gemini import collect_request
 from proxy.formats.schema import MODEL_PATTERN
 from proxy.providers import common
@@ -363,6 +363,10 @@ class GeminiExchange(ProviderExchange):
             for name, value in self._incoming.query.items()
             if name != KEY_QUERY and (self._route is None or name in _FORWARDED_QUERY)
         ]
+        if self._route is not None and any(
+            name == "alt" and value not in ("sse", "json") for name, value in query
+        ):
+            raise bad_request("alt must be 'sse' or 'json'")
         url = upstream_url(config.base_url or DEFAULT_BASE_URL, self._incoming.subpath, query)
         incoming = self._incoming.headers
         headers = forward_headers(incoming, _FORWARDED_HEADERS)
@@ -392,7 +396,6 @@ class GeminiExchange(ProviderExchange):
 
 
 class GeminiAdapter(ProviderAdapter):
-
     def open(self, incoming: IncomingRequest) -> ProviderExchange:
         check_path(incoming.subpath, "Gemini requests go to /gemini/{version}/models/{model}:{method}")
         route = route_for(incoming.method, incoming.subpath)
