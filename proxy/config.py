@@ -19,7 +19,6 @@ from proxy.detection import DEFAULT_SPACY_MODEL
 DEVELOPMENT_APP_KEY = "consentry-local-dev-key"
 
 
-
 class ConfigError(ValueError):
     pass
 

@@ -36,17 +36,11 @@ from proxy.errors import (
     too_large,
     upstream_redirect,
 )
+from proxy.formats.answers import ResponseTransformer, StreamAbort
 from proxy.identity import CUSTOMER_HEADER, resolve_customer, split_path
 from proxy.ledger import Ledger
 from proxy.metrics import Metrics
-from proxy.providers.base import (
-    ErrorReply,
-    IncomingRequest,
-    ProviderAdapter,
-    ProviderExchange,
-    ResponseTransformer,
-    StreamAbort,
-)
+from proxy.providers.base import ErrorReply, IncomingRequest, ProviderAdapter, ProviderExchange
 from proxy.restore import Restorer
 from proxy.textslots import TextSlots
 from proxy.transform import Hasher, PlaceholderVault, apply_actions

@@ -17,8 +17,9 @@ from proxy.aws_sigv4 import sign_request, verify_request
 from proxy.codecs.eventstream import EventStreamDecoder, encode_event, encode_exception
 from proxy.config import AppConfig, ConfigError, ProviderConfig
 from proxy.errors import ProxyError, forbidden
+from proxy.formats.answers import PassThrough, StreamAbort
 from proxy.formats.bedrock import model_family
-from proxy.providers.base import IncomingRequest, PassThrough, StreamAbort
+from proxy.providers.base import IncomingRequest
 from proxy.providers.bedrock import BedrockAdapter, BedrockExchange, bedrock_error_reply
 from proxy.restore import Restorer
 from proxy.textslots import TextSlots

@@ -10,15 +10,9 @@ import orjson
 import pytest
 
 from proxy.errors import ProxyError, forbidden
-from proxy.providers.base import StreamAbort
-from proxy.providers.gemini import (
-    ArrayAnswer,
-    JsonAnswer,
-    SseAnswer,
-    collect_request,
-    gemini_error_reply,
-    route_for,
-)
+from proxy.formats.answers import JsonAnswer, StreamAbort
+from proxy.formats.gemini_answers import ArrayAnswer, SseAnswer
+from proxy.providers.gemini import collect_request, gemini_error_reply, route_for
 from proxy.restore import Restorer
 from proxy.textslots import TextSlots
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proxy.codecs.sse import SseDecoder
-from proxy.providers.openai import answer_transformer
+from proxy.formats.openai_answers import answer_transformer
 from proxy.restore import Restorer
 
 VAULT = {"<PERSON_1>": "Jane Doe", "<EMAIL_ADDRESS_1>": 'j"d@example.com', "<PERSON_2>": "Zoë <Q>"}

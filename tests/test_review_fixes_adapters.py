@@ -31,12 +31,13 @@ from proxy.aws_sigv4 import verify_request
 from proxy.codecs.eventstream import EventStreamDecoder, encode_event
 from proxy.codecs.sse import SseDecoder
 from proxy.errors import ProxyError
+from proxy.formats.answers import SseAnswer
 from proxy.formats.bedrock_answers import chunk_handler
+from proxy.formats.gemini_answers import CandidateStream
+from proxy.formats.openai_answers import ChoicesStream, ResponsesStream
 from proxy.providers.base import UpstreamRequest
 from proxy.providers.bedrock import EventStreamAnswer, _ChunkFrames
-from proxy.providers.common import SseAnswer, unsafe_path
-from proxy.providers.gemini import CandidateStream
-from proxy.providers.openai import ChoicesStream, ResponsesStream
+from proxy.providers.common import unsafe_path
 from proxy.restore import Restorer
 from proxy.upstream import Upstream
 from tests.conftest import PROXY_KEY, ProxyFactory, ProxyHarness

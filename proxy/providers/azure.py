@@ -18,14 +18,15 @@ from models.target import ProviderTarget
 from proxy.auth import KeyRing, bearer_token
 from proxy.config import ConfigError, ProviderConfig
 from proxy.errors import ProxyError, bad_request, not_found
+from proxy.formats.answers import ResponseTransformer
 from proxy.formats.openai import AZURE_FORMATS, SCANNED_OPERATIONS, collect_body
+from proxy.formats.openai_answers import answer_transformer
 from proxy.formats.schema import check_model
 from proxy.providers.base import (
     ErrorReply,
     IncomingRequest,
     ProviderAdapter,
     ProviderExchange,
-    ResponseTransformer,
     UpstreamRequest,
 )
 from proxy.providers.common import (
@@ -37,12 +38,7 @@ from proxy.providers.common import (
     upstream_url,
 )
 from proxy.providers.headers import Pseudonymiser, forward_headers
-from proxy.providers.openai import (
-    OPENAI_RESPONSE_HEADERS,
-    answer_transformer,
-    openai_error_reply,
-    operation_for,
-)
+from proxy.providers.openai import OPENAI_RESPONSE_HEADERS, openai_error_reply, operation_for
 from proxy.restore import Restorer
 from proxy.textslots import TextSlots
 

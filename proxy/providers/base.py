@@ -18,6 +18,7 @@ from models.target import ProviderTarget
 from proxy.auth import KeyRing
 from proxy.config import ProviderConfig
 from proxy.errors import ProxyError
+from proxy.formats.answers import ResponseTransformer
 from proxy.providers.headers import CONTENT_HEADERS, HeaderAllowList, Pseudonymiser
 from proxy.restore import Restorer
 from proxy.textslots import TextSlots
@@ -52,32 +53,6 @@ class ErrorReply:
     body: bytes
     headers: Mapping[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
-
-
-class ResponseTransformer(ABC):
-    """Turns upstream answer bytes into client answer bytes, restoring placeholders."""
-
-    # True: each feed() result is sent at once; False: the whole answer is built in finish().
-    streaming: bool = False
-
-    @abstractmethod
-    def feed(self, chunk: bytes) -> bytes: ...
-
-    @abstractmethod
-    def finish(self) -> bytes: ...
-
-
-class PassThrough(ResponseTransformer):
-    """Relays bytes untouched: answers that carry no text, or requests where nothing was masked."""
-
-    def __init__(self, streaming: bool) -> None:
-        self.streaming = streaming
-
-    def feed(self, chunk: bytes) -> bytes:
-        return chunk
-
-    def finish(self) -> bytes:
-        return b""
 
 
 class ProviderExchange(ABC):
@@ -144,12 +119,3 @@ class ProviderAdapter(ABC):
     @abstractmethod
     def error_reply(self, error: ProxyError) -> ErrorReply:
         """A proxy-made error in the provider's own shape, so its SDK raises its usual exception."""
-
-
-class StreamAbort(Exception):
-    """A stream that cannot go on (e.g. a corrupt frame from upstream): send `tail`, then cut."""
-
-    def __init__(self, reason: str, tail: bytes = b"") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.tail = tail

@@ -48,6 +48,7 @@ from proxy.codecs.eventstream import (
 )
 from proxy.config import ConfigError, ProviderConfig
 from proxy.errors import ProxyError, bad_request, not_found
+from proxy.formats.answers import JsonAnswer, PassThrough, ResponseTransformer, StreamAbort
 from proxy.formats.bedrock import collect_converse, collect_invoke, model_family
 from proxy.formats.bedrock_answers import JSON_TEXT_KEYS, ChunkHandler, ConverseEvents, chunk_handler
 from proxy.formats.schema import check_model
@@ -55,20 +56,11 @@ from proxy.identity import CUSTOMER_HEADER
 from proxy.providers.base import (
     ErrorReply,
     IncomingRequest,
-    PassThrough,
     ProviderAdapter,
     ProviderExchange,
-    ResponseTransformer,
-    StreamAbort,
     UpstreamRequest,
 )
-from proxy.providers.common import (
-    JsonAnswer,
-    allowed_extra,
-    check_path,
-    encode_query,
-    parse_json_object,
-)
+from proxy.providers.common import allowed_extra, check_path, encode_query, parse_json_object
 from proxy.providers.headers import CONTENT_HEADERS, Pseudonymiser
 from proxy.restore import Restorer
 from proxy.textslots import TextSlots
@@ -134,6 +126,8 @@ _MODEL_PATH = re.compile(
     r"(?P<op>converse|converse-stream|invoke|invoke-with-response-stream)$"
 )
 _STREAMED = frozenset({"converse-stream", "invoke-with-response-stream"})
+
+
 def _parse_object(raw: bytes) -> dict[str, Any]:
     # Bedrock's own wording for a body it cannot read, so callers see what Bedrock would say.
     return parse_json_object(
@@ -144,6 +138,7 @@ def _parse_object(raw: bytes) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- event-stream frames
+
 
 class _EventFrames:
     """ConverseStream frames: JSON events named by their `:event-type` header."""

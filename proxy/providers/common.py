@@ -7,18 +7,15 @@ Nothing here knows a provider's wire format; adapters say where text sits and ho
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
-from typing import Any, Final, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import quote, unquote
 
 import orjson
 
-from proxy.codecs.sse import SseDecoder, SseEvent
 from proxy.config import ProviderConfig
 from proxy.errors import ProxyError, bad_request, not_found, unauthorized
-from proxy.providers.base import ProviderAdapter, ResponseTransformer
-from proxy.restore import Restorer, restore_json
-from proxy.textslots import TextSlots
+from proxy.providers.base import ProviderAdapter
 
 # In passthrough mode the caller's own provider credential goes upstream, so the proxy key that
 # names the calling application travels in this header instead.
@@ -92,47 +89,6 @@ def upstream_url(base_url: str, path: str, query: Iterable[tuple[str, str]] = ()
     return base_url.rstrip("/") + path + ("?" + encoded if encoded else "")
 
 
-def add_text(
-    slots: TextSlots, holder: dict[str, Any], key: str, what: str, *, required: bool = False
-) -> None:
-    """Register holder[key] as user text: a string, or absent/null where the field is optional.
-
-    Anything else is ProxyError(400): a value in a text field that is not text could only be
-    forwarded unscanned, and a missing required text would otherwise fail deep inside the proxy.
-    """
-    value = holder.get(key)
-    if isinstance(value, str):
-        slots.add(holder, key)
-    elif value is not None or required:
-        raise bad_request(f"{what} must be a string")
-
-
-def add_identifier(slots: TextSlots, holder: dict[str, Any], key: str, what: str) -> None:
-    """Register holder[key] as an end-user identifier (a string, or absent/null), else 400."""
-    value = holder.get(key)
-    if isinstance(value, str):
-        slots.add_identifier(holder, key)
-    elif value is not None:
-        raise bad_request(f"{what} must be a string")
-
-
-def scan_other_fields(slots: TextSlots, holder: dict[str, Any], known: Collection[str]) -> None:
-    """Register every string inside the fields of `holder` not in `known` (the fields the adapter
-    reads itself, or knows to carry no text): a field it has not heard of (a new API field, a
-    misplaced one) must not take text upstream unread. Scanning one costs little."""
-    for key in holder:
-        if key not in known:
-            scan_field(slots, holder, key)
-
-
-def scan_field(slots: TextSlots, holder: dict[str, Any], key: str) -> None:
-    """holder[key] is any JSON value: register it if a string, else every string inside it."""
-    if isinstance(holder[key], str):
-        slots.add(holder, key)
-    else:
-        slots.add_strings_in(holder[key])
-
-
 def allowed_extra(path: str, allow_paths: tuple[str, ...]) -> bool:
     """Whether `path` (below the provider prefix, without its leading '/') is at or below one of
     the configured `allow_paths`."""
@@ -186,74 +142,3 @@ def upstream_body(
             headers["Content-Type"] = incoming["Content-Type"]
         return raw
     return None
-
-
-# ---------------------------------------------------------------- restoring answers
-
-
-class JsonAnswer(ResponseTransformer):
-    """A whole JSON answer, restored everywhere a placeholder can appear."""
-
-    streaming = False
-
-    def __init__(self, restorer: Restorer, json_text_keys: frozenset[str] = frozenset()) -> None:
-        self._restorer = restorer
-        self._json_text_keys = json_text_keys
-        self._chunks: list[bytes] = []
-
-    def feed(self, chunk: bytes) -> bytes:
-        self._chunks.append(chunk)
-        return b""
-
-    def finish(self) -> bytes:
-        try:
-            parsed = orjson.loads(b"".join(self._chunks))
-        except orjson.JSONDecodeError:
-            raise ProxyError(
-                502, "invalid_upstream_response", "the provider sent an answer that is not JSON"
-            ) from None
-        return orjson.dumps(restore_json(parsed, self._restorer, self._json_text_keys))
-
-
-# What `event_json` gives for an event without data or whose data is not JSON (such events are
-# relayed as they came); JSON's own `null` is None.
-NOT_JSON: Final = object()
-
-
-def event_json(event: SseEvent) -> Any:
-    """An SSE event's data parsed as JSON, or NOT_JSON."""
-    data = event.data
-    if data is None:
-        return NOT_JSON
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return NOT_JSON
-
-
-class SseHandler(Protocol):
-    """A provider's SSE events in, events to send out; `finish` gives what is still held back."""
-
-    def on_event(self, event: SseEvent) -> list[SseEvent]: ...
-
-    def finish(self) -> list[SseEvent]: ...
-
-
-class SseAnswer(ResponseTransformer):
-    """A `text/event-stream` answer, decoded and re-encoded event by event through a handler."""
-
-    streaming = True
-
-    def __init__(self, handler: SseHandler) -> None:
-        self._decoder = SseDecoder()
-        self._handler = handler
-
-    def feed(self, chunk: bytes) -> bytes:
-        return b"".join(
-            out.encode() for ev in self._decoder.feed(chunk) for out in self._handler.on_event(ev)
-        )
-
-    def finish(self) -> bytes:
-        events = [out for ev in self._decoder.finish() for out in self._handler.on_event(ev)]
-        events.extend(self._handler.finish())
-        return b"".join(e.encode() for e in events)
