@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +122,36 @@ def _workers(value: Any) -> int:
     return workers
 
 
+def env_prefix(name: str) -> str:
+    """The environment variables of provider `name` start with this."""
+    return f"CONSENTRY_{name.upper().replace('-', '_')}_"
+
+
+# Other families of CONSENTRY_* variables; a provider named like one would read their values
+# (`app-backend` would take CONSENTRY_APP_BACKEND_API_KEY, the key variable of app `backend-api`).
+_OTHER_VARIABLE_FAMILIES = ("APP", "DB", "HASH", "HOST", "PORT", "RULES", "SPACY", "LOG", "CONFIG", "REQUIRE")
+
+
+def _check_env_prefixes(names: Iterable[str]) -> None:
+    """No provider's variables may be read as another provider's, an app's or a setting's."""
+    seen: dict[str, str] = {}
+    for name in names:
+        prefix = env_prefix(name)
+        if prefix in seen:
+            raise ConfigError(f"providers.{name} and providers.{seen[prefix]} share the variables {prefix}*")
+        seen[prefix] = name
+    for name, prefix in ((n, env_prefix(n)) for n in names if n not in BUILTIN_PROVIDERS):
+        taken = [
+            *(env_prefix(b) for b in BUILTIN_PROVIDERS),
+            *(f"CONSENTRY_{f}_" for f in _OTHER_VARIABLE_FAMILIES),
+        ]
+        clash = next((t for t in taken if prefix.startswith(t)), None)
+        if clash is not None:
+            raise ConfigError(
+                f"providers.{name}: its variables {prefix}* would overlap {clash}*; choose another name"
+            )
+
+
 def _transport(name: str, raw: Mapping[str, Any]) -> str:
     """Which transport reaches provider `name`: built-ins are their own; any other section must
     declare an OpenAI-compatible format and a base URL."""
@@ -146,7 +176,7 @@ def _transport(name: str, raw: Mapping[str, Any]) -> str:
 
 
 def _provider(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> ProviderConfig:
-    prefix = f"CONSENTRY_{name.upper().replace('-', '_')}_"
+    prefix = env_prefix(name)
     transport = _transport(name, raw)
     known = {"base_url", "api_key", "auth_mode", "timeout_s", "connect_timeout_s", "allow_paths", "format"}
     auth_mode = str(raw.get("auth_mode", "managed"))
@@ -274,6 +304,7 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
     for name in BUILTIN_PROVIDERS:
         providers_raw.setdefault(name, {})
     providers = {str(name): _provider(str(name), spec or {}, env) for name, spec in providers_raw.items()}
+    _check_env_prefixes(providers)
 
     return Config(
         host=host,

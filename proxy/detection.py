@@ -354,7 +354,7 @@ def scan_texts(
     from rules.loader import load_rules
 
     config = load_config(config_path)
-    consent = load_rules(config.rules_path).consent_for(customer_id or "\x00default")
+    consent = load_rules(config.rules_path, config.provider_names).consent_for(customer_id or "\x00default")
     detector = PresidioDetector(config.detection.model, phone_regions=config.detection.phone_regions)
     detector.load()
     return _scan_batches(detector, consent, texts)

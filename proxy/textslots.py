@@ -165,9 +165,11 @@ class TextSlots:
             return  # null or a boolean carries no text
         try:
             # stdlib json, not orjson: arguments may hold integers wider than 64 bits, kept exact.
-            parsed = json.loads(raw, object_pairs_hook=_unique_keys)
+            parsed = json.loads(raw, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
         except DuplicateKey:
             raise bad_request("JSON text in a string field has a duplicate object key") from None
+        except NotJson:
+            raise bad_request("JSON text in a string field holds NaN or Infinity") from None
         except (ValueError, RecursionError):
             self.add(container, key)
             return
@@ -175,7 +177,12 @@ class TextSlots:
         walk(holder, 0, parsed)
 
         def finalize(c: Container = container, k: Any = key, ref: list[Any] = holder) -> None:
-            c[k] = json.dumps(ref[0], ensure_ascii=False, separators=(",", ":"))  # type: ignore[index]
+            text = json.dumps(ref[0], ensure_ascii=False, separators=(",", ":"))
+            try:
+                text.encode()
+            except UnicodeEncodeError:  # a lone surrogate escaped in the JSON text
+                raise bad_request("JSON text in a string field holds an invalid character") from None
+            c[k] = text  # type: ignore[index]
 
         self._finalizers.append(finalize)
 
@@ -203,6 +210,14 @@ class TextSlots:
 
 class DuplicateKey(ValueError):
     pass
+
+
+class NotJson(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise NotJson(name)
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -157,8 +157,9 @@ def test_converse_blocks() -> None:
             *("sys", "guarded sys", "var", "new", "STOP"),
             *("a", "q", "n", "citations", "title"),  # keys of free-form JSON (tool input, results)
             # fields the format does not name, and model settings: keys and values scanned
-            *("futureField", "anthropic_beta", "computer-use-2024-10-22"),
+            "futureField",
             *("who", "user"),  # names of prompt variables and request metadata
+            # (beta flags in additionalModelRequestFields are settings: not scanned)
         ]
     )
     assert not slots.unscannable
@@ -424,7 +425,7 @@ def test_upstream_request_is_signed_by_the_proxy_over_the_encoded_path() -> None
     opened, _ = exchange(arn, "invoke", {"anthropic_version": "v", "messages": []}, caller_headers)
     slots = TextSlots()
     opened.collect(slots)
-    slots.write_back([], lambda value: "anon-" + value[::-1])
+    slots.write_back(list(slots.segments), lambda value: "anon-" + value[::-1])
     sent = opened.upstream_request()
     url = str(sent.url)
     assert url == f"https://bedrock.example/model/{encoded(arn)}/invoke"

@@ -18,6 +18,7 @@ from proxy.formats.schema import (
     CHECKED,
     ID,
     JSON_TEXT,
+    MIME,
     NAME,
     OPAQUE,
     PSEUDONYM,
@@ -36,6 +37,7 @@ from proxy.formats.schema import (
     Unscannable,
     collect,
     enum,
+    media,
     obj,
     settings,
     tagged,
@@ -80,7 +82,13 @@ def model_family(model_id: str) -> str | None:
 
 # ---------------------------------------------------------------- Converse (and Nova's blocks)
 
-_MEDIA = {kind: Unscannable(kind) for kind in ("image", "document", "video", "audio")}
+# Media blocks: the payload (`source`) cannot be read; a document's name and context can.
+_MEDIA = {
+    "image": media("image", format=WORD, source=CHECKED),
+    "video": media("video", format=WORD, source=CHECKED),
+    "audio": media("audio", format=WORD, source=CHECKED),
+    "document": media("document", format=WORD, source=CHECKED, name=SCAN, context=SCAN, citations=SCAN),
+}
 _SEARCH_RESULT = obj(
     source=SCAN, title=SCAN, content=Each(obj(text=SCAN)), citations=SCAN, cache_control=SCAN
 )
@@ -124,6 +132,9 @@ _GUARDRAIL = obj(
     trace=WORD,
     streamProcessingMode=WORD,
 )
+# Request metadata (body field or X-Amzn-Bedrock-Request-Metadata): keys scanned, values
+# pseudonymised like end-user ids.
+REQUEST_METADATA = MapOf(PSEUDONYM)
 CONVERSE = obj(
     messages=CONVERSE_MESSAGES,
     system=_SYSTEM,
@@ -131,10 +142,18 @@ CONVERSE = obj(
     inferenceConfig=_INFERENCE_CONFIG,
     guardrailConfig=_GUARDRAIL,
     promptVariables=MapOf(obj(text=SCAN)),
-    requestMetadata=MapOf(PSEUDONYM),
+    requestMetadata=REQUEST_METADATA,
     # Model settings such as beta flag names (with dates in them) are scanned: a date alone is not
     # masked unless it is someone's, and a new field here must not leave unread.
-    additionalModelRequestFields=SCAN,
+    additionalModelRequestFields=obj(
+        # Beta flags carry dates ("interleaved-thinking-2025-05-14") that masking would break.
+        anthropic_beta=Each(VERSION),
+        thinking=obj(type=WORD, budget_tokens=SETTING),
+        reasoning_config=obj(type=WORD, max_reasoning_effort=WORD, budget_tokens=SETTING),
+        inferenceConfig=obj(topK=SETTING),
+        top_k=SETTING,
+        # any other model-specific field: scanned
+    ),
     additionalModelResponseFieldPaths=Each(
         Pattern(re.compile(r"[A-Za-z0-9/_.\[\]-]{1,256}"), "a JSON pointer")
     ),
@@ -161,7 +180,19 @@ _ANTHROPIC_VARIANTS.update(
             ),
             "search_result": _SEARCH_RESULT,
             "image": obj(source=Unscannable("image"), cache_control=SCAN),
-            "document": obj(source=Unscannable("document"), cache_control=SCAN, title=SCAN, context=SCAN),
+            # A document given as plain text (or as content blocks) is read like any text; a
+            # PDF (base64, URL, file) cannot be.
+            "document": obj(
+                source=tagged(
+                    "type",
+                    {"text": obj(media_type=MIME, data=SCAN), "content": obj(content=ANTHROPIC_CONTENT)},
+                    Unscannable("document"),
+                ),
+                cache_control=SCAN,
+                title=SCAN,
+                context=SCAN,
+                citations=SCAN,
+            ),
         },
         _UNKNOWN_BLOCK,
     ).variants
@@ -223,7 +254,7 @@ TITAN_EMBED = obj(inputText=SCAN, dimensions=SETTING, normalize=SETTING, embeddi
 LLAMA = obj(prompt=SCAN, images=Unscannable("image"), **settings("temperature", "top_p", "max_gen_len"))
 _MISTRAL_PART = tagged(
     "type",
-    {"text": obj(text=SCAN), "image_url": obj(image_url=Unscannable("image"))},
+    {"text": obj(text=SCAN), "image_url": obj(image_url=media("image", url=CHECKED))},
     Unscannable("unknown content part"),
 )
 MISTRAL = obj(
@@ -252,7 +283,8 @@ MISTRAL = obj(
 _COHERE_TOOL = obj(
     name=NAME,
     description=SCAN,
-    parameter_definitions=MapOf(obj(description=SCAN, type=TYPE_NAME, required=SETTING)),
+    # Types are Python-style ("str", "List[str]"): scanned, as every unnamed field is.
+    parameter_definitions=MapOf(obj(description=SCAN, required=SETTING)),
 )
 COHERE = obj(
     message=SCAN,

@@ -15,7 +15,9 @@ from typing import Any
 from proxy.errors import bad_request
 from proxy.formats.json_schema import json_schema
 from proxy.formats.schema import (
+    CHECKED,
     ID,
+    LANGUAGE,
     MIME,
     MODEL,
     NAME,
@@ -26,6 +28,7 @@ from proxy.formats.schema import (
     TYPE_NAME,
     Each,
     MapOf,
+    Media,
     Node,
     Obj,
     Unscannable,
@@ -52,8 +55,9 @@ GEMINI_SCHEMA = json_schema(spellings)
 _MEDIA_KINDS = ("image", "audio", "video")
 
 
-class Media(Node):
-    """`inlineData` / `fileData`: media the detector cannot read, reported by its kind."""
+class GeminiMedia(Node):
+    """`inlineData` / `fileData`: media the detector cannot read, reported by the kind its MIME
+    type names; a display name beside it is scanned."""
 
     def walk(self, slots: TextSlots, container: Container, key: Any, value: Any) -> None:
         if value is None:
@@ -65,10 +69,12 @@ class Media(Node):
                 family = mime.split("/", 1)[0] if isinstance(mime, str) else ""
                 if family in _MEDIA_KINDS:
                     kind = family
-        slots.add_unscannable(kind)
+        _MEDIA_FIELDS[kind].walk(slots, container, key, value)
 
 
-MEDIA = Media()
+_BLOB_FIELDS = {spelling: CHECKED for name in ("mimeType", "data", "fileUri") for spelling in spellings(name)}
+_MEDIA_FIELDS = {kind: Media(kind, _BLOB_FIELDS) for kind in (*_MEDIA_KINDS, "file")}
+MEDIA = GeminiMedia()
 _UNKNOWN_PART = Unscannable("unknown content part")
 
 _FUNCTION_RESPONSE_PART = gobj(
@@ -120,6 +126,13 @@ _TOOL_CONFIG = gobj(
     retrievalConfig=gobj(latLng=Unscannable("location"), languageCode=TYPE_NAME),
 )
 _SAFETY_SETTING = gobj(category=TYPE_NAME, threshold=TYPE_NAME, method=TYPE_NAME)
+_VOICE = gobj(prebuiltVoiceConfig=gobj(voiceName=NAME))
+_SPEECH_CONFIG = gobj(
+    languageCode=LANGUAGE,
+    voiceConfig=_VOICE,
+    # Speaker labels are the application's names for the voices in its prompt: scanned.
+    multiSpeakerVoiceConfig=gobj(speakerVoiceConfigs=Each(gobj(speaker=SCAN, voiceConfig=_VOICE))),
+)
 _GENERATION_CONFIG = gobj(
     stopSequences=Each(SCAN),
     responseMimeType=MIME,
@@ -129,6 +142,7 @@ _GENERATION_CONFIG = gobj(
     responseModalities=Each(TYPE_NAME),
     mediaResolution=TYPE_NAME,
     thinkingConfig=gobj(includeThoughts=SETTING, thinkingBudget=SETTING, thinkingLevel=TYPE_NAME),
+    speechConfig=_SPEECH_CONFIG,
     **{
         name: SETTING
         for name in (

@@ -14,6 +14,8 @@ from proxy.errors import bad_request
 from proxy.formats.json_schema import JSON_SCHEMA
 from proxy.formats.schema import (
     CHECKED,
+    DOMAIN,
+    ENDPOINT,
     ID,
     JSON_TEXT,
     MODEL,
@@ -34,6 +36,7 @@ from proxy.formats.schema import (
     Unscannable,
     collect,
     enum,
+    media,
     merge,
     obj,
     scan,
@@ -41,12 +44,6 @@ from proxy.formats.schema import (
     tagged,
 )
 from proxy.textslots import Container, TextSlots
-
-# An https endpoint of the application's own resources (Azure On Your Data): host and path only.
-ENDPOINT = Pattern(
-    re.compile(r"https://[A-Za-z0-9.-]{1,253}(?::\d{1,5})?(?:/[A-Za-z0-9._~/-]{0,256})?"),
-    "an https URL of a resource",
-)
 
 _UNKNOWN_PART = Unscannable("unknown content part")
 
@@ -57,9 +54,9 @@ _CHAT_PART = tagged(
     {
         "text": obj(text=SCAN),
         "refusal": obj(refusal=SCAN),
-        "image_url": obj(image_url=Unscannable("image")),
-        "input_audio": obj(input_audio=Unscannable("audio")),
-        "file": obj(file=Unscannable("file")),
+        "image_url": obj(image_url=media("image", url=CHECKED, detail=WORD)),
+        "input_audio": obj(input_audio=media("audio", data=CHECKED, format=WORD)),
+        "file": obj(file=media("file", file_data=CHECKED, file_id=ID, filename=SCAN)),
     },
     _UNKNOWN_PART,
 )
@@ -103,7 +100,8 @@ _NAMED_TOOL = tagged(
     },
     Obj({"type": CHECKED}),
 )
-_TOOL_CHOICE = enum("auto", "none", "required", other=_NAMED_TOOL)
+# "auto", "none", "required"; OpenAI-compatible providers add their own ("any").
+_TOOL_CHOICE = ByKind(WORD, _NAMED_TOOL)
 _JSON_SCHEMA_FORMAT = obj(name=NAME, description=SCAN, schema=JSON_SCHEMA, strict=SETTING)
 _RESPONSE_FORMAT = tagged(
     "type",
@@ -219,6 +217,11 @@ _ITEM = tagged(
     Unscannable("unknown input item"),
     default="message",
 )
+_WEB_SEARCH = obj(
+    search_context_size=WORD,
+    user_location=SCAN,  # a city, a region: personal data
+    filters=obj(allowed_domains=Each(DOMAIN)),
+)
 _RESPONSES_TOOL = tagged(
     "type",
     {
@@ -226,6 +229,16 @@ _RESPONSES_TOOL = tagged(
         "custom": obj(name=NAME, description=SCAN, format=_CUSTOM_TOOL_FORMAT),
         "file_search": obj(
             vector_store_ids=Each(ID), max_num_results=SETTING, filters=SCAN, ranking_options=SCAN
+        ),
+        "web_search": _WEB_SEARCH,
+        "web_search_preview": _WEB_SEARCH,
+        "mcp": obj(
+            server_label=NAME,
+            server_url=ENDPOINT,
+            connector_id=ID,
+            allowed_tools=ByKind(SCAN, Each(NAME)),
+            require_approval=ByKind(WORD, SCAN),
+            # headers, authorization and server_description: scanned
         ),
     },
     Obj({"type": CHECKED}),  # web search, MCP, ... : every string in them scanned
@@ -247,7 +260,7 @@ RESPONSES = Obj(
             "input": Each(_ITEM),
             "instructions": SCAN,
             "tools": Each(_RESPONSES_TOOL),
-            "tool_choice": enum("auto", "none", "required", other=_NAMED_TOOL),
+            "tool_choice": _TOOL_CHOICE,
             "text": obj(format=_TEXT_FORMAT, verbosity=WORD),
             "reasoning": obj(effort=WORD, summary=WORD, generate_summary=WORD),
             "previous_response_id": ID,
@@ -315,7 +328,10 @@ _AZURE_DATA_SOURCE = obj(
         max_search_queries=SETTING,
         allow_partial_result=SETTING,
         include_contexts=Each(WORD),
-        # role_information, filter, fields_mapping and anything new: scanned.
+        role_information=SCAN,
+        filter=SCAN,
+        fields_mapping=SCAN,
+        # anything new: scanned, key and value
     ),
 )
 AZURE_CHAT = Obj(merge(CHAT.fields, {"data_sources": Each(_AZURE_DATA_SOURCE)}))

@@ -14,6 +14,8 @@ Schema, are closed by assigning into an `Obj`'s fields once).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -229,6 +231,59 @@ class Unscannable(Node):
             slots.add_unscannable(self.kind)
 
 
+@dataclass(frozen=True)
+class Media(Node):
+    """Media the detector cannot read (an image, a document): reported as unscannable content,
+    while its other fields (a file name, a title) are walked with `fields` like any object."""
+
+    kind: str
+    fields: dict[str, Node] = field(default_factory=dict)
+
+    def walk(self, slots: TextSlots, container: Container, key: Any, value: Any) -> None:
+        if value is None:
+            return
+        slots.add_unscannable(self.kind)
+        if isinstance(value, dict):
+            walk_object(slots, value, self.fields)
+
+
+def media(kind: str, **fields: Node) -> Media:
+    return Media(kind, dict(fields))
+
+
+class Opaque(Node):
+    """A token the provider produced (encrypted reasoning, a signature): base64 of binary data.
+    Anything else (text, or base64 of readable text) would travel unscanned, so it is refused."""
+
+    def walk(self, slots: TextSlots, container: Container, key: Any, value: Any) -> None:
+        if not isinstance(value, str):
+            scan(slots, container, key, value)
+            return
+        if len(value) > MAX_OPAQUE or not _BASE64.fullmatch(value) or _readable(value):
+            raise bad_request(f"{_key_name(key)} must be an opaque token", "invalid_structural_value")
+
+
+MAX_OPAQUE = 4 * 1024 * 1024
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
+
+
+def _readable(token: str) -> bool:
+    """Whether a base64 token decodes to mostly printable text (something written, not sealed)."""
+    if len(token) < 12:
+        return False
+    sample = token[:4096].rstrip("=")
+    sample = sample[: len(sample) - len(sample) % 4]
+    try:
+        raw = base64.b64decode(sample.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in raw)
+    return printable >= 0.9 * len(raw)
+
+
+OPAQUE = Opaque()
+
+
 class Pseudonym(Node):
     """An end-user identifier (OpenAI `user`): replaced by a keyed pseudonym, never sent as is."""
 
@@ -273,7 +328,10 @@ class ByKind(Node):
 def collect(root: Node, body: dict[str, Any], slots: TextSlots) -> None:
     """Register everything in `body` that is not declared structural."""
     holder: list[Any] = [body]
-    root.walk(slots, holder, 0, body)
+    try:
+        root.walk(slots, holder, 0, body)
+    except RecursionError:
+        raise bad_request("the request body is nested too deeply", "invalid_json") from None
 
 
 # ---------------------------------------------------------------- structural value patterns
@@ -288,18 +346,29 @@ ID = Pattern(re.compile(r"[A-Za-z0-9_.:-]{1,256}"), "an id (letters, digits, '_'
 NAME = Pattern(re.compile(r"[A-Za-z0-9_.:-]{1,128}"), "a name (letters, digits, '_', '.', ':', '-')")
 # Model ids: "gpt-4o-mini", "models/gemini-2.0-flash", "anthropic.claude-3-5:0", ARNs, fine-tunes
 # ("ft:gpt-4o:org:name:id"). No '@', no spaces, no newlines.
-MODEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+-]{0,255}")
-MODEL = Pattern(MODEL_PATTERN, "a model id (letters, digits, '.', '_', ':', '/', '+', '-'; at most 256)")
+# A local path as vLLM names its models ("/models/Qwen2.5-7B") and a version after '@' as Vertex
+# and LiteLLM do ("claude-3-5-sonnet@20240620": a digit first, so no e-mail address passes).
+MODEL_PATTERN = re.compile(r"/?[A-Za-z0-9][A-Za-z0-9._:/+-]{0,255}(?:@[0-9][A-Za-z0-9._-]{0,63})?")
+MODEL = Pattern(
+    MODEL_PATTERN, "a model id (letters, digits, '.', '_', ':', '/', '+', '-', '@version'; at most 256)"
+)
 # A MIME type (`responseMimeType`, `mimeType`).
 MIME = Pattern(re.compile(r"[a-z0-9.+-]{1,64}/[a-z0-9.+-]{1,128}"), "a MIME type")
 # Versions and flag names ("bedrock-2023-05-31", "computer-use-2024-10-22"), JSON-schema formats.
 VERSION = Pattern(re.compile(r"[A-Za-z0-9._-]{1,64}"), "a version name")
 # A setting word a provider may add values to ("low", "flex", "OFF", "END").
 WORD = Pattern(re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}"), "a setting name")
-# Opaque tokens the provider produced (encrypted reasoning, signatures): base64-like, never text.
-OPAQUE = Pattern(re.compile(r"[A-Za-z0-9+/=_.-]{1,4194304}"), "an opaque token")
 # Resource ids and ARNs of the application's own resources (guardrails, cached contents).
-RESOURCE = Pattern(re.compile(r"[A-Za-z0-9][A-Za-z0-9:/._-]{0,2047}"), "a resource id or ARN")
+RESOURCE = Pattern(re.compile(r"/?[A-Za-z0-9][A-Za-z0-9:/._-]{0,2047}"), "a resource id or ARN")
+# A language tag ("en-US", "de").
+LANGUAGE = Pattern(re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}"), "a language tag")
+# A domain name ("pubmed.ncbi.nlm.nih.gov").
+DOMAIN = Pattern(re.compile(r"(?:[A-Za-z0-9-]{1,63}\.){1,8}[A-Za-z]{2,63}"), "a domain name")
+# An https endpoint of the application's own resources (Azure On Your Data, MCP servers).
+ENDPOINT = Pattern(
+    re.compile(r"https://[A-Za-z0-9.-]{1,253}(?::\d{1,5})?(?:/[A-Za-z0-9._~/-]{0,256})?"),
+    "an https URL of a resource",
+)
 
 
 def check_model(value: Any, where: str = "'model'") -> str:

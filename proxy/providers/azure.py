@@ -59,7 +59,7 @@ _DEPLOYMENTS = "openai/deployments/"
 _V1 = "openai/v1/"
 _OPENAI = "openai/"
 _API_VERSION = "api-version"
-_API_VERSION_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,31}")
+_API_VERSION_VALUE = re.compile(r"\d{4}-\d{2}-\d{2}(?:-preview)?|v1|latest|preview")
 
 
 @dataclass(frozen=True)
@@ -180,9 +180,7 @@ class AzureExchange(ProviderExchange):
 
     @property
     def target(self) -> ProviderTarget:
-        return ProviderTarget(
-            self._adapter.name, self.operation, self._model, carries_data=self.operation != "models"
-        )
+        return ProviderTarget(self._adapter.name, self.operation, self._model, carries_data=bool(self._raw))
 
     def collect(self, slots: TextSlots) -> None:
         if self._body is not None:

@@ -49,9 +49,9 @@ from proxy.codecs.eventstream import (
 from proxy.config import ConfigError, ProviderConfig
 from proxy.errors import ProxyError, bad_request, not_found
 from proxy.formats.answers import JsonAnswer, PassThrough, ResponseTransformer, StreamAbort
-from proxy.formats.bedrock import collect_converse, collect_invoke, model_family
+from proxy.formats.bedrock import REQUEST_METADATA, collect_converse, collect_invoke, model_family
 from proxy.formats.bedrock_answers import JSON_TEXT_KEYS, ChunkHandler, ConverseEvents, chunk_handler
-from proxy.formats.schema import check_model
+from proxy.formats.schema import check_model, collect
 from proxy.identity import CUSTOMER_HEADER
 from proxy.providers.base import (
     ErrorReply,
@@ -249,14 +249,19 @@ class EventStreamAnswer(ResponseTransformer):
 
 # Operation parameters boto3 sends as headers (botocore's bedrock-runtime model); the proxy sends
 # them on and signs them. Everything else the caller sent stays here.
-_PARAMETER_HEADERS = (
-    "X-Amzn-Bedrock-Trace",
-    "X-Amzn-Bedrock-GuardrailIdentifier",
-    "X-Amzn-Bedrock-GuardrailVersion",
-    "X-Amzn-Bedrock-PerformanceConfig-Latency",
-    "X-Amzn-Bedrock-Service-Tier",
-    "X-Amzn-Bedrock-ProjectIdentifier",
-)
+# Each with the values botocore's service model allows: settings are enums, ids are bounded ids.
+_PARAMETER_HEADERS = {
+    "X-Amzn-Bedrock-Trace": re.compile(r"ENABLED|DISABLED|ENABLED_FULL"),
+    "X-Amzn-Bedrock-GuardrailIdentifier": re.compile(
+        r"[A-Za-z0-9_-]{1,64}|arn:aws(?:-[a-z]+)*:bedrock:[a-z0-9-]{1,20}:\d{12}:guardrail/[A-Za-z0-9_-]{1,64}"
+    ),
+    "X-Amzn-Bedrock-GuardrailVersion": re.compile(r"[1-9]\d{0,7}|DRAFT"),
+    "X-Amzn-Bedrock-PerformanceConfig-Latency": re.compile(r"[a-z]{1,16}"),
+    "X-Amzn-Bedrock-Service-Tier": re.compile(r"[a-z]{1,16}"),
+    "X-Amzn-Bedrock-ProjectIdentifier": re.compile(r"[A-Za-z0-9][A-Za-z0-9:/._-]{0,255}"),
+}
+# Accept: one media type ("application/json", "*/*").
+_MEDIA_TYPE = re.compile(r"[a-z*][a-z0-9.+*-]{0,63}/[a-z*][a-z0-9.+*-]{0,127}")
 _ACCEPT_HEADER = {"invoke": "Accept", "invoke-with-response-stream": "X-Amzn-Bedrock-Accept"}
 # What botocore reads from an answer: the request id (ResponseMetadata), the error code, its retry
 # advice, and the operation's output headers (all X-Amzn-Bedrock-*: content type, latency mode,
@@ -266,7 +271,6 @@ BEDROCK_RESPONSE_HEADERS = CONTENT_HEADERS.extended(
     prefixes=("x-amzn-bedrock-",),
 )
 _METADATA_HEADER = "X-Amzn-Bedrock-Request-Metadata"
-_PARAMETER_VALUE = re.compile(r"[A-Za-z0-9*][A-Za-z0-9*:/._+=;,-]{0,2047}")
 
 
 class BedrockExchange(ProviderExchange):
@@ -335,7 +339,9 @@ class BedrockExchange(ProviderExchange):
     @property
     def target(self) -> ProviderTarget:
         model = "" if self.operation == "passthrough" else self._model
-        return ProviderTarget(self._adapter.name, self.operation, model, self._adapter.region)
+        return ProviderTarget(
+            self._adapter.name, self.operation, model, self._adapter.region, carries_data=bool(self._raw)
+        )
 
     def collect(self, slots: TextSlots) -> None:
         if self.operation.startswith("converse"):
@@ -346,8 +352,8 @@ class BedrockExchange(ProviderExchange):
         elif self._raw:
             slots.add_unscannable("InvokeModel body of an unrecognised model family")
         if self._metadata is not None:
-            for key in self._metadata:
-                slots.add_identifier(self._metadata, key)
+            # Keys scanned, values pseudonymised: the same as `requestMetadata` in a body.
+            collect(REQUEST_METADATA, self._metadata, slots)
 
     def upstream_request(self, pseudonym: Pseudonymiser | None = None) -> UpstreamRequest:
         # Bedrock takes no identifier header but the request metadata, pseudonymised with the body.
@@ -364,13 +370,13 @@ class BedrockExchange(ProviderExchange):
         else:
             url = f"{adapter.base_url}/model/{self._encoded_model}/{self.operation}"
         if self.operation in _ACCEPT_HEADER:
-            for name in (*_PARAMETER_HEADERS, _ACCEPT_HEADER[self.operation]):
+            checks = {**_PARAMETER_HEADERS, _ACCEPT_HEADER[self.operation]: _MEDIA_TYPE}
+            for name, allowed in checks.items():
                 value = incoming.get(name)
                 if value is None:
                     continue
-                # Settings, guardrail ids/ARNs and media types: bounded tokens, else a 400.
-                if not _PARAMETER_VALUE.fullmatch(value):
-                    raise bad_request(f"{name} must be a setting, an id or an ARN")
+                if not allowed.fullmatch(value):
+                    raise bad_request(f"{name} has a value this operation does not take")
                 headers[name] = value
             if self._metadata is not None:
                 headers[_METADATA_HEADER] = orjson.dumps(self._metadata).decode()

@@ -158,7 +158,8 @@ class GeminiExchange(ProviderExchange):
 
     @property
     def target(self) -> ProviderTarget:
-        return ProviderTarget(self._adapter.name, self.operation, self._route.model if self._route else "")
+        model = self._route.model if self._route else ""
+        return ProviderTarget(self._adapter.name, self.operation, model, carries_data=bool(self._raw))
 
     def collect(self, slots: TextSlots) -> None:
         if self._route is not None and self._body is not None:

@@ -119,7 +119,10 @@ def token_list(value: str | None) -> str | None:
 
 
 # An SDK's self-description ("google-genai-sdk/3.6.1 gl-python/3.11.9"): product/version tokens.
-_CLIENT_TOKEN = r"[A-Za-z][A-Za-z0-9_-]{0,39}/v?[0-9][A-Za-z0-9.+_-]{0,39}"
+# Version components are short numbers ("3.11.9", "1.52.0rc1"): a phone number is not a version.
+_CLIENT_TOKEN = (
+    r"[A-Za-z][A-Za-z0-9_-]{0,39}/v?\d{1,4}(?:\.\d{1,4}){0,3}(?:[.+_-]?[A-Za-z][A-Za-z0-9]{0,15})?"
+)
 _CLIENT_VERSION = re.compile(rf"{_CLIENT_TOKEN}(?: {_CLIENT_TOKEN}){{0,7}}")
 MAX_CLIENT_VERSION = 256
 

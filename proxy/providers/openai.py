@@ -15,7 +15,7 @@ import orjson
 
 from models.target import ProviderTarget
 from proxy.auth import KeyRing, bearer_token
-from proxy.config import ConfigError, ProviderConfig
+from proxy.config import ConfigError, ProviderConfig, env_prefix
 from proxy.errors import ProxyError, not_found
 from proxy.formats.answers import ResponseTransformer
 from proxy.formats.openai import FORMATS, SCANNED_OPERATIONS, collect_body
@@ -104,7 +104,7 @@ def account_headers(config: ProviderConfig) -> dict[str, str]:
     _PROJECT) as the headers that carry them."""
     headers: dict[str, str] = {}
     for key, header in _ACCOUNT_HEADERS.items():
-        variable = f"CONSENTRY_{config.name.upper()}_{key.upper()}"
+        variable = f"{env_prefix(config.name)}{key.upper()}"
         value = str(config.env.get(variable) or config.extra.get(key) or "")
         if not value:
             continue
@@ -155,9 +155,7 @@ class OpenAIExchange(ProviderExchange):
 
     @property
     def target(self) -> ProviderTarget:
-        return ProviderTarget(
-            self._adapter.name, self.operation, self._model, carries_data=self.operation != "models"
-        )
+        return ProviderTarget(self._adapter.name, self.operation, self._model, carries_data=bool(self._raw))
 
     def collect(self, slots: TextSlots) -> None:
         if self._body is not None:
@@ -192,9 +190,10 @@ class OpenAIAdapter(ProviderAdapter):
         self.account_headers = account_headers(config)
 
     def open(self, incoming: IncomingRequest) -> ProviderExchange:
-        check_path(incoming.subpath, "OpenAI requests go to /openai/v1/...")
+        hint = f"requests to this provider go to /{self.name}/v1/..."
+        check_path(incoming.subpath, hint)
         if not incoming.subpath.startswith("/v1/"):
-            raise not_found("unknown path: OpenAI requests go to /openai/v1/...")
+            raise not_found(f"unknown path: {hint}")
         path = incoming.subpath[len("/v1/") :]
         operation = operation_for(incoming.method, path)
         if operation is None and allowed_extra(path, self.config.allow_paths):

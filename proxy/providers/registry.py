@@ -7,6 +7,7 @@ one adapter module plus one line here.
 
 from __future__ import annotations
 
+from models.providers import BUILTIN_PROVIDERS, CONFIGURABLE_FORMATS
 from proxy.auth import KeyRing
 from proxy.config import Config
 from proxy.providers.azure import AzureOpenAIAdapter
@@ -21,6 +22,11 @@ TRANSPORTS: dict[str, type[ProviderAdapter]] = {
     "bedrock": BedrockAdapter,
     "gemini": GeminiAdapter,
 }
+
+
+# Every built-in provider is its own transport, and every configurable format is one of them.
+assert set(TRANSPORTS) == set(BUILTIN_PROVIDERS), "a built-in provider without a transport"
+assert set(TRANSPORTS) >= CONFIGURABLE_FORMATS, "a configurable format without a transport"
 
 
 def build_adapters(config: Config, keys: KeyRing) -> dict[str, ProviderAdapter]:
