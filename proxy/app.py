@@ -11,7 +11,7 @@ from aiohttp import web
 
 from proxy.auth import KeyRing
 from proxy.config import Config
-from proxy.detection import Detector, PresidioDetector
+from proxy.detection import Detector, Instrumented, PresidioDetector
 from proxy.ledger import make_ledger
 from proxy.metrics import Metrics
 from proxy.pipeline import Pipeline
@@ -35,13 +35,19 @@ def build_app(
 ) -> web.Application:
     metrics = Metrics()
     own = detector is None if owns_detector is None else owns_detector
+    settings = config.detection
     detector = detector or PresidioDetector(
-        config.detection.model,
-        config.detection.timeout_s,
-        config.detection.workers,
-        config.detection.cache_entries,
-        config.detection.phone_regions,
+        settings.model,
+        settings.timeout_s,
+        settings.workers,
+        settings.cache_entries,
+        settings.phone_regions,
+        max_queue_wait_s=settings.max_queue_wait_s,
+        max_queued_jobs=settings.max_queued_jobs,
+        worker_max_rss_mb=settings.worker_max_rss_mb,
     )
+    if isinstance(detector, Instrumented):
+        detector.instrument(metrics)
     consents = consents or RulesFileConsentStore(config.rules_path, config.provider_names)
     ledger = make_ledger(config.ledger, metrics)
     upstream = Upstream()

@@ -14,6 +14,7 @@ import yaml
 
 from models.providers import BUILTIN_PROVIDERS, CONFIGURABLE_FORMATS, PROVIDER_NAME, RESERVED_NAMES
 from proxy.detection import DEFAULT_SPACY_MODEL
+from proxy.detection.plan import WORST_CASE_CHARS_PER_S
 
 # A key that works out of the box for `consentry serve` on loopback; refused on any other address.
 DEVELOPMENT_APP_KEY = "consentry-local-dev-key"
@@ -78,6 +79,16 @@ class DetectionConfig:
     cache_entries: int = 20_000
     # Regions whose national phone formats count as valid (ISO 3166 codes); None: the built-in list.
     phone_regions: tuple[str, ...] | None = None
+    # Text one request may send through detection (characters, plus SEGMENT_COST_CHARS per text
+    # field); more is refused with 413 before any work. Unless set: what one core gets through of
+    # the slowest text measured in the deadline left after the queue wait (18,000 by default).
+    max_chars: int = 18_000
+    # A request whose expected wait for a worker is longer is refused at once with 429.
+    max_queue_wait_s: float = 0.5
+    # Detection jobs (pieces of at most 3,000 characters) that may wait at once.
+    max_queued_jobs: int = 1000
+    # A worker whose resident memory passes this after a job is replaced (0: no limit).
+    worker_max_rss_mb: int = 1024
 
 
 @dataclass(frozen=True)
@@ -196,6 +207,42 @@ def _provider(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> Prov
     )
 
 
+def _detection_number(raw: Mapping[str, Any], key: str, default: float, kind: type[int] | type[float]) -> Any:
+    try:
+        value = kind(raw.get(key, default))
+    except (TypeError, ValueError):
+        raise ConfigError(f"detection.{key} must be a number") from None
+    if value < 0:
+        raise ConfigError(f"detection.{key} must not be negative")
+    return value
+
+
+def _detection(raw: Mapping[str, Any], env: Mapping[str, str]) -> DetectionConfig:
+    timeout_s = _detection_number(raw, "timeout_s", 5.0, float)
+    max_queue_wait_s = _detection_number(raw, "max_queue_wait_s", 0.5, float)
+    if max_queue_wait_s >= timeout_s:
+        # A request allowed to wait its whole deadline in the queue would only ever time out.
+        raise ConfigError("detection.max_queue_wait_s must be shorter than detection.timeout_s")
+    # the slowest text fits the deadline on one core
+    fits = int((timeout_s - max_queue_wait_s) * WORST_CASE_CHARS_PER_S)
+    detection = DetectionConfig(
+        model=env.get("CONSENTRY_SPACY_MODEL") or str(raw.get("model", DEFAULT_SPACY_MODEL)),
+        timeout_s=timeout_s,
+        workers=_workers(raw.get("workers", "auto")),
+        cache_entries=_detection_number(raw, "cache_entries", 20_000, int),
+        phone_regions=tuple(str(r).upper() for r in raw["phone_regions"])
+        if raw.get("phone_regions")
+        else None,
+        max_chars=_detection_number(raw, "max_chars", fits, int),
+        max_queue_wait_s=max_queue_wait_s,
+        max_queued_jobs=_detection_number(raw, "max_queued_jobs", 1000, int),
+        worker_max_rss_mb=_detection_number(raw, "worker_max_rss_mb", 1024, int),
+    )
+    if detection.max_chars < 1 or detection.max_queued_jobs < 1:
+        raise ConfigError("detection.max_chars and max_queued_jobs must be positive")
+    return detection
+
+
 def _ledger_number(raw: Mapping[str, Any], key: str, default: float, kind: type[int] | type[float]) -> Any:
     try:
         return kind(raw.get(key, default))
@@ -259,16 +306,7 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
         raise ConfigError(
             "ledger.backend 'postgres' needs hash_key (or CONSENTRY_HASH_KEY) shared by all replicas"
         )
-    det_raw = raw.get("detection") or {}
-    detection = DetectionConfig(
-        model=env.get("CONSENTRY_SPACY_MODEL") or str(det_raw.get("model", DEFAULT_SPACY_MODEL)),
-        timeout_s=float(det_raw.get("timeout_s", 5.0)),
-        workers=_workers(det_raw.get("workers", "auto")),
-        cache_entries=int(det_raw.get("cache_entries", 20_000)),
-        phone_regions=tuple(str(r).upper() for r in det_raw["phone_regions"])
-        if det_raw.get("phone_regions")
-        else None,
-    )
+    detection = _detection(raw.get("detection") or {}, env)
     host = env.get("CONSENTRY_HOST") or str(server.get("host", "127.0.0.1"))
     port = int(env.get("CONSENTRY_PORT") or server.get("port", 8080))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -17,6 +18,9 @@ class ProxyError(Exception):
     code: str
     message: str
     details: Mapping[str, object] = field(default_factory=dict)
+    # Seconds after which the same request is expected to succeed (429, 503): adapters send it
+    # as Retry-After in their provider's way, so each SDK backs off and retries.
+    retry_after_s: int | None = None
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.message}"
@@ -58,5 +62,30 @@ def gateway_timeout(message: str) -> ProxyError:
     return ProxyError(504, "upstream_timeout", message)
 
 
-def detection_unavailable(message: str) -> ProxyError:
-    return ProxyError(503, "detection_unavailable", message)
+def detection_unavailable(message: str, retry_after_s: float | None = None) -> ProxyError:
+    return ProxyError(503, "detection_unavailable", message, retry_after_s=_seconds(retry_after_s))
+
+
+def detection_overloaded(retry_after_s: float) -> ProxyError:
+    return ProxyError(
+        429,
+        "detection_overloaded",
+        "personal-data detection is busy; nothing was sent. Retry after the time in Retry-After.",
+        retry_after_s=_seconds(retry_after_s),
+    )
+
+
+def text_over_budget(cost: int, fields: int, limit: int) -> ProxyError:
+    """413 for a request with more text than one request may send through detection: not retryable."""
+    return ProxyError(
+        413,
+        "text_too_long",
+        f"the request carries {cost} characters of text to scan (counting its {fields} text fields); "
+        f"the limit is {limit} per request (detection.max_chars). Send less text in one request: "
+        "this request will be refused again.",
+    )
+
+
+def _seconds(value: float | None) -> int | None:
+    """Whole seconds for Retry-After, at least 1."""
+    return None if value is None else max(1, math.ceil(value))

@@ -8,6 +8,40 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
+class DetectorMetrics:
+    """The detector's queue and workers. Its own object, so a detector can count into a private
+    registry until the proxy hands it the shared one (`PresidioDetector.instrument`)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = registry
+        self.queue_jobs = Gauge(
+            "consentry_detection_queue_jobs", "Detection jobs waiting for a worker", registry=r
+        )
+        self.queue_wait = Histogram(
+            "consentry_detection_queue_wait_seconds",
+            "Time from admission until a request's first detection job started",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.workers_alive = Gauge(
+            "consentry_detector_workers_alive", "Detector workers with their model loaded", registry=r
+        )
+        self.worker_exits = Counter(
+            "consentry_detector_worker_exits",
+            "Detector workers that ended (crashed: on their own; deadline, memory: stopped by the proxy)",
+            ["cause"],
+            registry=r,
+        )
+        self.worker_restarts = Counter(
+            "consentry_detector_worker_restarts", "Replacement detector workers started", registry=r
+        )
+        self.retries = Counter(
+            "consentry_detection_retries",
+            "Detection jobs run again on another worker after theirs died",
+            registry=r,
+        )
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -70,6 +104,13 @@ class Metrics:
             registry=r,
         )
         self.in_flight = Gauge("consentry_requests_in_flight", "Requests being handled", registry=r)
+        self.detection_shed = Counter(
+            "consentry_detection_shed_requests",
+            "Requests refused before detection (overloaded, no_workers, text_budget)",
+            ["provider", "reason"],
+            registry=r,
+        )
+        self.detector = DetectorMetrics(r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

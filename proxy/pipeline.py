@@ -27,12 +27,14 @@ from models.sharing import EntityTally, SharingRecord
 from models.spans import Span
 from models.target import ProviderTarget
 from proxy.config import Config
-from proxy.detection import DetectionError, Detector
+from proxy.detection import DetectionError, DetectionOverloaded, Detector, text_cost
 from proxy.errors import (
     ProxyError,
+    detection_overloaded,
     detection_unavailable,
     forbidden,
     not_found,
+    text_over_budget,
     too_large,
     upstream_redirect,
 )
@@ -53,6 +55,7 @@ log = logging.getLogger("consentry.request")
 REQUEST_ID_HEADER = "X-Consentry-Request-Id"
 READ_CHUNK = 64 * 1024
 UNSCANNED_BODY = "unscanned request body"
+NOT_READY_RETRY_S = 5.0  # Retry-After while the detector is not ready: about a model's load time
 
 
 @dataclass
@@ -141,6 +144,18 @@ class Pipeline:
             return await self._proxy(request, routed.customer_from_path, exchange, trace)
         except ProxyError as error:
             return self._refuse(request, adapter, error, trace)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if (current is not None and current.cancelling()) or trace.decision == "forwarded":
+                # this request itself was cancelled (server shutdown), or its answer has begun
+                trace.reason = trace.reason or "cancelled"
+                raise
+            # A cancellation that did not come for this request (a future cancelled under it)
+            # must not cut the connection without an answer.
+            log.error("request %s: an operation inside the proxy was cancelled", trace.request_id)
+            return self._refuse(
+                request, adapter, ProxyError(500, "internal_error", "internal proxy error"), trace
+            )
         except Exception:
             log.exception("request %s failed inside the proxy", trace.request_id)
             return self._refuse(
@@ -180,22 +195,55 @@ class Pipeline:
             trace.entities[etype] = EntityTally(count, str(action))
             self.metrics.entities.labels(etype, str(action)).inc(count)
 
+    def _shed(self, trace: Trace, reason: str, error: ProxyError) -> ProxyError:
+        """A refusal before any detection work: counted, and recorded with its reason."""
+        trace.reason = error.code
+        self.metrics.detection_shed.labels(trace.provider, reason).inc()
+        return error
+
+    async def _find(self, segments: list[str], consent: Consent, trace: Trace) -> list[list[Span]]:
+        """Spans per segment, or a refusal: 413 over the text budget, 429 when detection is
+        overloaded, 503 when it cannot run (all with nothing sent)."""
+        limit = self.config.detection.max_chars
+        cost = text_cost(segments)
+        if cost > limit:
+            raise self._shed(trace, "text_budget", text_over_budget(cost, len(set(segments)), limit))
+        if not self.detector.ready:
+            refusal = detection_unavailable(
+                "personal-data detection is not ready; nothing was sent", NOT_READY_RETRY_S
+            )
+            raise self._shed(trace, "no_workers", refusal)
+        started = time.perf_counter()
+        try:
+            return await self.detector.detect(segments, consent, app=trace.app)
+        except DetectionOverloaded as exc:
+            raise self._shed(trace, "overloaded", detection_overloaded(exc.retry_after_s or 1.0)) from None
+        except DetectionError as exc:
+            if exc.retry_after_s is not None:  # no worker alive: refused before any work
+                refusal = detection_unavailable(
+                    "personal-data detection is not ready; nothing was sent", exc.retry_after_s
+                )
+                raise self._shed(trace, "no_workers", refusal) from None
+            trace.reason = "detection_failed"
+            log.error("request %s: detection failed (%s); refused", trace.request_id, exc)
+            raise detection_unavailable("personal-data detection failed; nothing was sent") from None
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            # a worker's future cancelled under this request: a detection failure, answered
+            trace.reason = "detection_failed"
+            log.error("request %s: detection was cancelled inside the proxy; refused", trace.request_id)
+            raise detection_unavailable("personal-data detection failed; nothing was sent") from None
+        finally:
+            self.metrics.detection.labels(trace.provider).observe(time.perf_counter() - started)
+
     async def _detect(
         self, slots: TextSlots, consent: Consent, target: ProviderTarget, trace: Trace
     ) -> tuple[Decision, Restorer]:
         found: list[list[Span]] = [[] for _ in slots.segments]
         if slots.segments:
-            if not self.detector.ready:
-                raise detection_unavailable("personal-data detection is not ready; nothing was sent")
-            started = time.perf_counter()
-            try:
-                found = await self.detector.detect(slots.segments, consent)
-            except DetectionError as exc:
-                trace.reason = "detection_failed"
-                log.error("request %s: detection failed (%s); refused", trace.request_id, exc)
-                raise detection_unavailable("personal-data detection failed; nothing was sent") from None
-            finally:
-                self.metrics.detection.labels(trace.provider).observe(time.perf_counter() - started)
+            found = await self._find(slots.segments, consent, trace)
         # The decision sees every type found, also one that an overlapping span of another type
         # hides: a low-scoring US_SSN under a DATE_TIME must still trip a "block" rule.
         found_types = Counter(span.entity_type for per_segment in found for span in per_segment)

@@ -36,6 +36,7 @@ from proxy.providers.common import (
     check_path,
     managed_key,
     parse_json_object,
+    retry_after,
     upstream_body,
     upstream_url,
 )
@@ -63,6 +64,8 @@ _STATUS_NAMES = {
     504: "DEADLINE_EXCEEDED",
 }
 _ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+# How Google's APIs say when to retry (google.rpc.RetryInfo), beside the Retry-After header.
+_RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 
 
 def _metadata_value(value: object) -> str:
@@ -82,8 +85,11 @@ def gemini_error_reply(error: ProxyError) -> ErrorReply:
     if metadata:
         info["metadata"] = metadata
     status = _STATUS_NAMES.get(error.status, "INTERNAL" if error.status >= 500 else "INVALID_ARGUMENT")
-    body = {"error": {"code": error.status, "message": message, "status": status, "details": [info]}}
-    return ErrorReply(error.status, orjson.dumps(body))
+    details: list[dict[str, Any]] = [info]
+    if error.retry_after_s is not None:
+        details.append({"@type": _RETRY_INFO, "retryDelay": f"{error.retry_after_s}s"})
+    body = {"error": {"code": error.status, "message": message, "status": status, "details": details}}
+    return ErrorReply(error.status, orjson.dumps(body), retry_after(error))
 
 
 # method -> operation name for records and metrics

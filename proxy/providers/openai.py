@@ -34,6 +34,7 @@ from proxy.providers.common import (
     check_path,
     managed_key,
     parse_json_object,
+    retry_after,
     upstream_body,
     upstream_url,
 )
@@ -49,6 +50,7 @@ _ERROR_TYPES = {
     403: "permission_denied",
     404: "not_found_error",
     413: "invalid_request_error",
+    429: "requests",
     502: "upstream_error",
     503: "service_unavailable",
     504: "timeout",
@@ -63,7 +65,14 @@ def openai_error_reply(error: ProxyError) -> ErrorReply:
         "code": error.code,
     }
     body.update(error.details)
-    return ErrorReply(error.status, orjson.dumps({"error": body}))
+    headers = retry_after(error)
+    if error.retry_after_s is not None:
+        # the openai SDK reads these before Retry-After, and retries when told to
+        headers["retry-after-ms"] = str(error.retry_after_s * 1000)
+        headers["x-should-retry"] = "true"
+    elif error.status == 413:
+        headers["x-should-retry"] = "false"
+    return ErrorReply(error.status, orjson.dumps({"error": body}), headers)
 
 
 # ---------------------------------------------------------------- the adapter

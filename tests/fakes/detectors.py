@@ -1,8 +1,11 @@
-"""Detector stand-ins for tests that need detection itself to go wrong."""
+"""Detector stand-ins for tests that need detection itself to go wrong, or to be slow."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from models.consent import Consent
 from models.spans import Span
@@ -17,8 +20,67 @@ class FailingDetector:
     async def start(self) -> None:
         return None
 
-    async def detect(self, segments: Sequence[str], consent: Consent) -> list[list[Span]]:
+    async def detect(self, segments: Sequence[str], consent: Consent, *, app: str = "") -> list[list[Span]]:
         raise DetectionError("injected failure")
 
     async def close(self) -> None:
         return None
+
+
+class CountingDetector:
+    """Finds nothing and counts its calls: tells whether a request reached detection at all."""
+
+    ready = True
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def start(self) -> None:
+        return None
+
+    async def detect(self, segments: Sequence[str], consent: Consent, *, app: str = "") -> list[list[Span]]:
+        self.calls += 1
+        return [[] for _ in segments]
+
+    async def close(self) -> None:
+        return None
+
+
+class SlowWorkers:
+    """A scheduler's `Workers` without a model: `size` slots, each job takes `job_s` (or what
+    `job_time(texts)` says) and finds nothing. Runs the real queue, fair share and admission
+    control in milliseconds instead of model time."""
+
+    def __init__(self, size: int, job_s: float = 0.05, job_time: Callable[[Sequence[str]], float] | None = None):
+        self.size = size
+        self.job_s = job_s
+        self.job_time = job_time
+        self.on_idle: Callable[[], None] = lambda: None
+        self.free = list(range(size))
+        self.started: list[tuple[float, int]] = []  # (when, characters) per job, in start order
+        self.stopped: list[tuple[object, str]] = []
+
+    @property
+    def alive(self) -> int:
+        return self.size
+
+    @property
+    def idle_count(self) -> int:
+        return len(self.free)
+
+    def recovery_eta_s(self) -> float:
+        return 1.0
+
+    def take(self) -> object | None:
+        return self.free.pop() if self.free else None
+
+    async def run(self, worker: object, texts: Sequence[str], entities: Sequence[str], use_ner: bool) -> Any:
+        self.started.append((time.monotonic(), sum(len(t) for t in texts)))
+        try:
+            await asyncio.sleep(self.job_time(texts) if self.job_time else self.job_s)
+        finally:
+            self.free.append(worker)  # type: ignore[arg-type]
+        return [[] for _ in texts]
+
+    def stop(self, worker: object, cause: str) -> None:
+        self.stopped.append((worker, cause))

@@ -1,0 +1,305 @@
+"""Fair use and admission control: which detection job runs next, and which request is refused.
+
+A request's detection is a list of bounded jobs (`plan.plan_jobs`). Jobs wait in one queue per
+calling application; whenever a worker is free it takes the next job of the application that
+holds the fewest workers now (ties: the one served longest ago), and within it of the request that
+holds the fewest. So while others wait, one application, or one request, holds at most its share
+of the workers; and since no job is long, a small request that arrives behind a large one waits
+for one piece, not for the whole large request.
+
+Admission: a request is refused at once, before any work (`DetectionOverloaded`, 429 with
+Retry-After), when the wait it can expect for its first job — jobs queued ahead of it, times the
+recent mean job time, divided by the workers alive — exceeds `max_queue_wait_s`, or when the queue already
+holds `max_queued_jobs`. When no worker is alive it is refused with DetectionError (503) and the
+time until one is expected back.
+
+Past a request's deadline its queued jobs are dropped and only the workers still running its
+jobs are stopped (and replaced by the pool). A job whose worker died is run once more on
+another worker when the deadline leaves time for it: detection is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from proxy.analysis import RawSpan
+from proxy.detection.errors import DetectionError, DetectionOverloaded, JobFailed, WorkerLost
+from proxy.detection.plan import Job
+from proxy.metrics import DetectorMetrics
+
+log = logging.getLogger("consentry.detection")
+
+Spans = list[list[RawSpan]]
+
+PRIOR_JOB_S = 0.05  # mean job time assumed until jobs have been timed (a 1 KB prompt)
+JOB_TIME_WEIGHT = 0.1  # weight of the newest job in the running mean
+MAX_ATTEMPTS = 2  # a job whose worker died is run once more
+
+
+class Workers(Protocol):
+    """Where jobs run (`workers.ProcessPool`, `workers.ThreadRunner`, or a test's fake)."""
+
+    size: int
+    on_idle: Callable[[], None]
+
+    @property
+    def alive(self) -> int: ...
+
+    @property
+    def idle_count(self) -> int: ...
+
+    def recovery_eta_s(self) -> float: ...
+
+    def take(self) -> object | None: ...
+
+    async def run(
+        self, worker: object, texts: Sequence[str], entities: Sequence[str], use_ner: bool
+    ) -> Spans: ...
+
+    def stop(self, worker: object, cause: str) -> None: ...
+
+
+@dataclass(eq=False)
+class _Ticket:
+    """One request's place in the queue."""
+
+    app: str
+    number: int
+    deadline: float
+    admitted_at: float
+    queued: deque[_QueuedJob] = field(default_factory=deque)
+    running: set[_QueuedJob] = field(default_factory=set)
+    waited: bool = False  # its first job has started (queue wait observed)
+    over: bool = False  # answered, failed or past its deadline: its jobs' answers are dropped
+
+
+@dataclass(eq=False)
+class _QueuedJob:
+    job: Job
+    ticket: _Ticket
+    future: asyncio.Future[Spans]
+    attempts: int = 0
+    worker: object | None = None
+
+
+class Scheduler:
+    def __init__(
+        self,
+        workers: Workers,
+        metrics: DetectorMetrics,
+        max_queue_wait_s: float = 0.5,
+        max_queued_jobs: int = 1000,
+    ) -> None:
+        self.workers = workers
+        self.metrics = metrics
+        self.max_queue_wait_s = max_queue_wait_s
+        self.max_queued_jobs = max_queued_jobs
+        self.mean_job_s = PRIOR_JOB_S
+        self._loop = asyncio.get_running_loop()
+        self._apps: dict[str, deque[_Ticket]] = {}  # tickets with queued jobs, oldest first
+        self._running_by_app: Counter[str] = Counter()
+        self._last_served: dict[str, int] = {}
+        self._served = itertools.count()
+        self._tickets = itertools.count()
+        self._queued_jobs = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        workers.on_idle = self._dispatch
+
+    @property
+    def queued_jobs(self) -> int:
+        return self._queued_jobs
+
+    # ------------------------------------------------------------------ one request
+
+    async def run(self, jobs: Sequence[Job], app: str, timeout_s: float) -> list[Spans]:
+        """Every job's spans, in order; DetectionOverloaded at once when the wait is too long,
+        DetectionError when a job failed or the deadline passed."""
+        self._admit(app, len(jobs))
+        now = self._loop.time()
+        ticket = _Ticket(app, next(self._tickets), now + timeout_s, now)
+        queued = [_QueuedJob(job, ticket, self._loop.create_future()) for job in jobs]
+        ticket.queued.extend(queued)
+        self._apps.setdefault(app, deque()).append(ticket)
+        self._queued_jobs += len(queued)
+        self.metrics.queue_jobs.set(self._queued_jobs)
+        try:
+            self._dispatch()
+            futures = [q.future for q in queued]
+            done, pending = await asyncio.wait(
+                futures, timeout=timeout_s, return_when=asyncio.FIRST_EXCEPTION
+            )
+            failure = next((f.exception() for f in done if f.exception() is not None), None)
+            if failure is not None:
+                raise failure
+            if pending:
+                self._expire(ticket)
+                raise DetectionError(f"detection exceeded its {timeout_s:.1f}s deadline")
+            return [q.future.result() for q in queued]
+        finally:
+            self._forget(ticket)
+
+    def _admit(self, app: str, jobs: int) -> None:
+        alive = self.workers.alive
+        if alive <= 0:
+            raise DetectionError("no detector worker is running", self.workers.recovery_eta_s())
+        if self._queued_jobs + jobs > self.max_queued_jobs:
+            raise DetectionOverloaded(
+                f"the detection queue is full ({self._queued_jobs} jobs)", self._retry_after(alive)
+            )
+        wait = self.expected_wait_s(app)
+        if wait > self.max_queue_wait_s:
+            raise DetectionOverloaded(
+                f"expected wait for detection {wait:.2f}s exceeds {self.max_queue_wait_s:.2f}s",
+                self._retry_after(alive),
+            )
+
+    def expected_wait_s(self, app: str) -> float:
+        """How long a new request of `app` can expect to wait for its first job to start."""
+        alive = self.workers.alive
+        if alive <= 0:
+            return math.inf
+        ahead = self._jobs_ahead(app)
+        if self.workers.idle_count > ahead:
+            return 0.0
+        busy = alive - self.workers.idle_count
+        # the jobs running now are, on average, half done
+        return (ahead + busy / 2) * self.mean_job_s / alive
+
+    def _jobs_ahead(self, app: str) -> int:
+        """Jobs dispatched before a new request's first one, by the fair order of `_next_job`:
+        within its application, one job of every older request that holds no worker yet; of every
+        other application, as many jobs as it gets turns meanwhile."""
+        own = sum(1 for ticket in self._apps.get(app, ()) if not ticket.running)
+        others = (
+            min(sum(len(t.queued) for t in tickets), own + 1)
+            for name, tickets in self._apps.items()
+            if name != app
+        )
+        return own + sum(others)
+
+    def _retry_after(self, alive: int) -> float:
+        """Seconds until the queue has drained to what a request may wait for (at least 1)."""
+        drain = self._queued_jobs * self.mean_job_s / max(alive, 1) - self.max_queue_wait_s
+        return float(max(1, math.ceil(drain)))
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _dispatch(self) -> None:
+        while self._apps:
+            worker = self.workers.take()
+            if worker is None:
+                return
+            queued = self._next_job()
+            queued.worker = worker
+            ticket = queued.ticket
+            ticket.running.add(queued)
+            self._running_by_app[ticket.app] += 1
+            if not ticket.waited:
+                ticket.waited = True
+                self.metrics.queue_wait.observe(self._loop.time() - ticket.admitted_at)
+            task = self._loop.create_task(self._execute(queued, worker))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _next_job(self) -> _QueuedJob:
+        """The next job by fair share: see the module's docstring."""
+        app = min(self._apps, key=lambda a: (self._running_by_app[a], self._last_served.get(a, -1)))
+        tickets = self._apps[app]
+        ticket = min(tickets, key=lambda t: (len(t.running), t.number))
+        queued = ticket.queued.popleft()
+        if not ticket.queued:
+            tickets.remove(ticket)
+            if not tickets:
+                del self._apps[app]
+        self._last_served[app] = next(self._served)
+        self._queued_jobs -= 1
+        self.metrics.queue_jobs.set(self._queued_jobs)
+        return queued
+
+    async def _execute(self, queued: _QueuedJob, worker: object) -> None:
+        job = queued.job
+        queued.attempts += 1
+        started = self._loop.time()
+        try:
+            spans = await self.workers.run(worker, job.texts, job.entities, job.use_ner)
+        except WorkerLost:
+            self._ran(queued)
+            self._retry_or_fail(queued)
+        except JobFailed as exc:
+            self._ran(queued)
+            self._settle(queued, DetectionError(f"detector failed: {exc}"))
+        except Exception as exc:  # never let a job's failure go unanswered
+            self._ran(queued)
+            log.exception("detection job failed unexpectedly")
+            self._settle(queued, DetectionError(f"detector failed: {type(exc).__name__}"))
+        else:
+            self._ran(queued)
+            elapsed = self._loop.time() - started
+            self.mean_job_s += JOB_TIME_WEIGHT * (elapsed - self.mean_job_s)
+            if not queued.future.done():
+                queued.future.set_result(spans)
+        finally:
+            self._dispatch()
+
+    def _ran(self, queued: _QueuedJob) -> None:
+        queued.ticket.running.discard(queued)
+        self._running_by_app[queued.ticket.app] -= 1
+        if self._running_by_app[queued.ticket.app] <= 0:
+            del self._running_by_app[queued.ticket.app]
+        queued.worker = None
+
+    def _retry_or_fail(self, queued: _QueuedJob) -> None:
+        ticket = queued.ticket
+        if ticket.over:
+            return
+        time_left = ticket.deadline - self._loop.time()
+        if queued.attempts < MAX_ATTEMPTS and time_left > self.mean_job_s:
+            self.metrics.retries.inc()
+            log.warning("detection job re-queued after its worker ended")
+            if not ticket.queued:
+                self._apps.setdefault(ticket.app, deque()).appendleft(ticket)
+            ticket.queued.appendleft(queued)
+            self._queued_jobs += 1
+            self.metrics.queue_jobs.set(self._queued_jobs)
+            return
+        self._settle(queued, DetectionError("the detector worker running this request ended"))
+
+    @staticmethod
+    def _settle(queued: _QueuedJob, error: DetectionError) -> None:
+        if not queued.future.done() and not queued.ticket.over:
+            queued.future.set_exception(error)
+
+    # ------------------------------------------------------------------ the end of a request
+
+    def _expire(self, ticket: _Ticket) -> None:
+        """The deadline passed: stop the workers still on this request's jobs (only those)."""
+        for queued in list(ticket.running):
+            if queued.worker is not None:
+                self.workers.stop(queued.worker, "deadline")
+
+    def _forget(self, ticket: _Ticket) -> None:
+        """The request is answered (or failed, or was cancelled): drop its queued jobs."""
+        ticket.over = True
+        if ticket.queued:
+            self._queued_jobs -= len(ticket.queued)
+            self.metrics.queue_jobs.set(self._queued_jobs)
+            for queued in ticket.queued:
+                queued.future.cancel()
+            ticket.queued.clear()
+            tickets = self._apps.get(ticket.app)
+            if tickets is not None:
+                with contextlib.suppress(ValueError):
+                    tickets.remove(ticket)
+                if not tickets:
+                    del self._apps[ticket.app]
+        for queued in ticket.running:
+            # its answer comes later and is dropped; the future must not hold an unread error
+            queued.future.cancel()
