@@ -39,8 +39,8 @@ log = logging.getLogger("consentry.detection")
 
 Spans = list[list[RawSpan]]
 
-PRIOR_JOB_S = 0.05  # mean job time assumed until jobs have been timed (a 1 KB prompt)
-JOB_TIME_WEIGHT = 0.1  # weight of the newest job in the running mean
+PRIOR_JOB_S = 0.05  # mean job time assumed until a job has been timed (a 1 KB prompt)
+JOB_TIME_WEIGHT = 0.2  # weight of the newest job in the running mean: it follows a change in ~10 jobs
 MAX_ATTEMPTS = 2  # a job whose worker died is run once more
 
 
@@ -103,6 +103,7 @@ class Scheduler:
         self.max_queue_wait_s = max_queue_wait_s
         self.max_queued_jobs = max_queued_jobs
         self.mean_job_s = PRIOR_JOB_S
+        self._timed = False
         self._loop = asyncio.get_running_loop()
         self._apps: dict[str, deque[_Ticket]] = {}  # tickets with queued jobs, oldest first
         self._running_by_app: Counter[str] = Counter()
@@ -243,7 +244,9 @@ class Scheduler:
         else:
             self._ran(queued)
             elapsed = self._loop.time() - started
-            self.mean_job_s += JOB_TIME_WEIGHT * (elapsed - self.mean_job_s)
+            weight = JOB_TIME_WEIGHT if self._timed else 1.0  # the first job replaces the prior
+            self._timed = True
+            self.mean_job_s += weight * (elapsed - self.mean_job_s)
             if not queued.future.done():
                 queued.future.set_result(spans)
         finally:

@@ -7,9 +7,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from models.consent import Consent
 from models.spans import Span
-from proxy.detection import DetectionError
+from proxy.detection import DetectionError, DetectionOverloaded
+from proxy.detection.plan import plan_jobs
+from proxy.detection.scheduler import Scheduler
+from proxy.metrics import DetectorMetrics
 
 
 class FailingDetector:
@@ -51,7 +56,9 @@ class SlowWorkers:
     `job_time(texts)` says) and finds nothing. Runs the real queue, fair share and admission
     control in milliseconds instead of model time."""
 
-    def __init__(self, size: int, job_s: float = 0.05, job_time: Callable[[Sequence[str]], float] | None = None):
+    def __init__(
+        self, size: int, job_s: float = 0.05, job_time: Callable[[Sequence[str]], float] | None = None
+    ):
         self.size = size
         self.job_s = job_s
         self.job_time = job_time
@@ -84,3 +91,49 @@ class SlowWorkers:
 
     def stop(self, worker: object, cause: str) -> None:
         self.stopped.append((worker, cause))
+
+
+class OverloadedDetector:
+    """Always refuses as an overloaded detector does: the refusal's shape per provider."""
+
+    ready = True
+
+    def __init__(self, retry_after_s: float = 3.0) -> None:
+        self.retry_after_s = retry_after_s
+
+    async def start(self) -> None:
+        return None
+
+    async def detect(self, segments: Sequence[str], consent: Consent, *, app: str = "") -> list[list[Span]]:
+        raise DetectionOverloaded("injected overload", self.retry_after_s)
+
+    async def close(self) -> None:
+        return None
+
+
+class QueuedFakeDetector:
+    """The real queue (fair share, admission control, deadlines) over `SlowWorkers`: overload
+    and neighbours in milliseconds, without a model. Finds nothing."""
+
+    ready = True
+
+    def __init__(
+        self, workers: SlowWorkers, *, timeout_s: float = 5.0, max_queue_wait_s: float = 0.5
+    ) -> None:
+        self.workers = workers
+        self.timeout_s = timeout_s
+        self.max_queue_wait_s = max_queue_wait_s
+        self.scheduler: Scheduler | None = None
+
+    async def start(self) -> None:
+        return None
+
+    async def detect(self, segments: Sequence[str], consent: Consent, *, app: str = "") -> list[list[Span]]:
+        if self.scheduler is None:  # made on the proxy's own event loop
+            metrics = DetectorMetrics(CollectorRegistry())
+            self.scheduler = Scheduler(self.workers, metrics, self.max_queue_wait_s)
+        await self.scheduler.run(plan_jobs(segments, ["PERSON"], False), app, self.timeout_s)
+        return [[] for _ in segments]
+
+    async def close(self) -> None:
+        return None
