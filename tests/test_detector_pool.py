@@ -162,3 +162,25 @@ def test_a_worker_over_its_memory_limit_is_replaced_after_its_job() -> None:
     found, memory_exits = asyncio.run(run())
     assert "EMAIL_ADDRESS" in {s.entity_type for s in found}, "the job is answered before the worker goes"
     assert memory_exits == 1
+
+
+def test_ready_with_the_first_worker_loaded_detects_everything() -> None:
+    # Readiness comes with the first loaded worker, before the others have loaded: detection must
+    # already know every entity type then (an empty list would let everything through unread).
+    async def run() -> tuple[int, list[Any]]:
+        detector = PresidioDetector(workers=2, timeout_s=30)
+        starting = asyncio.create_task(detector.start())
+        try:
+            while not detector.ready:
+                assert not starting.done(), "start() ended before any worker was ready"
+                await asyncio.sleep(0.01)
+            assert detector.pool is not None
+            alive = detector.pool.alive
+            return alive, (await detector.detect([TEXT], CONSENT))[0]
+        finally:
+            await starting
+            await detector.close()
+
+    alive, found = asyncio.run(run())
+    assert alive >= 1
+    assert {"PERSON", "EMAIL_ADDRESS"} <= {s.entity_type for s in found}

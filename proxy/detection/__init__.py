@@ -112,7 +112,6 @@ class PresidioDetector:
         self._local_schedulers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Scheduler] = (
             weakref.WeakKeyDictionary()
         )
-        self._entities: list[str] = []
         self._matchers: dict[tuple[str, str], KnownIdentifierMatcher] = {}
 
     @property
@@ -124,7 +123,11 @@ class PresidioDetector:
 
     @property
     def entities(self) -> list[str]:
-        return list(self._entities)
+        """The entity types the engine finds; known once one worker has loaded the model (the
+        proxy is ready from then on, before the other workers have loaded theirs)."""
+        if self._pool is not None:
+            return list(self._pool.entities)
+        return [] if self._local is None else list(self._local.entities)
 
     @property
     def pool(self) -> ProcessPool | None:
@@ -146,7 +149,6 @@ class PresidioDetector:
         """Load the engine in this process (workers: 0, offline scans, tests)."""
         if self._local is None:
             self._local = Analysis(self.model_name, phone_regions=self.phone_regions)
-            self._entities = self._local.entities
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detector")
 
@@ -170,12 +172,11 @@ class PresidioDetector:
             )
             self._scheduler = self._new_scheduler(self._pool)
             await self._pool.start()
-            self._entities = self._pool.entities
         log.info(
             "detector ready: model=%s workers=%d entities=%d",
             self.model_name,
             self.workers,
-            len(self._entities),
+            len(self.entities),
         )
 
     def _new_scheduler(self, workers: Workers) -> Scheduler:
@@ -207,7 +208,10 @@ class PresidioDetector:
 
     def configuration(self, consent: Consent) -> tuple[list[str], bool]:
         """Which entity types this consent needs detected, and whether that needs the NER model."""
-        needed = [e for e in self._entities if consent.action_for(e) is not Action.ALLOW]
+        entities = self.entities
+        if not entities:  # never "nothing needed": that would send everything unread
+            raise DetectionError("detector not loaded")
+        needed = [e for e in entities if consent.action_for(e) is not Action.ALLOW]
         return needed, bool(NER_ENTITIES.intersection(needed))
 
     def _matcher(self, consent: Consent) -> KnownIdentifierMatcher | None:
@@ -277,9 +281,11 @@ class PresidioDetector:
     ) -> list[list[RawSpan]]:
         scheduler = self._scheduler_here()
         # Spreading a request over workers trades CPU (overlaps, set-up twice) for latency: worth
-        # it only while workers are idle and nobody waits.
-        idle = scheduler.workers.idle_count if scheduler.queued_jobs == 0 else 1
-        jobs = plan_jobs(texts, needed, use_ner, idle)
+        # it only while every worker is idle. Otherwise a second job of a small request would
+        # wait behind another request's piece.
+        workers = scheduler.workers
+        all_idle = workers.idle_count == workers.alive and scheduler.queued_jobs == 0
+        jobs = plan_jobs(texts, needed, use_ner, workers.idle_count if all_idle else 1)
         results = await scheduler.run(jobs, app, self.timeout_s)
         return merge_results(len(texts), jobs, results)
 

@@ -117,6 +117,11 @@ class ProcessPool:
     def idle_count(self) -> int:
         return len(self._idle)
 
+    @property
+    def last_load_s(self) -> float:
+        """How long the last worker took from spawn to model loaded."""
+        return self._load_s
+
     def recovery_eta_s(self) -> float:
         """When a worker can be expected to serve again: the pending pause, plus a load."""
         pause = max(0.0, self._next_spawn_at - time.monotonic())
