@@ -17,6 +17,8 @@ class ProxyError(Exception):
     code: str
     message: str
     details: Mapping[str, object] = field(default_factory=dict)
+    # Seconds a caller should wait before retrying (sent as Retry-After); None: not retryable advice.
+    retry_after_s: int | None = None
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.message}"
@@ -60,3 +62,16 @@ def gateway_timeout(message: str) -> ProxyError:
 
 def detection_unavailable(message: str) -> ProxyError:
     return ProxyError(503, "detection_unavailable", message)
+
+
+def ledger_unavailable() -> ProxyError:
+    return ProxyError(
+        503,
+        "ledger_unavailable",
+        "the sharing ledger cannot record requests right now; nothing was sent",
+        retry_after_s=5,
+    )
+
+
+def shutting_down() -> ProxyError:
+    return ProxyError(503, "shutting_down", "the proxy is shutting down; retry", retry_after_s=1)

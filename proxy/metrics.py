@@ -69,7 +69,25 @@ class Metrics:
             "Sharing records dropped unwritten (queue bound reached while the store failed, or shutdown)",
             registry=r,
         )
+        self.ledger_probe_failures = Counter(
+            "consentry_ledger_probe_failures",
+            "Failed ledger health probes (a row written and read back in the records table)",
+            registry=r,
+        )
+        self.ledger_up = Gauge(
+            "consentry_ledger_up",
+            "1 while the last write to the ledger (a batch or a probe) succeeded, else 0",
+            registry=r,
+        )
+        self.ledger_last_write = Gauge(
+            "consentry_ledger_last_write_timestamp_seconds",
+            "Unix time of the last successful write to the ledger (a batch or a probe)",
+            registry=r,
+        )
         self.in_flight = Gauge("consentry_requests_in_flight", "Requests being handled", registry=r)
+        self.draining = Gauge(
+            "consentry_draining", "1 from SIGTERM until exit: no new requests are accepted", registry=r
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

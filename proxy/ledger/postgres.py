@@ -12,9 +12,12 @@ from models.sharing import SharingRecord
 from proxy.ledger.base import (
     COLUMNS,
     DEFAULT_MAX_QUEUED,
+    DEFAULT_PROBE_INTERVAL_S,
     BatchingLedger,
+    LedgerProbeError,
     describe_error,
     parse_ts,
+    probe_record,
     record_from_row,
     record_values,
 )
@@ -60,12 +63,13 @@ class PostgresLedger(BatchingLedger):
         batch_size: int = 200,
         flush_interval_s: float = 0.2,
         max_queued: int = DEFAULT_MAX_QUEUED,
+        probe_interval_s: float = DEFAULT_PROBE_INTERVAL_S,
         *,
         schema: str | None = None,
         pool_size: int = 4,
         timeout_s: float = 5.0,
     ):
-        super().__init__(metrics, batch_size, flush_interval_s, max_queued)
+        super().__init__(metrics, batch_size, flush_interval_s, max_queued, probe_interval_s)
         self._dsn = dsn
         # None: the table goes wherever the connection's search_path puts it.
         self._schema = _quote(schema) if schema else None
@@ -134,11 +138,16 @@ class PostgresLedger(BatchingLedger):
         except Exception as exc:
             log.error("PostgreSQL ledger not available at start-up: %s; will retry", describe_error(exc))
 
-    async def _write(self, records: list[SharingRecord]) -> None:
+    @staticmethod
+    def _columns(records: list[SharingRecord]) -> list[list[object]]:
         rows = [record_values(r) for r in records]
         columns = [list(column) for column in zip(*rows, strict=True)]
         ts = COLUMNS.index("ts")
         columns[ts] = [parse_ts(value) for value in columns[ts]]
+        return columns
+
+    async def _write(self, records: list[SharingRecord]) -> None:
+        columns = self._columns(records)
         async with self._acquire() as conn:
             await self._ensure_schema(conn)
             await conn.execute(self._insert, *columns)
@@ -152,22 +161,24 @@ class PostgresLedger(BatchingLedger):
         except TimeoutError:
             pool.terminate()
 
-    async def writable(self) -> bool:
-        if self._pool is None:
-            return False
-        try:
-            async with asyncio.timeout(self._timeout), self._acquire() as conn:
-                await self._ensure_schema(conn)
-                # A standby or read-only session would accept the connection and refuse the write.
-                return bool(
-                    await conn.fetchval(
-                        "SELECT has_table_privilege($1, 'INSERT') AND NOT pg_is_in_recovery() "
-                        "AND current_setting('transaction_read_only') = 'off'",
-                        self.table,
-                    )
+    async def _probe(self) -> None:
+        # The batch's own INSERT into the records table, so a revoked privilege, a trigger refusing
+        # rows, a read-only session or standby, a missing table all fail it; rolled back, so the
+        # probe row is never visible and needs no DELETE privilege (an append-only ledger role).
+        probe = probe_record()
+        async with self._acquire() as conn:
+            await self._ensure_schema(conn)
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                await conn.execute(self._insert, *self._columns([probe]))
+                found = await conn.fetchval(
+                    f"SELECT count(*) FROM {self.table} WHERE request_id = $1", probe.request_id
                 )
-        except Exception:
-            return False
+            finally:
+                await transaction.rollback()
+        if found != 1:
+            raise LedgerProbeError("the probe row was not read back")
 
     async def _select(self, column: str, value: str) -> list[SharingRecord]:
         async with self._acquire() as conn:

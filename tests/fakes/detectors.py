@@ -22,3 +22,18 @@ class FailingDetector:
 
     async def close(self) -> None:
         return None
+
+
+class NullDetector:
+    """A loaded detector that finds nothing: for tests about everything but detection."""
+
+    ready = True
+
+    async def start(self) -> None:
+        return None
+
+    async def detect(self, segments: Sequence[str], consent: Consent) -> list[list[Span]]:
+        return [[] for _ in segments]
+
+    async def close(self) -> None:
+        return None
