@@ -71,7 +71,7 @@ class Metrics:
         )
         self.ledger_probe_failures = Counter(
             "consentry_ledger_probe_failures",
-            "Failed ledger health probes (a row written and read back in the records table)",
+            "Failed ledger health checks (opening the store, or a row written and read back)",
             registry=r,
         )
         self.ledger_up = Gauge(

@@ -28,7 +28,7 @@ import openai
 import pytest
 
 from proxy.app import PIPELINE, build_app
-from proxy.config import parse_config
+from proxy.config import ConfigError, parse_config
 from proxy.ledger.base import PROBE_ID_PREFIX
 from proxy.ledger.postgres import PostgresLedger
 from proxy.ledger.sqlite import SqliteLedger
@@ -383,11 +383,12 @@ def test_read_only_ledger_at_start_refuses_until_writable(
     proxies: Callable[..., Proxy], tmp_path: Path
 ) -> None:
     path = tmp_path / "ledger.db"
-    sqlite3.connect(path).close()
+    sqlite3.connect(path).close()  # an empty file: opening it read-only fails at once
     with read_only(path):
         proxy = proxies(path=str(path))
         assert proxy.readyz()[0] == 503
         assert_refused(proxy.chat())
+        assert value(proxy.metrics, "consentry_ledger_up") == 0
         assert value(proxy.metrics, "consentry_ledger_probe_failures_total") >= 1
     wait_until(lambda: proxy.readyz()[0] == 200, what="/readyz to recover")
     reply = proxy.chat()
@@ -447,3 +448,28 @@ def test_postgres_table_refusing_inserts_refuses_requests_until_repaired(
         return {r["request_id"] for r in rows}
 
     assert asyncio.run(stored()) == {first, second}
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
+
+def test_config_defaults_fail_closed(tmp_path: Path) -> None:
+    ledger = parse_config({"ledger": {"path": str(tmp_path / "l.db")}}, env={}).ledger
+    assert (ledger.on_failure, ledger.probe_interval_s) == ("refuse", 2.0)
+    chosen = parse_config(
+        {"ledger": {"path": str(tmp_path / "l.db"), "on_failure": "degrade", "probe_interval_s": 0.5}}, env={}
+    ).ledger
+    assert (chosen.on_failure, chosen.probe_interval_s) == ("degrade", 0.5)
+
+
+@pytest.mark.parametrize(
+    ("ledger", "message"),
+    [
+        ({"on_failure": "ignore"}, "'refuse' or 'degrade'"),
+        ({"probe_interval_s": 0}, "probe_interval_s must be more than 0"),
+        ({"probe_interval_s": "often"}, "probe_interval_s must be a number"),
+    ],
+)
+def test_config_refuses_bad_failure_settings(tmp_path: Path, ledger: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"ledger": {"path": str(tmp_path / "l.db"), **ledger}}, env={})

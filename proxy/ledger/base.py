@@ -245,15 +245,20 @@ class BatchingLedger(ABC):
         return self._started and self._healthy
 
     async def start(self) -> None:
+        opened = False
         try:
             await self._open()
+            opened = True
         except Exception as exc:
             # Started anyway, like a database that is down: not healthy, so readiness and the
             # failure policy say so, and the health check keeps trying to open it.
+            self._metrics.ledger_probe_failures.inc()
             self._failed(exc, "open")
         self._started = True
-        # The first probe runs before the proxy takes requests: ready only if a row can be written.
-        await self.writable()
+        if opened:
+            # The first probe runs before the proxy takes requests: healthy only if a row can be
+            # written and read back.
+            await self.writable()
         self._task = asyncio.create_task(self._writer(), name="ledger-writer")
         self._health_task = asyncio.create_task(self._watch(), name="ledger-health")
 

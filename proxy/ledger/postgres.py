@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 
 import asyncpg
@@ -15,15 +14,12 @@ from proxy.ledger.base import (
     DEFAULT_PROBE_INTERVAL_S,
     BatchingLedger,
     LedgerProbeError,
-    describe_error,
     parse_ts,
     probe_record,
     record_from_row,
     record_values,
 )
 from proxy.metrics import Metrics
-
-log = logging.getLogger("consentry.ledger")
 
 # PostgreSQL type of each column in COLUMNS order, used for the table and for the batch arrays.
 COLUMN_TYPES = (
@@ -124,7 +120,8 @@ class PostgresLedger(BatchingLedger):
 
     async def _open(self) -> None:
         # min_size=0: creating the pool connects nowhere, so a database that is down at start-up
-        # does not stop the proxy; records queue (bounded), /readyz says not ready, the writer retries.
+        # does not stop the proxy; the first probe (which also creates the table) tells whether it
+        # can write, records queue (bounded) and the health check retries.
         self._pool = await asyncpg.create_pool(
             self._dsn,
             min_size=0,
@@ -132,11 +129,6 @@ class PostgresLedger(BatchingLedger):
             timeout=self._timeout,
             command_timeout=max(30.0, self._timeout),
         )
-        try:
-            async with self._acquire() as conn:
-                await self._ensure_schema(conn)
-        except Exception as exc:
-            log.error("PostgreSQL ledger not available at start-up: %s; will retry", describe_error(exc))
 
     @staticmethod
     def _columns(records: list[SharingRecord]) -> list[list[object]]:
