@@ -21,6 +21,9 @@ from rules.store import ConsentStore, RulesFileConsentStore
 
 log = logging.getLogger("consentry.app")
 
+# At shutdown, how long the ledger keeps retrying to write what is queued (after the drain).
+LEDGER_CLOSE_RETRY_S = 5.0
+
 PIPELINE = web.AppKey("pipeline", Pipeline)
 DETECTOR_TASK = web.AppKey("detector_task", asyncio.Task)
 RULES_WATCH = web.AppKey("rules_watch", asyncio.Task)
@@ -62,12 +65,25 @@ def build_app(
         return web.json_response({"status": "alive"})
 
     async def readyz(_: web.Request) -> web.Response:
-        checks = {"detector": detector.ready, "ledger": await ledger.writable()}
-        ok = all(checks.values())
-        return web.json_response({"ready": ok, "checks": checks}, status=200 if ok else 503)
+        # The ledger's state is its last real write (a batch, or the probe every probe_interval_s).
+        checks = {"detector": detector.ready, "ledger": ledger.healthy}
+        if pipeline.in_flight.draining:
+            status = "draining"
+        elif not checks["detector"] or not (checks["ledger"] or config.ledger.on_failure == "degrade"):
+            status = "not_ready"
+        else:
+            # With `ledger.on_failure: degrade` a failing ledger leaves the proxy serving, and says so.
+            status = "ready" if checks["ledger"] else "degraded"
+        ok = status in ("ready", "degraded")
+        return web.json_response({"ready": ok, "status": status, "checks": checks}, status=200 if ok else 503)
 
     async def metrics_endpoint(_: web.Request) -> web.Response:
         return web.Response(body=metrics.render(), headers={"Content-Type": "text/plain; version=0.0.4"})
+
+    async def on_response_prepare(_: web.Request, response: web.StreamResponse) -> None:
+        if pipeline.in_flight.draining:
+            # Every answer while draining closes its connection: no more requests come on it.
+            response.force_close()
 
     async def on_startup(app: web.Application) -> None:
         await ledger.start()
@@ -93,10 +109,11 @@ def build_app(
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         await upstream.close()
-        await ledger.close()
+        await ledger.close(retry_for_s=LEDGER_CLOSE_RETRY_S)
         if own:
             await detector.close()
 
+    app.on_response_prepare.append(on_response_prepare)
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     app.router.add_get("/healthz", healthz)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -10,7 +11,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import orjson
-from aiohttp import web
 
 from proxy.config import ConfigError, load_config
 from rules.loader import RulesError
@@ -23,6 +23,7 @@ def _config_error(exc: Exception) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from proxy.app import build_app
+    from proxy.serve import serve
 
     # --host and --port go in as overrides before the configuration is validated, so every check
     # on the address (the development key only on loopback) sees the address actually bound.
@@ -40,13 +41,12 @@ def _serve(args: argparse.Namespace) -> int:
         app = build_app(config)
     except (ConfigError, RulesError) as exc:
         return _config_error(exc)
-    web.run_app(
-        app,
-        host=config.host,
-        port=config.port,
-        access_log=None,
-        print=lambda m: logging.getLogger("consentry").info(m),
-    )
+    try:
+        asyncio.run(serve(app, config))
+    except OSError as exc:
+        # Binding failed (address in use, not permitted): no traceback, the reason and a status.
+        print(f"consentry: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
+        return 1
     return 0
 
 

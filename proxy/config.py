@@ -56,6 +56,7 @@ class ProviderConfig:
 
 
 LEDGER_BACKENDS = ("sqlite", "postgres")
+LEDGER_FAILURE_POLICIES = ("refuse", "degrade")
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,11 @@ class LedgerConfig:
     flush_interval_s: float = 0.2
     # Records waiting while the store fails are bounded; beyond this the oldest are dropped.
     max_queued: int = 100_000
+    # How often a row is written and read back to tell whether records really reach the store.
+    probe_interval_s: float = 2.0
+    # While the ledger cannot write: "refuse" new requests with 503 and report not ready (no sharing
+    # without a record), or "degrade": go on, report degraded, count and log the records dropped.
+    on_failure: str = "refuse"
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,8 @@ class Config:
     port: int = 8080
     rules_path: str | None = None
     max_body_bytes: int = 10 * 1024 * 1024
+    # On SIGTERM: how long requests and streams in flight may go on before they are ended.
+    drain_timeout_s: float = 20.0
     hash_key: bytes = b""
     apps: tuple[AppConfig, ...] = ()
     providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
@@ -271,11 +279,17 @@ def _ledger(raw: Mapping[str, Any], env: Mapping[str, str]) -> LedgerConfig:
         batch_size=_ledger_number(raw, "batch_size", 200, int),
         flush_interval_s=_ledger_number(raw, "flush_interval_s", 0.2, float),
         max_queued=_ledger_number(raw, "max_queued", 100_000, int),
+        probe_interval_s=_ledger_number(raw, "probe_interval_s", 2.0, float),
+        on_failure=str(raw.get("on_failure", "refuse")),
     )
     if ledger.batch_size < 1 or ledger.max_queued < 1:
         raise ConfigError("ledger.batch_size and ledger.max_queued must be at least 1")
     if ledger.flush_interval_s < 0:
         raise ConfigError("ledger.flush_interval_s must not be negative")
+    if not 0 < ledger.probe_interval_s <= 3600:
+        raise ConfigError("ledger.probe_interval_s must be more than 0 and at most 3600")
+    if ledger.on_failure not in LEDGER_FAILURE_POLICIES:
+        raise ConfigError("ledger.on_failure must be 'refuse' or 'degrade'")
     return ledger
 
 
@@ -307,6 +321,12 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
             "ledger.backend 'postgres' needs hash_key (or CONSENTRY_HASH_KEY) shared by all replicas"
         )
     detection = _detection(raw.get("detection") or {}, env)
+    try:
+        drain_timeout_s = float(server.get("drain_timeout_s", 20.0))
+    except (TypeError, ValueError):
+        raise ConfigError("server.drain_timeout_s must be a number") from None
+    if not 0 <= drain_timeout_s <= 3600:
+        raise ConfigError("server.drain_timeout_s must be between 0 and 3600")
     host = env.get("CONSENTRY_HOST") or str(server.get("host", "127.0.0.1"))
     port = int(env.get("CONSENTRY_PORT") or server.get("port", 8080))
 
@@ -349,6 +369,7 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
         port=port,
         rules_path=env.get("CONSENTRY_RULES") or raw.get("rules"),
         max_body_bytes=int(server.get("max_body_bytes", 10 * 1024 * 1024)),
+        drain_timeout_s=drain_timeout_s,
         hash_key=_hash_key(raw, env, ledger.path),
         apps=tuple(apps),
         providers=providers,

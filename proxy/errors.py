@@ -18,8 +18,7 @@ class ProxyError(Exception):
     code: str
     message: str
     details: Mapping[str, object] = field(default_factory=dict)
-    # Seconds after which the same request is expected to succeed (429, 503): adapters send it
-    # as Retry-After in their provider's way, so each SDK backs off and retries.
+    # Seconds a caller should wait before retrying (sent as Retry-After); None: not retryable advice.
     retry_after_s: int | None = None
 
     def __str__(self) -> str:
@@ -84,6 +83,19 @@ def text_over_budget(cost: int, fields: int, limit: int) -> ProxyError:
         f"the limit is {limit} per request (detection.max_chars). Send less text in one request: "
         "this request will be refused again.",
     )
+
+
+def ledger_unavailable() -> ProxyError:
+    return ProxyError(
+        503,
+        "ledger_unavailable",
+        "the sharing ledger cannot record requests right now; nothing was sent",
+        retry_after_s=5,
+    )
+
+
+def shutting_down() -> ProxyError:
+    return ProxyError(503, "shutting_down", "the proxy is shutting down; retry", retry_after_s=1)
 
 
 def _seconds(value: float | None) -> int | None:

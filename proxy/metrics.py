@@ -103,7 +103,25 @@ class Metrics:
             "Sharing records dropped unwritten (queue bound reached while the store failed, or shutdown)",
             registry=r,
         )
+        self.ledger_probe_failures = Counter(
+            "consentry_ledger_probe_failures",
+            "Failed ledger health checks (opening the store, or a row written and read back)",
+            registry=r,
+        )
+        self.ledger_up = Gauge(
+            "consentry_ledger_up",
+            "1 while the last write to the ledger (a batch or a probe) succeeded, else 0",
+            registry=r,
+        )
+        self.ledger_last_write = Gauge(
+            "consentry_ledger_last_write_timestamp_seconds",
+            "Unix time of the last successful write to the ledger (a batch or a probe)",
+            registry=r,
+        )
         self.in_flight = Gauge("consentry_requests_in_flight", "Requests being handled", registry=r)
+        self.draining = Gauge(
+            "consentry_draining", "1 from SIGTERM until exit: no new requests are accepted", registry=r
+        )
         self.detection_shed = Counter(
             "consentry_detection_shed_requests",
             "Requests refused before detection (overloaded, no_workers, text_budget)",

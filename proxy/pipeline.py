@@ -28,12 +28,15 @@ from models.spans import Span
 from models.target import ProviderTarget
 from proxy.config import Config
 from proxy.detection import DetectionError, DetectionOverloaded, Detector, text_cost
+from proxy.drain import InFlight
 from proxy.errors import (
     ProxyError,
     detection_overloaded,
     detection_unavailable,
     forbidden,
+    ledger_unavailable,
     not_found,
+    shutting_down,
     text_over_budget,
     too_large,
     upstream_redirect,
@@ -117,6 +120,7 @@ class Pipeline:
         self.metrics = metrics
         self.upstream = upstream
         self.hasher = Hasher(config.hash_key)
+        self.in_flight = InFlight()
 
     # ------------------------------------------------------------------ entry point
 
@@ -124,6 +128,7 @@ class Pipeline:
         trace = Trace(request_id=uuid.uuid4().hex, started=time.perf_counter())
         adapter: ProviderAdapter | None = None
         self.metrics.in_flight.inc()
+        self.in_flight.enter()
         try:
             routed = split_path(request.raw_path)
             adapter = self.adapters.get(routed.provider)
@@ -131,6 +136,7 @@ class Pipeline:
                 prefixes = ", ".join(f"/{name}" for name in sorted(self.adapters))
                 raise not_found(f"unknown provider: use one of {prefixes}")
             trace.provider = adapter.name
+            self._admit(trace)
             incoming = IncomingRequest(
                 request.method,
                 routed.subpath,
@@ -145,9 +151,13 @@ class Pipeline:
         except ProxyError as error:
             return self._refuse(request, adapter, error, trace)
         except asyncio.CancelledError:
+            if self.in_flight.was_cut():
+                # Cut at the drain deadline before anything was answered: a retryable 503, recorded.
+                trace.reason = "shutdown"
+                return self._refuse(request, adapter, shutting_down(), trace)
             current = asyncio.current_task()
             if (current is not None and current.cancelling()) or trace.decision == "forwarded":
-                # this request itself was cancelled (server shutdown), or its answer has begun
+                # this request's own task was cancelled, or its answer has begun: nothing to answer
                 trace.reason = trace.reason or "cancelled"
                 raise
             # A cancellation that did not come for this request (a future cancelled under it)
@@ -163,9 +173,19 @@ class Pipeline:
             )
         finally:
             self.metrics.in_flight.dec()
+            self.in_flight.leave()
             self._finish(trace)
 
     # ------------------------------------------------------------------ stages
+
+    def _admit(self, trace: Trace) -> None:
+        """Refuses new work while shutting down, and - with `ledger.on_failure: refuse` - while the
+        ledger cannot write: no data is shared that could not be recorded."""
+        if self.in_flight.draining:
+            raise shutting_down()
+        if not self.ledger.healthy and self.config.ledger.on_failure == "refuse":
+            self.metrics.blocked.labels(trace.provider, "ledger_unavailable").inc()
+            raise ledger_unavailable()
 
     async def _read_body(self, request: web.Request, trace: Trace) -> bytes:
         limit = self.config.max_body_bytes
@@ -361,8 +381,15 @@ class Pipeline:
             self._client_gone(trace)
             self._abort(request)
         except asyncio.CancelledError:
-            self._client_gone(trace)
-            raise
+            if not self.in_flight.was_cut():
+                self._client_gone(trace)
+                raise
+            # Still streaming at the drain deadline: cut like a failed stream, so the caller's SDK
+            # sees an incomplete answer, never a silently truncated one.
+            trace.decision = "failed"
+            trace.reason = "shutdown"
+            trace.upstream_s = time.perf_counter() - sent_at
+            self._abort(request)
         except Exception as exc:
             # The exception's message may quote the answer: only its type and where it was raised.
             where = "".join(traceback.format_tb(exc.__traceback__))
@@ -446,6 +473,8 @@ class Pipeline:
             self.metrics.upstream_errors.labels(trace.provider, error.code).inc()
         reply = adapter.error_reply(error) if adapter is not None else generic_error_reply(error)
         headers = {**reply.headers, REQUEST_ID_HEADER: trace.request_id}
+        if error.retry_after_s is not None:
+            headers["Retry-After"] = str(error.retry_after_s)
         trace.response_bytes = len(reply.body)
         return web.Response(
             status=reply.status, body=reply.body, headers=headers, content_type=reply.content_type

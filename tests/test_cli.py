@@ -34,9 +34,13 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """What `consentry serve` would have run, instead of running it."""
     calls: list[dict[str, Any]] = []
     import proxy.app
+    import proxy.serve
+
+    async def serve(app: object, config: Any) -> None:
+        calls.append({"host": config.host, "port": config.port})
 
     monkeypatch.setattr(proxy.app, "build_app", lambda config: ("app", config))
-    monkeypatch.setattr(cli.web, "run_app", lambda app, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(proxy.serve, "serve", serve)
     return calls
 
 

@@ -30,7 +30,7 @@ from google.genai import types as genai_types
 from proxy.config import DetectionConfig
 from proxy.detection import PresidioDetector
 from tests.conftest import OPENAI_UPSTREAM_KEY, PROXY_KEY, ProxyFactory, ProxyHarness
-from tests.fakes.detectors import CountingDetector, OverloadedDetector, QueuedFakeDetector, SlowWorkers
+from tests.fakes.detectors import NullDetector, OverloadedDetector, QueuedFakeDetector, SlowWorkers
 from tests.fakes.server import BackgroundServer, Recorder
 
 # Generous admission for the real-model cases: they test faults, not shedding.
@@ -255,7 +255,7 @@ def upstream(openai_recorder: Recorder) -> Iterator[Recorder]:
 def test_text_over_the_budget_is_413_before_any_work(
     make_proxy: ProxyFactory, openai_upstream: BackgroundServer, upstream: Recorder
 ) -> None:
-    counting = CountingDetector()
+    counting = NullDetector()
     proxy = make_proxy(
         {"openai": {"base_url": openai_upstream.url + "/v1", "api_key": OPENAI_UPSTREAM_KEY}},
         detector_override=counting,
@@ -419,7 +419,7 @@ def test_google_genai_sees_resource_exhausted_with_retry_info(make_proxy: ProxyF
 def test_a_detector_that_is_not_ready_is_503_with_retry_after(
     make_proxy: ProxyFactory, openai_upstream: BackgroundServer, upstream: Recorder
 ) -> None:
-    loading = CountingDetector()
+    loading = NullDetector()
     loading.ready = False
     proxy = make_proxy(
         {"openai": {"base_url": openai_upstream.url + "/v1", "api_key": OPENAI_UPSTREAM_KEY}},

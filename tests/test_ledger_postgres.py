@@ -103,6 +103,7 @@ async def test_unreachable_database_degrades_instead_of_failing(caplog: pytest.L
     ledger = PostgresLedger(secret_dsn, metrics, flush_interval_s=3600, timeout_s=1.0)
     async with asyncio.timeout(10):
         await ledger.start()  # the proxy still starts; /readyz reports the ledger
+        assert not ledger.healthy
         assert not await ledger.writable()
         ledger.submit(record(1, customer="cust-secret"))
         assert not await ledger.flush()
@@ -110,7 +111,7 @@ async def test_unreachable_database_degrades_instead_of_failing(caplog: pytest.L
         assert metrics.registry.get_sample_value("consentry_ledger_write_errors_total") == 1
         await ledger.close()
     assert metrics.registry.get_sample_value("consentry_ledger_dropped_total") == 1
-    assert "not available at start-up" in caplog.text
+    assert "sharing ledger cannot write (probe failed" in caplog.text
     for secret in ("s3cret-pw", "cust-secret", "req-0001"):
         assert secret not in caplog.text
 

@@ -25,15 +25,22 @@ class Ledger(Protocol):
 
     def submit(self, record: SharingRecord) -> None: ...
 
+    @property
+    def healthy(self) -> bool:
+        """True while the last write to the store (a batch or a health probe) succeeded."""
+        ...
+
     async def flush(self) -> bool:
         """Writes what is queued; False when the store refused (the records stay queued)."""
         ...
 
-    async def close(self) -> None:
-        """Flushes, then releases the store."""
+    async def close(self, retry_for_s: float = 0.0) -> None:
+        """Flushes (retrying for up to `retry_for_s` while the store fails), then releases it."""
         ...
 
-    async def writable(self) -> bool: ...
+    async def writable(self) -> bool:
+        """Probes the store now: a row written and read back."""
+        ...
 
     async def get(self, request_id: str) -> SharingRecord | None: ...
 
@@ -46,10 +53,20 @@ def make_ledger(config: LedgerConfig, metrics: Metrics) -> Ledger:
         from proxy.ledger.postgres import PostgresLedger
 
         return PostgresLedger(
-            config.dsn, metrics, config.batch_size, config.flush_interval_s, config.max_queued
+            config.dsn,
+            metrics,
+            config.batch_size,
+            config.flush_interval_s,
+            config.max_queued,
+            config.probe_interval_s,
         )
     if config.backend == "sqlite":
         return SqliteLedger(
-            config.path, metrics, config.batch_size, config.flush_interval_s, config.max_queued
+            config.path,
+            metrics,
+            config.batch_size,
+            config.flush_interval_s,
+            config.max_queued,
+            config.probe_interval_s,
         )
     raise ValueError(f"unknown ledger backend {config.backend!r}")

@@ -1,8 +1,18 @@
-"""What every ledger backend shares: the record <-> row mapping and the one batching writer.
+"""What every ledger backend shares: the record <-> row mapping, the one batching writer and the
+health check that says whether records really reach the store.
 
 The request path only appends to a bounded in-memory queue; one background task writes batches to
-the backend. A backend implements storage alone (open, write a batch, read, close), so queueing,
-retry, the bound and the metrics behave the same whichever store is behind them."""
+the backend. A backend implements storage alone (open, write a batch, probe, reopen, read, close),
+so queueing, retry, the bound, the health state and the metrics behave the same whichever store is
+behind them.
+
+Health is never taken on trust: a store that accepts a connection (or a transaction that is rolled
+back) may still lose every record - a SQLite file deleted from under the open connection, a file
+opened read-only, a table with a trigger refusing inserts. So `healthy` is the outcome of the last
+real write: every batch, and a probe that writes a row into the records table and reads it back,
+run every `probe_interval_s` also when no requests come. A failure is logged and counted at once,
+the records stay queued (within `max_queued`) and the store is reopened and probed until it writes
+again; the proxy decides from `healthy` whether to go on (`ledger.on_failure`)."""
 
 from __future__ import annotations
 
@@ -11,6 +21,7 @@ import contextlib
 import logging
 import math
 import time
+import uuid
 from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import asdict
@@ -51,6 +62,13 @@ COLUMNS = (
 MAX_RETRY_PAUSE_S = 10.0
 # While records are being dropped, one error line per this many seconds (with the count) is enough.
 DROP_LOG_INTERVAL_S = 10.0
+# How often the health check writes its probe row, and how long one probe may take.
+DEFAULT_PROBE_INTERVAL_S = 2.0
+PROBE_TIMEOUT_S = 5.0
+# While the store stays unwritable, a reminder with the queue length this often.
+FAILING_LOG_INTERVAL_S = 60.0
+# The request id of a probe row: never a proxy request id (those are 32 hex digits).
+PROBE_ID_PREFIX = "consentry-probe-"
 
 
 class Row(Protocol):
@@ -126,6 +144,25 @@ def format_ts(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec=spec)
 
 
+def probe_record() -> SharingRecord:
+    """The row a health probe writes and reads back; it never stays in the ledger."""
+    return SharingRecord(
+        request_id=PROBE_ID_PREFIX + uuid.uuid4().hex,
+        timestamp=format_ts(datetime.now(UTC)),
+        customer_id="",
+        app="",
+        provider="",
+        operation="probe",
+        model="",
+        decision="probe",
+        reason="",
+    )
+
+
+class LedgerProbeError(Exception):
+    """The probe row was written but could not be read back."""
+
+
 def describe_error(exc: BaseException) -> str:
     """A log-safe description: driver messages can quote the values of a failed row, so only the
     exception type and any SQLSTATE / SQLite error name are logged."""
@@ -142,9 +179,12 @@ class BatchingLedger(ABC):
         batch_size: int = 200,
         flush_interval_s: float = 0.2,
         max_queued: int = DEFAULT_MAX_QUEUED,
+        probe_interval_s: float = DEFAULT_PROBE_INTERVAL_S,
     ):
-        if batch_size < 1 or max_queued < 1 or flush_interval_s < 0:
-            raise ValueError("batch_size and max_queued must be positive, flush_interval_s not negative")
+        if batch_size < 1 or max_queued < 1 or flush_interval_s < 0 or probe_interval_s <= 0:
+            raise ValueError(
+                "batch_size, max_queued and probe_interval_s must be positive, flush_interval_s not negative"
+            )
         self._metrics = metrics
         self._batch_size = batch_size
         self._interval = flush_interval_s
@@ -156,6 +196,15 @@ class BatchingLedger(ABC):
         self._started = False
         self._dropped_unlogged = 0
         self._last_drop_log = -math.inf
+        self._probe_interval = probe_interval_s
+        self._health_task: asyncio.Task[None] | None = None
+        # Health: False until a first write or probe succeeds. `_reopen` asks the next check to
+        # reopen the store first (a SQLite connection opened read-only stays read-only).
+        self._healthy = False
+        self._reopen = False
+        self._failing_since: float | None = None
+        self._last_failing_log = -math.inf
+        self._recovered = asyncio.Event()
 
     # -- storage, per backend -------------------------------------------------------------------
 
@@ -170,7 +219,13 @@ class BatchingLedger(ABC):
     async def _close(self) -> None: ...
 
     @abstractmethod
-    async def writable(self) -> bool: ...
+    async def _probe(self) -> None:
+        """Write `probe_record()` into the records table as a batch would, read it back, and leave
+        nothing behind; raise when any step fails."""
+
+    async def _recover(self) -> None:  # noqa: B027 - optional: most stores reconnect by themselves
+        """Called before the next probe after a failure: reopen what can be reopened. Default: the
+        store reconnects by itself."""
 
     @abstractmethod
     async def get(self, request_id: str) -> SharingRecord | None: ...
@@ -184,10 +239,96 @@ class BatchingLedger(ABC):
     def queued(self) -> int:
         return len(self._queue)
 
+    @property
+    def healthy(self) -> bool:
+        """True while the last write to the store (a batch or a probe) succeeded."""
+        return self._started and self._healthy
+
     async def start(self) -> None:
-        await self._open()
+        opened = False
+        try:
+            await self._open()
+            opened = True
+        except Exception as exc:
+            # Started anyway, like a database that is down: not healthy, so readiness and the
+            # failure policy say so, and the health check keeps trying to open it.
+            self._metrics.ledger_probe_failures.inc()
+            self._failed(exc, "open")
         self._started = True
+        if opened:
+            # The first probe runs before the proxy takes requests: healthy only if a row can be
+            # written and read back.
+            await self.writable()
         self._task = asyncio.create_task(self._writer(), name="ledger-writer")
+        self._health_task = asyncio.create_task(self._watch(), name="ledger-health")
+
+    async def writable(self) -> bool:
+        """Probes the store now (reopening it first after a failure): can a record be written and
+        read back? Updates `healthy` and the metrics."""
+        if not self._started:
+            return False
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                if self._reopen:
+                    await self._recover()
+                    self._reopen = False
+                await self._probe()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._metrics.ledger_probe_failures.inc()
+            self._failed(exc, "probe")
+            return False
+        self._succeeded()
+        return True
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._probe_interval)
+            await self.writable()
+
+    def _failed(self, exc: BaseException, what: str) -> None:
+        """A write, probe or open failed: not healthy from now, logged without any record content."""
+        now = time.monotonic()
+        self._reopen = True
+        self._recovered.clear()
+        self._metrics.ledger_up.set(0)
+        if self._healthy or self._failing_since is None:
+            self._healthy = False
+            self._failing_since = now
+            self._last_failing_log = now
+            log.error(
+                "sharing ledger cannot write (%s failed: %s); %d records queued for retry (at most %d)",
+                what,
+                describe_error(exc),
+                len(self._queue),
+                self._max_queued,
+            )
+        elif now - self._last_failing_log >= FAILING_LOG_INTERVAL_S:
+            self._last_failing_log = now
+            log.error(
+                "sharing ledger still cannot write after %.0f s (%s); %d records queued",
+                now - self._failing_since,
+                describe_error(exc),
+                len(self._queue),
+            )
+
+    def _succeeded(self) -> None:
+        self._metrics.ledger_last_write.set(time.time())
+        self._metrics.ledger_up.set(1)
+        if self._healthy:
+            return
+        if self._failing_since is not None:
+            log.warning(
+                "sharing ledger writes again after %.1f s; writing %d queued records",
+                time.monotonic() - self._failing_since,
+                len(self._queue),
+            )
+        self._healthy = True
+        self._failing_since = None
+        self._reopen = False
+        self._recovered.set()
+        self._wake.set()
 
     def submit(self, record: SharingRecord) -> None:
         self._queue.append(record)
@@ -238,9 +379,11 @@ class BatchingLedger(ABC):
                 "ledger batch of %d records failed: %s; kept for retry", len(batch), describe_error(exc)
             )
             self._requeue(batch)
+            self._failed(exc, "batch write")
             return None
         else:
             self._metrics.ledger_written.inc(len(batch))
+            self._succeeded()
             return len(batch)
         finally:
             self._metrics.ledger_queue.set(len(self._queue))
@@ -268,10 +411,22 @@ class BatchingLedger(ABC):
                 pause = 1.0
             else:
                 self._wake.set()
-                await asyncio.sleep(pause)
+                # The health check reopens and probes the store meanwhile; when a probe succeeds
+                # the queued records go at once instead of after the rest of the pause.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(pause):
+                        await self._recovered.wait()
                 pause = min(pause * 2, MAX_RETRY_PAUSE_S)
 
-    async def close(self) -> None:
+    async def close(self, retry_for_s: float = 0.0) -> None:
+        """Stops the writer, writes what is queued - retrying, after reopening the store, for up to
+        `retry_for_s` while it fails - counts and logs what could not be written, and releases the
+        store."""
+        if self._health_task is not None:
+            self._health_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._health_task
+            self._health_task = None
         if self._task is not None:
             # Taking the lock first means no batch is in flight when the writer is stopped.
             async with self._lock:
@@ -280,7 +435,11 @@ class BatchingLedger(ABC):
                     await self._task
             self._task = None
         if self._started:
-            await self.flush()
+            deadline = time.monotonic() + retry_for_s
+            while not await self.flush() and time.monotonic() < deadline:
+                await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+                with contextlib.suppress(Exception):
+                    await self._recover()
             if self._queue:
                 lost = len(self._queue)
                 self._queue.clear()
@@ -288,4 +447,6 @@ class BatchingLedger(ABC):
                 self._metrics.ledger_queue.set(0)
                 log.error("ledger closed with %d sharing records that could not be written", lost)
             self._started = False
+            self._healthy = False
+            self._metrics.ledger_up.set(0)
             await self._close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 
 import asyncpg
@@ -12,15 +11,15 @@ from models.sharing import SharingRecord
 from proxy.ledger.base import (
     COLUMNS,
     DEFAULT_MAX_QUEUED,
+    DEFAULT_PROBE_INTERVAL_S,
     BatchingLedger,
-    describe_error,
+    LedgerProbeError,
     parse_ts,
+    probe_record,
     record_from_row,
     record_values,
 )
 from proxy.metrics import Metrics
-
-log = logging.getLogger("consentry.ledger")
 
 # PostgreSQL type of each column in COLUMNS order, used for the table and for the batch arrays.
 COLUMN_TYPES = (
@@ -60,12 +59,13 @@ class PostgresLedger(BatchingLedger):
         batch_size: int = 200,
         flush_interval_s: float = 0.2,
         max_queued: int = DEFAULT_MAX_QUEUED,
+        probe_interval_s: float = DEFAULT_PROBE_INTERVAL_S,
         *,
         schema: str | None = None,
         pool_size: int = 4,
         timeout_s: float = 5.0,
     ):
-        super().__init__(metrics, batch_size, flush_interval_s, max_queued)
+        super().__init__(metrics, batch_size, flush_interval_s, max_queued, probe_interval_s)
         self._dsn = dsn
         # None: the table goes wherever the connection's search_path puts it.
         self._schema = _quote(schema) if schema else None
@@ -120,7 +120,8 @@ class PostgresLedger(BatchingLedger):
 
     async def _open(self) -> None:
         # min_size=0: creating the pool connects nowhere, so a database that is down at start-up
-        # does not stop the proxy; records queue (bounded), /readyz says not ready, the writer retries.
+        # does not stop the proxy; the first probe (which also creates the table) tells whether it
+        # can write, records queue (bounded) and the health check retries.
         self._pool = await asyncpg.create_pool(
             self._dsn,
             min_size=0,
@@ -128,17 +129,17 @@ class PostgresLedger(BatchingLedger):
             timeout=self._timeout,
             command_timeout=max(30.0, self._timeout),
         )
-        try:
-            async with self._acquire() as conn:
-                await self._ensure_schema(conn)
-        except Exception as exc:
-            log.error("PostgreSQL ledger not available at start-up: %s; will retry", describe_error(exc))
 
-    async def _write(self, records: list[SharingRecord]) -> None:
+    @staticmethod
+    def _columns(records: list[SharingRecord]) -> list[list[object]]:
         rows = [record_values(r) for r in records]
         columns = [list(column) for column in zip(*rows, strict=True)]
         ts = COLUMNS.index("ts")
         columns[ts] = [parse_ts(value) for value in columns[ts]]
+        return columns
+
+    async def _write(self, records: list[SharingRecord]) -> None:
+        columns = self._columns(records)
         async with self._acquire() as conn:
             await self._ensure_schema(conn)
             await conn.execute(self._insert, *columns)
@@ -152,22 +153,24 @@ class PostgresLedger(BatchingLedger):
         except TimeoutError:
             pool.terminate()
 
-    async def writable(self) -> bool:
-        if self._pool is None:
-            return False
-        try:
-            async with asyncio.timeout(self._timeout), self._acquire() as conn:
-                await self._ensure_schema(conn)
-                # A standby or read-only session would accept the connection and refuse the write.
-                return bool(
-                    await conn.fetchval(
-                        "SELECT has_table_privilege($1, 'INSERT') AND NOT pg_is_in_recovery() "
-                        "AND current_setting('transaction_read_only') = 'off'",
-                        self.table,
-                    )
+    async def _probe(self) -> None:
+        # The batch's own INSERT into the records table, so a revoked privilege, a trigger refusing
+        # rows, a read-only session or standby, a missing table all fail it; rolled back, so the
+        # probe row is never visible and needs no DELETE privilege (an append-only ledger role).
+        probe = probe_record()
+        async with self._acquire() as conn:
+            await self._ensure_schema(conn)
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                await conn.execute(self._insert, *self._columns([probe]))
+                found = await conn.fetchval(
+                    f"SELECT count(*) FROM {self.table} WHERE request_id = $1", probe.request_id
                 )
-        except Exception:
-            return False
+            finally:
+                await transaction.rollback()
+        if found != 1:
+            raise LedgerProbeError("the probe row was not read back")
 
     async def _select(self, column: str, value: str) -> list[SharingRecord]:
         async with self._acquire() as conn:

@@ -60,7 +60,7 @@ from proxy.providers.base import (
     ProviderExchange,
     UpstreamRequest,
 )
-from proxy.providers.common import allowed_extra, check_path, encode_query, parse_json_object, retry_after
+from proxy.providers.common import allowed_extra, check_path, encode_query, parse_json_object
 from proxy.providers.headers import CONTENT_HEADERS, Pseudonymiser
 from proxy.restore import Restorer
 from proxy.textslots import TextSlots
@@ -103,8 +103,9 @@ def bedrock_error_reply(error: ProxyError) -> ErrorReply:
     status = 403 if error.status == 401 else error.status
     body: dict[str, Any] = {"message": error.message}
     body.update(error.details)
-    # boto3 retries ThrottlingException (429) and 5xx by its own backoff; Retry-After is advice.
-    headers = {"x-amzn-ErrorType": error_type, **retry_after(error)}
+    # boto3 retries ThrottlingException (429) and 5xx with its own backoff (the pipeline adds
+    # Retry-After to every refusal that carries one, as advice).
+    headers = {"x-amzn-ErrorType": error_type}
     reason = error.details.get("reason")
     if isinstance(reason, str):
         # boto3 keeps only `message` of a modelled error's body, but every response header.

@@ -22,14 +22,6 @@ from proxy.providers.base import ProviderAdapter
 PASSTHROUGH_KEY_HEADER = "X-Consentry-Key"
 
 
-# ---------------------------------------------------------------- errors
-
-
-def retry_after(error: ProxyError) -> dict[str, str]:
-    """The Retry-After header of a refusal worth retrying later (429, 503), else none."""
-    return {} if error.retry_after_s is None else {"Retry-After": str(error.retry_after_s)}
-
-
 # ---------------------------------------------------------------- requests
 
 

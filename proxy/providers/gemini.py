@@ -36,7 +36,6 @@ from proxy.providers.common import (
     check_path,
     managed_key,
     parse_json_object,
-    retry_after,
     upstream_body,
     upstream_url,
 )
@@ -89,7 +88,7 @@ def gemini_error_reply(error: ProxyError) -> ErrorReply:
     if error.retry_after_s is not None:
         details.append({"@type": _RETRY_INFO, "retryDelay": f"{error.retry_after_s}s"})
     body = {"error": {"code": error.status, "message": message, "status": status, "details": details}}
-    return ErrorReply(error.status, orjson.dumps(body), retry_after(error))
+    return ErrorReply(error.status, orjson.dumps(body))
 
 
 # method -> operation name for records and metrics

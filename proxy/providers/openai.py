@@ -34,7 +34,6 @@ from proxy.providers.common import (
     check_path,
     managed_key,
     parse_json_object,
-    retry_after,
     upstream_body,
     upstream_url,
 )
@@ -65,9 +64,10 @@ def openai_error_reply(error: ProxyError) -> ErrorReply:
         "code": error.code,
     }
     body.update(error.details)
-    headers = retry_after(error)
+    headers: dict[str, str] = {}
     if error.retry_after_s is not None:
-        # the openai SDK reads these before Retry-After, and retries when told to
+        # Beside the Retry-After the pipeline adds to every refusal: the openai SDK reads these
+        # first, and retries when told to.
         headers["retry-after-ms"] = str(error.retry_after_s * 1000)
         headers["x-should-retry"] = "true"
     elif error.status == 413:

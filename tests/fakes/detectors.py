@@ -32,25 +32,6 @@ class FailingDetector:
         return None
 
 
-class CountingDetector:
-    """Finds nothing and counts its calls: tells whether a request reached detection at all."""
-
-    ready = True
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def start(self) -> None:
-        return None
-
-    async def detect(self, segments: Sequence[str], consent: Consent, *, app: str = "") -> list[list[Span]]:
-        self.calls += 1
-        return [[] for _ in segments]
-
-    async def close(self) -> None:
-        return None
-
-
 class SlowWorkers:
     """A scheduler's `Workers` without a model: `size` slots, each job takes `job_s` (or what
     `job_time(texts)` says) and finds nothing. Runs the real queue, fair share and admission
@@ -133,6 +114,26 @@ class QueuedFakeDetector:
             metrics = DetectorMetrics(CollectorRegistry())
             self.scheduler = Scheduler(self.workers, metrics, self.max_queue_wait_s)
         await self.scheduler.run(plan_jobs(segments, ["PERSON"], False), app, self.timeout_s)
+        return [[] for _ in segments]
+
+    async def close(self) -> None:
+        return None
+
+
+class NullDetector:
+    """A loaded detector that finds nothing: for tests about everything but detection. `calls`
+    tells whether a request reached detection at all."""
+
+    ready = True
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def start(self) -> None:
+        return None
+
+    async def detect(self, segments: Sequence[str], consent: Consent, *, app: str = "") -> list[list[Span]]:
+        self.calls += 1
         return [[] for _ in segments]
 
     async def close(self) -> None:

@@ -1,0 +1,99 @@
+"""`consentry serve`: listen until SIGTERM (or SIGINT), then shut down within a known time.
+
+The shutdown, in order:
+1. readiness answers 503 at once and every new request - also on a connection kept alive from
+   before - is refused with a retryable 503 in the provider's shape, its connection closed;
+2. the listening socket closes: no new connections;
+3. requests and streams in flight go on until `server.drain_timeout_s` after the signal;
+4. what is still running then is cut (a stream as a failed stream is, a request not yet answered
+   with 503), each recorded with reason `shutdown`;
+5. connections close, and the ledger writes every queued record (retrying a few seconds if the
+   store fails) before the process exits.
+The drain deadline plus the cut and the flush stays within Kubernetes' default 30 s grace period
+with the default 20 s. A second signal skips the rest of the drain.
+
+aiohttp's own `run_app` waits up to its shutdown timeout for every handler and only then cancels
+them, without telling the request why; this loop keeps the order and the reason in our hands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from aiohttp import web
+
+from proxy.app import PIPELINE
+from proxy.config import Config
+
+log = logging.getLogger("consentry")
+
+# After the cut, how long the cut requests get to record themselves and close their connections.
+CUT_GRACE_S = 2.0
+# How long aiohttp then waits for any handler left (health and metrics answers) before cancelling.
+CLOSE_TIMEOUT_S = 1.0
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+async def serve(app: web.Application, config: Config) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    hurry = asyncio.Event()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            log.warning("%s again: ending the drain now", signal.Signals(signum).name)
+            hurry.set()
+        else:
+            log.info("%s: shutting down", signal.Signals(signum).name)
+            stop.set()
+
+    # Installed before start-up, so a signal while the model loads also shuts down in order.
+    for signum in SIGNALS:
+        loop.add_signal_handler(signum, on_signal, signum)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=CLOSE_TIMEOUT_S)
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, config.host, config.port)
+        await site.start()
+        log.info("listening on http://%s:%d", config.host, config.port)
+        await stop.wait()
+        await drain(runner, config.drain_timeout_s, hurry)
+    finally:
+        await runner.cleanup()
+        for signum in SIGNALS:
+            loop.remove_signal_handler(signum)
+
+
+async def drain(runner: web.AppRunner, timeout_s: float, hurry: asyncio.Event) -> None:
+    """Steps 1-4 above; `runner.cleanup()` then does step 5."""
+    started = asyncio.get_running_loop().time()
+    pipeline = runner.app[PIPELINE]
+    in_flight = pipeline.in_flight
+    in_flight.draining = True
+    pipeline.metrics.draining.set(1)
+    for site in list(runner.sites):
+        await site.stop()
+    log.info("draining %d requests in flight for up to %.0f s", len(in_flight), timeout_s)
+    idle = asyncio.ensure_future(in_flight.wait_idle(timeout_s))
+    hurried = asyncio.ensure_future(hurry.wait())
+    try:
+        await asyncio.wait((idle, hurried), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hurried.cancel()
+        idle.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(idle, hurried)
+    if len(in_flight):
+        cut = in_flight.cut()
+        log.warning(
+            "drain deadline after %.1f s: ending %d requests still in flight (recorded as shutdown)",
+            asyncio.get_running_loop().time() - started,
+            cut,
+        )
+        if not await in_flight.wait_idle(CUT_GRACE_S):
+            log.error("%d requests did not end after the cut", len(in_flight))
+    else:
+        log.info("drained in %.1f s", asyncio.get_running_loop().time() - started)
