@@ -112,9 +112,8 @@ class SseDecoder:
         """Events still buffered when the stream ends (a last event without its blank line)."""
         # The stream is over, so a CR held back in case an LF followed is a line ending after all.
         events = self.feed(b"\n") if self._buffer.endswith(b"\r") else []
-        rest = self._buffer[self._line_start :]
-        if rest:
-            self._take_field(rest.decode("utf-8", errors="replace"))
+        if self._line_start < len(self._buffer):
+            self._take_field(self._buffer[self._line_start :].decode("utf-8", errors="replace"))
         if self._pending:
             # No blank line came: encoded afresh, with one.
             events.append(SseEvent(self._pending))
@@ -137,24 +136,29 @@ class SseDecoder:
 
     def _end_line(self, end: int, after: int, events: list[SseEvent]) -> None:
         """The line from `_line_start` to `end` is complete; its ending runs to `after`."""
-        buf = self._buffer
-        if end > self._line_start:
-            self._take_field(buf[self._line_start : end].decode("utf-8", errors="replace"))
-            return
-        # A blank line: it ends the event, if there is one.
-        if self._pending:
-            if after - self._event_start > self._max:
-                self._fail()
-            events.append(SseEvent(self._pending, bytes(buf[self._event_start : after])))
-            self._pending = []
+        if self._pending and end == self._line_start and after - self._event_start > self._max:
+            self._fail()
+        # Through a memoryview, each piece is copied once, not once into a slice and again.
+        with memoryview(self._buffer) as view:
+            if end > self._line_start:
+                self._take_field(str(view[self._line_start : end], "utf-8", "replace"))
+                return
+            # A blank line: it ends the event, if there is one.
+            if self._pending:
+                events.append(SseEvent(self._pending, bytes(view[self._event_start : after])))
+                self._pending = []
         self._event_start = after
 
     def _take_field(self, line: str) -> None:
         if line.startswith(":"):
             self._pending.append(("", line[1:]))
             return
-        name, _, value = line.partition(":")
-        self._pending.append((name, value[1:] if value.startswith(" ") else value))
+        colon = line.find(":")
+        if colon < 0:
+            self._pending.append((line, ""))
+            return
+        start = colon + 2 if line.startswith(" ", colon + 1) else colon + 1
+        self._pending.append((line[:colon], line[start:]))
 
     def _compact(self) -> None:
         # Once per feed, never per line: dropping a bytearray's head is cheap, but doing it for
