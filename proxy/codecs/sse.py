@@ -63,6 +63,25 @@ class SseEvent:
         return ("\n".join(lines) + "\n\n").encode()
 
 
+# Above this, a piece is copied out of the buffer through a memoryview: once, instead of once
+# into a slice and again into its result. Below it, the slice is cheaper than the view.
+_VIEW_FROM = 64 * 1024
+
+
+def _text(buf: bytearray, start: int, end: int) -> str:
+    if end - start < _VIEW_FROM:
+        return buf[start:end].decode("utf-8", errors="replace")
+    with memoryview(buf) as view:
+        return str(view[start:end], "utf-8", "replace")
+
+
+def _copy(buf: bytearray, start: int, end: int) -> bytes:
+    if end - start < _VIEW_FROM:
+        return bytes(buf[start:end])
+    with memoryview(buf) as view:
+        return bytes(view[start:end])
+
+
 class SseDecoder:
     """Splits a byte stream into events, wherever the network happened to cut it.
 
@@ -89,20 +108,40 @@ class SseDecoder:
             raise PieceTooLarge("an SSE event", self._max)
         buf = self._buffer
         buf += chunk
-        events: list[SseEvent] = []
         size = len(buf)
-        while (end := self._line_end(size)) >= 0:
-            if buf[end] == _CR:
-                if end + 1 == size:
-                    self._scan = end  # a lone CR at the end may be half of a CRLF: wait for more
+        events: list[SseEvent] = []
+        # The cursors live in locals while the loop runs: it runs once per line of every event.
+        scan, line_start, next_lf, lf_clear = self._scan, self._line_start, self._next_lf, self._lf_clear
+        find = buf.find
+        while True:
+            if next_lf < scan:
+                next_lf = find(b"\n", scan if scan > lf_clear else lf_clear)
+                if next_lf < 0:
+                    lf_clear = size
+            cr = find(b"\r", scan, next_lf if next_lf >= 0 else size)
+            if cr >= 0:
+                if cr + 1 == size:
+                    scan = cr  # a lone CR at the end may be half of a CRLF: wait for more
                     break
-                after = end + 2 if buf[end + 1] == _LF else end + 1
+                end, after = cr, cr + 2 if buf[cr + 1] == _LF else cr + 1
+            elif next_lf >= 0:
+                end, after = next_lf, next_lf + 1
             else:
-                after = end + 1
-            self._end_line(end, after, events)
-            self._line_start = self._scan = after
-        else:
-            self._scan = size
+                scan = size
+                break
+            if end > line_start:
+                self._take_field(_text(buf, line_start, end))
+            elif self._pending:
+                # A blank line ends the event.
+                if after - self._event_start > self._max:
+                    self._fail()
+                events.append(SseEvent(self._pending, _copy(buf, self._event_start, after)))
+                self._pending = []
+                self._event_start = after
+            else:
+                self._event_start = after  # blank lines between events belong to none
+            line_start = scan = after
+        self._scan, self._line_start, self._next_lf, self._lf_clear = scan, line_start, next_lf, lf_clear
         if size - self._event_start > self._max:
             self._fail()
         self._compact()
@@ -113,7 +152,7 @@ class SseDecoder:
         # The stream is over, so a CR held back in case an LF followed is a line ending after all.
         events = self.feed(b"\n") if self._buffer.endswith(b"\r") else []
         if self._line_start < len(self._buffer):
-            self._take_field(self._buffer[self._line_start :].decode("utf-8", errors="replace"))
+            self._take_field(_text(self._buffer, self._line_start, len(self._buffer)))
         if self._pending:
             # No blank line came: encoded afresh, with one.
             events.append(SseEvent(self._pending))
@@ -122,32 +161,6 @@ class SseDecoder:
         self._event_start = self._line_start = self._scan = self._lf_clear = 0
         self._next_lf = -1
         return events
-
-    def _line_end(self, size: int) -> int:
-        """The offset of the first CR or LF at or after `_scan`, or -1."""
-        buf, scan = self._buffer, self._scan
-        if self._next_lf < scan:
-            self._next_lf = buf.find(b"\n", scan if scan > self._lf_clear else self._lf_clear)
-            if self._next_lf < 0:
-                self._lf_clear = size
-        lf = self._next_lf
-        cr = buf.find(b"\r", scan, lf if lf >= 0 else size)
-        return cr if cr >= 0 else lf
-
-    def _end_line(self, end: int, after: int, events: list[SseEvent]) -> None:
-        """The line from `_line_start` to `end` is complete; its ending runs to `after`."""
-        if self._pending and end == self._line_start and after - self._event_start > self._max:
-            self._fail()
-        # Through a memoryview, each piece is copied once, not once into a slice and again.
-        with memoryview(self._buffer) as view:
-            if end > self._line_start:
-                self._take_field(str(view[self._line_start : end], "utf-8", "replace"))
-                return
-            # A blank line: it ends the event, if there is one.
-            if self._pending:
-                events.append(SseEvent(self._pending, bytes(view[self._event_start : after])))
-                self._pending = []
-        self._event_start = after
 
     def _take_field(self, line: str) -> None:
         if line.startswith(":"):
