@@ -226,7 +226,10 @@ def _limits(raw: Any, base: AnswerLimits, where: str) -> AnswerLimits:
         values[key] = kind(value)
     limits = replace(base, **values)
     if limits.max_event_bytes > limits.max_answer_bytes:
-        raise ConfigError(f"{where}: max_event_bytes cannot exceed max_answer_bytes")
+        if "max_event_bytes" in values:
+            raise ConfigError(f"{where}: max_event_bytes cannot exceed max_answer_bytes")
+        # A smaller answer bound alone bounds its events too.
+        limits = replace(limits, max_event_bytes=limits.max_answer_bytes)
     return limits
 
 

@@ -113,12 +113,12 @@ class SseDecoder:
         # The cursors live in locals while the loop runs: it runs once per line of every event.
         scan, line_start, next_lf, lf_clear = self._scan, self._line_start, self._next_lf, self._lf_clear
         find = buf.find
-        while True:
+        while scan < size:
             if next_lf < scan:
                 next_lf = find(b"\n", scan if scan > lf_clear else lf_clear)
                 if next_lf < 0:
                     lf_clear = size
-            cr = find(b"\r", scan, next_lf if next_lf >= 0 else size)
+            cr = find(b"\r", scan, next_lf if next_lf >= 0 else size) if next_lf != scan else -1
             if cr >= 0:
                 if cr + 1 == size:
                     scan = cr  # a lone CR at the end may be half of a CRLF: wait for more
@@ -182,7 +182,7 @@ class SseDecoder:
             self._event_start = 0
             self._line_start -= start
             self._scan -= start
-            self._lf_clear = max(0, self._lf_clear - start)
+            self._lf_clear = self._lf_clear - start if self._lf_clear > start else 0
             if self._next_lf >= 0:
                 self._next_lf -= start
 
