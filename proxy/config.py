@@ -6,13 +6,14 @@ import ipaddress
 import os
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from models.providers import BUILTIN_PROVIDERS, CONFIGURABLE_FORMATS, PROVIDER_NAME, RESERVED_NAMES
+from proxy.codecs.bounds import DEFAULT_MAX_PIECE_BYTES
 from proxy.detection import DEFAULT_SPACY_MODEL
 from proxy.detection.plan import WORST_CASE_CHARS_PER_S
 
@@ -36,6 +37,25 @@ class AppConfig:
 
 
 @dataclass(frozen=True)
+class AnswerLimits:
+    """What one provider answer may cost the proxy (`limits:`, or `providers.<name>.limits:`).
+
+    The defaults are far above what a model sends: a stream that goes silent for two minutes or
+    runs for an hour is not an answer any more, and a reasoning model can think silently for
+    well over 30 s mid-stream, so the idle bound stays where the read timeout used to put it.
+    """
+
+    # A whole answer, and the sum of a stream's bytes, as received (decompressed).
+    max_answer_bytes: int = 64 * 1024 * 1024
+    # One SSE event, one element of a JSON-array stream, one event-stream frame.
+    max_event_bytes: int = DEFAULT_MAX_PIECE_BYTES
+    # Longest silence between two reads of a stream.
+    stream_idle_timeout_s: float = 120.0
+    # Longest a stream may run, from its first byte to its end.
+    max_stream_s: float = 3600.0
+
+
+@dataclass(frozen=True)
 class ProviderConfig:
     name: str
     base_url: str = ""
@@ -49,6 +69,7 @@ class ProviderConfig:
     connect_timeout_s: float = 10.0
     # Path prefixes (below the provider's base URL) forwarded without scanning. Deny by default.
     allow_paths: tuple[str, ...] = ()
+    limits: AnswerLimits = field(default_factory=AnswerLimits)
     # Provider-specific keys, parsed by the provider's adapter (the only place that knows them).
     extra: Mapping[str, Any] = field(default_factory=dict)
     # The environment the configuration was read with, for adapter-specific overrides.
@@ -110,10 +131,11 @@ class Config:
     providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
     ledger: LedgerConfig = field(default_factory=LedgerConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
+    limits: AnswerLimits = field(default_factory=AnswerLimits)
     log_level: str = "INFO"
 
     def provider(self, name: str) -> ProviderConfig:
-        return self.providers.get(name) or ProviderConfig(name=name)
+        return self.providers.get(name) or ProviderConfig(name=name, limits=self.limits)
 
     @property
     def provider_names(self) -> frozenset[str]:
@@ -194,10 +216,57 @@ def _transport(name: str, raw: Mapping[str, Any]) -> str:
     return str(declared)
 
 
-def _provider(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> ProviderConfig:
+_LIMIT_KINDS: dict[str, type[int] | type[float]] = {
+    "max_answer_bytes": int,
+    "max_event_bytes": int,
+    "stream_idle_timeout_s": float,
+    "max_stream_s": float,
+}
+
+
+def _limits(raw: Any, base: AnswerLimits, where: str) -> AnswerLimits:
+    """`base` with the keys set in `raw` (a `limits:` section) replaced."""
+    if raw is None:
+        return base
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be a mapping")
+    unknown = sorted(set(raw) - set(_LIMIT_KINDS))
+    if unknown:
+        raise ConfigError(f"{where} has unknown keys {unknown}; known: {sorted(_LIMIT_KINDS)}")
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        kind = _LIMIT_KINDS[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}.{key} must be a number")
+        if kind is int and value != int(value):
+            raise ConfigError(f"{where}.{key} must be a whole number of bytes")
+        if value <= 0:
+            raise ConfigError(f"{where}.{key} must be positive")
+        values[key] = kind(value)
+    limits = replace(base, **values)
+    if limits.max_event_bytes > limits.max_answer_bytes:
+        if "max_event_bytes" in values:
+            raise ConfigError(f"{where}: max_event_bytes cannot exceed max_answer_bytes")
+        # A smaller answer bound alone bounds its events too.
+        limits = replace(limits, max_event_bytes=limits.max_answer_bytes)
+    return limits
+
+
+def _provider(
+    name: str, raw: Mapping[str, Any], env: Mapping[str, str], limits: AnswerLimits
+) -> ProviderConfig:
     prefix = env_prefix(name)
     transport = _transport(name, raw)
-    known = {"base_url", "api_key", "auth_mode", "timeout_s", "connect_timeout_s", "allow_paths", "format"}
+    known = {
+        "base_url",
+        "api_key",
+        "auth_mode",
+        "timeout_s",
+        "connect_timeout_s",
+        "allow_paths",
+        "format",
+        "limits",
+    }
     auth_mode = str(raw.get("auth_mode", "managed"))
     if auth_mode not in ("managed", "passthrough"):
         raise ConfigError(f"providers.{name}.auth_mode must be 'managed' or 'passthrough'")
@@ -210,6 +279,7 @@ def _provider(name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> Prov
         timeout_s=float(raw.get("timeout_s", 120.0)),
         connect_timeout_s=float(raw.get("connect_timeout_s", 10.0)),
         allow_paths=tuple(str(p) for p in raw.get("allow_paths") or ()),
+        limits=_limits(raw.get("limits"), limits, f"providers.{name}.limits"),
         extra={k: v for k, v in raw.items() if k not in known},
         env={k: v for k, v in env.items() if k.startswith(prefix)},
     )
@@ -361,7 +431,10 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
     # Every provider gets a section, so CONSENTRY_<PROVIDER>_* overrides work without a config file.
     for name in BUILTIN_PROVIDERS:
         providers_raw.setdefault(name, {})
-    providers = {str(name): _provider(str(name), spec or {}, env) for name, spec in providers_raw.items()}
+    limits = _limits(raw.get("limits"), AnswerLimits(), "limits")
+    providers = {
+        str(name): _provider(str(name), spec or {}, env, limits) for name, spec in providers_raw.items()
+    }
     _check_env_prefixes(providers)
 
     return Config(
@@ -375,6 +448,7 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
         providers=providers,
         ledger=ledger,
         detection=detection,
+        limits=limits,
         log_level=str(env.get("CONSENTRY_LOG_LEVEL") or raw.get("log_level", "INFO")),
     )
 

@@ -57,6 +57,17 @@ def upstream_redirect(status: int) -> ProxyError:
     )
 
 
+ANSWER_TOO_LARGE = "upstream_answer_too_large"
+
+
+def answer_too_large(limit: int) -> ProxyError:
+    return ProxyError(
+        502,
+        ANSWER_TOO_LARGE,
+        f"the provider's answer is larger than {limit} bytes; nothing of it was relayed",
+    )
+
+
 def gateway_timeout(message: str) -> ProxyError:
     return ProxyError(504, "upstream_timeout", message)
 

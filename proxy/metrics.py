@@ -89,6 +89,13 @@ class Metrics:
         self.upstream_errors = Counter(
             "consentry_upstream_errors", "Upstream failures", ["provider", "kind"], registry=r
         )
+        self.answers_cut = Counter(
+            "consentry_answers_cut",
+            "Answers that did not reach the caller whole, by reason: an answer limit (size, event"
+            " size, idle time, duration), the provider failing mid-stream, or the caller leaving",
+            ["provider", "reason"],
+            registry=r,
+        )
         self.ledger_queue = Gauge(
             "consentry_ledger_queue_depth", "Sharing records waiting to be written", registry=r
         )

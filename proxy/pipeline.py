@@ -26,10 +26,12 @@ from models.decision import Decision, Findings
 from models.sharing import EntityTally, SharingRecord
 from models.spans import Span
 from models.target import ProviderTarget
-from proxy.config import Config
+from proxy.config import AnswerLimits, Config
 from proxy.detection import DetectionError, DetectionOverloaded, Detector, text_cost
+from proxy.disconnect import ClientGone, unless_client_leaves
 from proxy.drain import InFlight
 from proxy.errors import (
+    ANSWER_TOO_LARGE,
     ProxyError,
     detection_overloaded,
     detection_unavailable,
@@ -46,6 +48,7 @@ from proxy.identity import CUSTOMER_HEADER, resolve_customer, split_path
 from proxy.ledger import Ledger
 from proxy.metrics import Metrics
 from proxy.providers.base import ErrorReply, IncomingRequest, ProviderAdapter, ProviderExchange
+from proxy.relay import StreamRelay
 from proxy.restore import Restorer
 from proxy.textslots import TextSlots
 from proxy.transform import Hasher, PlaceholderVault, apply_actions
@@ -56,6 +59,9 @@ from rules.store import ConsentStore
 log = logging.getLogger("consentry.request")
 
 REQUEST_ID_HEADER = "X-Consentry-Request-Id"
+CLIENT_DISCONNECTED = "client_disconnected"
+# The status a request gets in metrics and logs when its caller left before any answer (nginx's).
+CLIENT_CLOSED_REQUEST = 499
 READ_CHUNK = 64 * 1024
 UNSCANNED_BODY = "unscanned request body"
 NOT_READY_RETRY_S = 5.0  # Retry-After while the detector is not ready: about a model's load time
@@ -83,18 +89,6 @@ class Trace:
     upstream_s: float | None = None
     consent_version: str = ""
     recordable: bool = False  # only requests that named a provider and a customer are recorded
-
-
-class _UpstreamFailed(Exception):
-    """Reading the provider's stream failed (`reason`: upstream_cut, upstream_timeout)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class _ClientGone(Exception):
-    """Writing to the caller failed: the caller went away."""
 
 
 def generic_error_reply(error: ProxyError) -> ErrorReply:
@@ -320,9 +314,15 @@ class Pipeline:
         self, request: web.Request, exchange: ProviderExchange, restorer: Restorer, trace: Trace
     ) -> web.StreamResponse:
         provider = self.config.provider(trace.provider)
+        limits = provider.limits
         outgoing = exchange.upstream_request(self.hasher.pseudonym)
         sent_at = time.perf_counter()
-        upstream = await self.upstream.send(outgoing, provider.connect_timeout_s, provider.timeout_s)
+        try:
+            upstream = await unless_client_leaves(
+                request, self.upstream.send(outgoing, provider.connect_timeout_s, provider.timeout_s)
+            )
+        except ClientGone:
+            return self._left_early(trace)
         try:
             trace.upstream_status = upstream.status
             if 300 <= upstream.status < 400:
@@ -335,17 +335,29 @@ class Pipeline:
                     upstream.status,
                 )
                 raise upstream_redirect(upstream.status)
-            transformer = exchange.response_transformer(upstream.status, upstream.headers, restorer)
+            transformer = exchange.response_transformer(
+                upstream.status, upstream.headers, restorer, max_event_bytes=limits.max_event_bytes
+            )
             headers = exchange.response_headers(upstream.headers)
             headers[REQUEST_ID_HEADER] = trace.request_id
             if not transformer.streaming:
-                raw = await self.upstream.read(upstream, provider.timeout_s)
+                try:
+                    raw = await unless_client_leaves(
+                        request, self.upstream.read(upstream, provider.timeout_s, limits.max_answer_bytes)
+                    )
+                except ClientGone:
+                    upstream.close()
+                    return self._left_early(trace)
+                except ProxyError as error:
+                    if error.code == ANSWER_TOO_LARGE:
+                        self.metrics.answers_cut.labels(trace.provider, error.code).inc()
+                    raise
                 trace.upstream_s = time.perf_counter() - sent_at
                 payload = transformer.feed(raw) + transformer.finish()
                 trace.response_bytes = len(payload)
                 self._forwarded(trace, upstream.status)
                 return web.Response(status=upstream.status, body=payload, headers=headers)
-            return await self._stream(request, upstream, transformer, headers, trace, sent_at)
+            return await self._stream(request, upstream, transformer, headers, limits, trace, sent_at)
         finally:
             upstream.release()
 
@@ -355,29 +367,33 @@ class Pipeline:
         upstream: aiohttp.ClientResponse,
         transformer: ResponseTransformer,
         headers: dict[str, str],
+        limits: AnswerLimits,
         trace: Trace,
         sent_at: float,
     ) -> web.StreamResponse:
         response = web.StreamResponse(status=upstream.status, headers=headers)
-        await response.prepare(request)
-        self._forwarded(trace, upstream.status)
-        # From here on the caller has the status line: every failure ends in a cut connection,
-        # never in a second response written into the body of the first.
         try:
-            await self._relay(upstream, transformer, response, trace)
+            await response.prepare(request)
+        except ConnectionError:
+            upstream.close()
+            return self._left_early(trace)
+        self._forwarded(trace, upstream.status)
+        relay = StreamRelay(request, upstream, transformer, response, limits)
+        # From here on the caller has the status line: every failure ends the stream with the
+        # provider's own error event where its format has one, then cuts the connection, never
+        # writes a second response into the body of the first.
+        try:
+            await relay.run()
             trace.upstream_s = time.perf_counter() - sent_at
         except StreamAbort as abort:
+            # The provider's connection goes first: nothing more of this answer is wanted.
+            upstream.close()
             self._stream_failed(trace, abort.reason)
-            if abort.tail:
-                with contextlib.suppress(ConnectionError):
-                    await response.write(abort.tail)
+            error = ProxyError(abort.status, abort.reason, abort.message)
+            await relay.end_with(transformer.abort(self._error_json(trace.provider, error)))
             self._abort(request)
-        except _UpstreamFailed as failed:
-            # The only honest signal left is to cut the connection, so the caller's SDK sees an
-            # incomplete stream instead of a silently truncated answer.
-            self._stream_failed(trace, failed.reason)
-            self._abort(request)
-        except _ClientGone:
+        except ClientGone:
+            upstream.close()
             self._client_gone(trace)
             self._abort(request)
         except asyncio.CancelledError:
@@ -389,6 +405,14 @@ class Pipeline:
             trace.decision = "failed"
             trace.reason = "shutdown"
             trace.upstream_s = time.perf_counter() - sent_at
+            upstream.close()
+            # The provider's own error event first, so the SDK raises a clear error; bounded, as
+            # the process is on its way out.
+            error = ProxyError(503, "shutting_down", "the proxy is shutting down; retry the request")
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(
+                    relay.end_with(transformer.abort(self._error_json(trace.provider, error))), 1.0
+                )
             self._abort(request)
         except Exception as exc:
             # The exception's message may quote the answer: only its type and where it was raised.
@@ -399,45 +423,19 @@ class Pipeline:
                 type(exc).__name__,
                 where,
             )
+            upstream.close()
             trace.decision = "failed"
             trace.reason = "stream_failed"
             trace.upstream_s = time.perf_counter() - sent_at
             self._abort(request)
+        finally:
+            trace.response_bytes = relay.sent
         return response
 
-    @staticmethod
-    async def _relay(
-        upstream: aiohttp.ClientResponse,
-        transformer: ResponseTransformer,
-        response: web.StreamResponse,
-        trace: Trace,
-    ) -> None:
-        """Upstream chunks through the transformer to the caller, telling which side failed."""
-
-        async def send(data: bytes) -> None:
-            if not data:
-                return
-            trace.response_bytes += len(data)
-            try:
-                await response.write(data)
-            except ConnectionError:  # aiohttp's ClientConnectionResetError included
-                raise _ClientGone from None
-
-        while True:
-            try:
-                chunk = await upstream.content.readany()
-            except TimeoutError:
-                raise _UpstreamFailed("upstream_timeout") from None
-            except (aiohttp.ClientError, ConnectionError):
-                raise _UpstreamFailed("upstream_cut") from None
-            if not chunk:
-                break
-            await send(transformer.feed(chunk))
-        await send(transformer.finish())
-        try:
-            await response.write_eof()
-        except ConnectionError:
-            raise _ClientGone from None
+    def _error_json(self, provider: str, error: ProxyError) -> bytes:
+        """`error` as the provider's own error object, for the last event of a stream."""
+        adapter = self.adapters.get(provider)
+        return (adapter.error_reply(error) if adapter is not None else generic_error_reply(error)).body
 
     # ------------------------------------------------------------------ outcomes
 
@@ -445,17 +443,26 @@ class Pipeline:
         trace.decision = "forwarded"
         trace.status = status
 
-    @staticmethod
-    def _client_gone(trace: Trace) -> None:
+    def _client_gone(self, trace: Trace) -> None:
         # The provider did nothing wrong: no upstream error is counted. What was sent stays sent.
-        trace.reason = "client_disconnected"
+        trace.reason = CLIENT_DISCONNECTED
         trace.upstream_s = time.perf_counter() - trace.started
+        self.metrics.answers_cut.labels(trace.provider, CLIENT_DISCONNECTED).inc()
+
+    def _left_early(self, trace: Trace) -> web.Response:
+        """The caller left before the answer began: the request went upstream (and is recorded
+        as forwarded), the provider's connection is closed, and nobody is left to answer."""
+        self._client_gone(trace)
+        trace.decision = "forwarded"
+        trace.status = CLIENT_CLOSED_REQUEST
+        return web.Response(status=CLIENT_CLOSED_REQUEST)
 
     def _stream_failed(self, trace: Trace, reason: str) -> None:
         trace.decision = "failed"
         trace.reason = reason
         trace.upstream_s = time.perf_counter() - trace.started
         self.metrics.upstream_errors.labels(trace.provider, reason).inc()
+        self.metrics.answers_cut.labels(trace.provider, reason).inc()
 
     @staticmethod
     def _abort(request: web.Request) -> None:

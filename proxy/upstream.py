@@ -9,7 +9,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 from yarl import URL
 
-from proxy.errors import bad_gateway, gateway_timeout, not_found
+from proxy.errors import answer_too_large, bad_gateway, gateway_timeout, not_found
 from proxy.providers.base import UpstreamRequest
 from proxy.providers.common import unsafe_path
 
@@ -37,9 +37,11 @@ class Upstream:
     ) -> aiohttp.ClientResponse:
         """The provider's response, once its headers are in.
 
-        `connect_timeout_s` bounds name resolution and connecting; `read_timeout_s` bounds every
-        wait for bytes, and (with the connect time) the whole wait for the headers, so that a
-        provider trickling bytes cannot hold a request forever.
+        `connect_timeout_s` bounds name resolution and connecting; with `read_timeout_s` it bounds
+        the whole wait for the headers, so that a provider trickling bytes cannot hold a request
+        forever. The body has no per-read timeout here: its reader bounds it (`read` for a whole
+        answer, the stream relay's idle timeout and duration for a stream), so that a stream's
+        idle limit is the one configured, not the smaller of two.
         """
         assert self._session is not None, "upstream client not started"
         # Sent exactly as the adapter wrote it: a URL parsed without encoded=True has its dot
@@ -48,7 +50,7 @@ class Upstream:
         if unsafe_path(url.raw_path, encoded_slashes=True):
             raise not_found("unknown path: it could resolve to another upstream path")
         timeout = aiohttp.ClientTimeout(
-            total=None, connect=connect_timeout_s, sock_connect=connect_timeout_s, sock_read=read_timeout_s
+            total=None, connect=connect_timeout_s, sock_connect=connect_timeout_s, sock_read=None
         )
         try:
             async with asyncio.timeout(connect_timeout_s + read_timeout_s):
@@ -71,12 +73,23 @@ class Upstream:
             raise bad_gateway(f"the provider could not be reached ({type(exc).__name__})") from None
 
     @staticmethod
-    async def read(response: aiohttp.ClientResponse, timeout_s: float) -> bytes:
-        """A whole (non-streamed) answer, within `timeout_s` in all: the per-read timeout alone
-        never fires while a provider sends a byte now and then."""
+    async def read(response: aiohttp.ClientResponse, timeout_s: float, max_bytes: int) -> bytes:
+        """A whole (non-streamed) answer, within `timeout_s` in all (a per-read timeout alone
+        never fires while a provider sends a byte now and then) and at most `max_bytes` long
+        (decompressed): a larger one is refused as soon as it passes the bound, not held."""
+        declared = response.content_length
+        if declared is not None and declared > max_bytes and "Content-Encoding" not in response.headers:
+            raise answer_too_large(max_bytes)
+        chunks: list[bytes] = []
+        size = 0
         try:
             async with asyncio.timeout(timeout_s):
-                return await response.read()
+                async for chunk in response.content.iter_any():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise answer_too_large(max_bytes)
+                    chunks.append(chunk)
+            return b"".join(chunks)
         except TimeoutError:
             raise gateway_timeout("the provider stopped answering") from None
         except (aiohttp.ClientError, ConnectionError):

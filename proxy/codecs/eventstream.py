@@ -15,6 +15,9 @@ One header: name_length u8 | name (UTF-8) | value_type u8 | value. Value types:
 6 bytes (u16 length + data), 7 string (u16 length + UTF-8), 8 timestamp
 (int64 milliseconds since the epoch), 9 UUID (16 bytes).
 
+The decoder is linear in the bytes fed: a frame is checked once it is whole, and a frame
+longer than the decoder's bound is refused from its prelude alone, before it is buffered.
+
 This module is pure: no I/O, no asyncio.
 """
 
@@ -26,6 +29,8 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+from proxy.codecs.bounds import PieceTooLarge
 
 __all__ = [
     "MAX_HEADERS_LENGTH",
@@ -297,12 +302,14 @@ class EventStreamDecoder:
 
     Both CRCs are checked before a message is returned. After an error the
     decoder stays failed, because the frame boundary is lost and every later
-    byte would be misread.
+    byte would be misread. A frame longer than `max_message_bytes` (at most the
+    specification's limit) raises `PieceTooLarge` as soon as its prelude is in.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_message_bytes: int = MAX_MESSAGE_LENGTH) -> None:
         self._buffer = bytearray()
-        self._failed: EventStreamError | None = None
+        self._max = min(max_message_bytes, MAX_MESSAGE_LENGTH)
+        self._failed: ValueError | None = None
 
     @property
     def buffered(self) -> int:
@@ -310,17 +317,23 @@ class EventStreamDecoder:
         return len(self._buffer)
 
     def feed(self, data: bytes) -> list[EventStreamMessage]:
-        if self._failed is not None:
-            raise EventStreamError(f"decoder already failed: {self._failed}")
+        self._check_not_failed()
         self._buffer += data
         messages: list[EventStreamMessage] = []
         try:
             while (message := self._next_message()) is not None:
                 messages.append(message)
-        except EventStreamError as exc:
+        except (EventStreamError, PieceTooLarge) as exc:
             self._failed = exc
+            self._buffer.clear()
             raise
         return messages
+
+    def _check_not_failed(self) -> None:
+        if isinstance(self._failed, PieceTooLarge):
+            raise self._failed
+        if self._failed is not None:
+            raise EventStreamError(f"decoder already failed: {self._failed}")
 
     def _next_message(self) -> EventStreamMessage | None:
         buffer = self._buffer
@@ -339,6 +352,8 @@ class EventStreamDecoder:
             raise EventStreamError(
                 f"message length {total} outside {MIN_MESSAGE_LENGTH}..{MAX_MESSAGE_LENGTH}"
             )
+        if total > self._max:
+            raise PieceTooLarge("an event-stream frame", self._max)
         if headers_length > MAX_HEADERS_LENGTH:
             raise EventStreamError(f"headers length {headers_length} exceeds {MAX_HEADERS_LENGTH}")
         if headers_length > total - MIN_MESSAGE_LENGTH:
@@ -364,8 +379,7 @@ class EventStreamDecoder:
 
     def close(self) -> None:
         """Declare the stream finished; raise if it stopped inside a frame."""
-        if self._failed is not None:
-            raise EventStreamError(f"decoder already failed: {self._failed}")
+        self._check_not_failed()
         if self._buffer:
             pending = len(self._buffer)
             self._failed = EventStreamError(f"stream ended inside a frame ({pending} bytes left over)")

@@ -5,6 +5,10 @@ are sent as they are generated. The splitter cuts the bytes, arriving in arbitra
 elements as each one completes, and hands out every other byte (whitespace, '[', ',', ']') as it
 came, so the stream can be relayed byte for byte around rewritten elements.
 
+Linear in the bytes fed: scanning resumes where it stopped, and the buffer holds only the
+element still arriving, compacted once per `feed`. An element larger than `max_element_bytes`
+raises `PieceTooLarge` while it is still arriving.
+
 This module is pure: no I/O, no asyncio, no JSON parsing of the elements themselves.
 """
 
@@ -12,6 +16,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from proxy.codecs.bounds import DEFAULT_MAX_PIECE_BYTES, PieceTooLarge
 
 __all__ = ["ArrayPiece", "JsonArraySplitter"]
 
@@ -31,7 +37,8 @@ class JsonArraySplitter:
     """Cuts a top-level JSON array of objects, arriving in arbitrary pieces, into its elements as
     each one completes. Raises ValueError when the bytes are not such an array."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_element_bytes: int = DEFAULT_MAX_PIECE_BYTES) -> None:
+        self._max = max_element_bytes
         self._buf = bytearray()
         self._resume = 0  # offset in _buf where scanning continues
         self._state = "before"  # before | open | element | closed
@@ -53,6 +60,8 @@ class JsonArraySplitter:
         while i < n:
             if self._state == "element":
                 i = self._scan_element(buf, i)
+                if i - start > self._max:
+                    raise PieceTooLarge("a JSON array element", self._max)
                 if self._state == "element":
                     break  # the element is not complete yet
                 pieces.append(ArrayPiece("element", bytes(buf[start:i])))

@@ -2,7 +2,9 @@
 
 A `ResponseTransformer` turns upstream answer bytes into client answer bytes, restoring
 placeholders; `JsonAnswer` restores a whole JSON answer, `SseAnswer` drives an SSE stream through
-a format's event handler. Pure: no I/O.
+a format's event handler. A streaming transformer only ever hands out whole events, so the proxy
+can end a stream at any moment with an error event of the provider's own shape (`abort`), and
+the caller's SDK raises instead of taking a cut answer for a whole one. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any, Final, Protocol
 
 import orjson
 
+from proxy.codecs.bounds import DEFAULT_MAX_PIECE_BYTES, PieceTooLarge
 from proxy.codecs.sse import SseDecoder, SseEvent
 from proxy.errors import ProxyError
 from proxy.restore import Restorer, restore_json
@@ -29,6 +32,15 @@ class ResponseTransformer(ABC):
     @abstractmethod
     def finish(self) -> bytes: ...
 
+    def abort(self, error_json: bytes) -> bytes:
+        """What ends this stream where it stands, with `error_json` (an error object in the
+        provider's own shape) as its last event, so that the caller's SDK raises it.
+
+        b"": this answer's format has no place for an error, and cutting the connection is the
+        only signal left.
+        """
+        return b""
+
 
 class PassThrough(ResponseTransformer):
     """Relays bytes untouched: answers that carry no text, or requests where nothing was masked."""
@@ -44,12 +56,22 @@ class PassThrough(ResponseTransformer):
 
 
 class StreamAbort(Exception):
-    """A stream that cannot go on (e.g. a corrupt frame from upstream): send `tail`, then cut."""
+    """A stream that cannot go on: a corrupt or oversized piece, a limit reached, the provider
+    gone. `reason` is the code of the sharing record and of the error event the caller gets;
+    `message` never quotes the answer."""
 
-    def __init__(self, reason: str, tail: bytes = b"") -> None:
+    def __init__(self, reason: str, message: str, status: int = 502) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.tail = tail
+        self.message = message
+        self.status = status
+
+
+def piece_too_large(limit: int) -> StreamAbort:
+    return StreamAbort(
+        "upstream_event_too_large",
+        f"one event of the provider's stream is larger than {limit} bytes; the answer is incomplete",
+    )
 
 
 class JsonAnswer(ResponseTransformer):
@@ -100,21 +122,53 @@ class SseHandler(Protocol):
     def finish(self) -> list[SseEvent]: ...
 
 
+class RelayEvents:
+    """An SSE handler for streams with nothing to restore: every event goes out byte for byte,
+    but only whole, so that the stream can still be ended with an error event."""
+
+    def on_event(self, event: SseEvent) -> list[SseEvent]:
+        return [event]
+
+    def finish(self) -> list[SseEvent]:
+        return []
+
+
 class SseAnswer(ResponseTransformer):
-    """A `text/event-stream` answer, decoded and re-encoded event by event through a handler."""
+    """A `text/event-stream` answer, decoded and re-encoded event by event through a handler.
+
+    `error_event`: the `event:` name the format gives an error event, if it names one.
+    """
 
     streaming = True
 
-    def __init__(self, handler: SseHandler) -> None:
-        self._decoder = SseDecoder()
+    def __init__(
+        self,
+        handler: SseHandler,
+        *,
+        max_event_bytes: int = DEFAULT_MAX_PIECE_BYTES,
+        error_event: str | None = None,
+    ) -> None:
+        self._decoder = SseDecoder(max_event_bytes)
         self._handler = handler
+        self._max = max_event_bytes
+        self._error_event = error_event
 
     def feed(self, chunk: bytes) -> bytes:
-        return b"".join(
-            out.encode() for ev in self._decoder.feed(chunk) for out in self._handler.on_event(ev)
-        )
+        try:
+            events = self._decoder.feed(chunk)
+        except PieceTooLarge:
+            raise piece_too_large(self._max) from None
+        return b"".join(out.encode() for ev in events for out in self._handler.on_event(ev))
 
     def finish(self) -> bytes:
-        events = [out for ev in self._decoder.finish() for out in self._handler.on_event(ev)]
+        try:
+            decoded = self._decoder.finish()
+        except PieceTooLarge:
+            raise piece_too_large(self._max) from None
+        events = [out for ev in decoded for out in self._handler.on_event(ev)]
         events.extend(self._handler.finish())
         return b"".join(e.encode() for e in events)
+
+    def abort(self, error_json: bytes) -> bytes:
+        named = [("event", self._error_event)] if self._error_event else []
+        return SseEvent([*named, ("data", error_json.decode())]).encode()

@@ -9,10 +9,18 @@ from typing import Any
 
 import orjson
 
+from proxy.codecs.bounds import DEFAULT_MAX_PIECE_BYTES, PieceTooLarge
 from proxy.codecs.json_array import JsonArraySplitter
 from proxy.codecs.sse import SseEvent
 from proxy.formats import answers
-from proxy.formats.answers import NOT_JSON, ResponseTransformer, StreamAbort, event_json
+from proxy.formats.answers import (
+    NOT_JSON,
+    RelayEvents,
+    ResponseTransformer,
+    StreamAbort,
+    event_json,
+    piece_too_large,
+)
 from proxy.restore import Restorer, StreamRestorers, restore_json
 
 # Whole answers (JsonAnswer) and every value that is not streamed text go through `restore_json`
@@ -137,32 +145,42 @@ class _CandidateEvents:
 
 
 class SseAnswer(answers.SseAnswer):
-    """`alt=sse`: the shared SSE answer driven by this stream's response objects."""
+    """`alt=sse`: the shared SSE answer driven by this stream's response objects; with no
+    restorer they go out as they came. google-genai raises on an event whose data is an `error`
+    object, the shape `abort` sends."""
 
-    def __init__(self, restorer: Restorer) -> None:
-        super().__init__(_CandidateEvents(restorer))
+    def __init__(self, restorer: Restorer | None, *, max_event_bytes: int = DEFAULT_MAX_PIECE_BYTES) -> None:
+        handler = RelayEvents() if restorer is None else _CandidateEvents(restorer)
+        super().__init__(handler, max_event_bytes=max_event_bytes)
 
 
 _ELEMENT_SEPARATOR = b"\n,\r\n"  # what Google puts between elements
+_INVALID = "the provider's stream is not the JSON array it should be; the answer is incomplete"
 
 
 class ArrayAnswer(ResponseTransformer):
     """`streamGenerateContent` without `alt=sse`: elements restored and relayed as each completes;
-    the bytes between them are kept as the provider sent them."""
+    the bytes between them are kept as the provider sent them. With no restorer, elements go out
+    as they came, still whole, so that the array can be closed with an error element."""
 
     streaming = True
 
-    def __init__(self, restorer: Restorer) -> None:
-        self._splitter = JsonArraySplitter()
-        self._chunks = CandidateStream(restorer)
-        self._gap = b""  # held so that an extra element can be put before the next one
+    def __init__(self, restorer: Restorer | None, *, max_event_bytes: int = DEFAULT_MAX_PIECE_BYTES) -> None:
+        self._splitter = JsonArraySplitter(max_event_bytes)
+        self._chunks = None if restorer is None else CandidateStream(restorer)
+        self._max = max_event_bytes
+        # Held so that an extra element can be put before the next one; bounded like an element.
+        self._gap = bytearray()
+        self._sent_element = False
         self._ended = False
 
     def feed(self, chunk: bytes) -> bytes:
         try:
             pieces = self._splitter.feed(chunk)
+        except PieceTooLarge:
+            raise piece_too_large(self._max) from None
         except ValueError:
-            raise StreamAbort("invalid_upstream_stream") from None
+            raise StreamAbort("invalid_upstream_stream", _INVALID) from None
         out: list[bytes] = []
         for piece in pieces:
             if piece.kind == "gap":
@@ -170,27 +188,46 @@ class ArrayAnswer(ResponseTransformer):
                     out.append(piece.raw)
                 else:
                     self._gap += piece.raw
+                    if len(self._gap) > self._max:
+                        raise piece_too_large(self._max)
             elif piece.kind == "element":
-                try:
-                    obj = orjson.loads(piece.raw)
-                except orjson.JSONDecodeError:
-                    raise StreamAbort("invalid_upstream_stream") from None
-                before, restored = self._chunks.on_chunk(obj)
-                out.append(self._gap)
-                for extra in before:
-                    out += [orjson.dumps(extra), _ELEMENT_SEPARATOR]
-                out.append(orjson.dumps(restored))
-                self._gap = b""
+                out.append(bytes(self._gap))
+                out.extend(self._element(piece.raw))
+                self._gap.clear()
+                self._sent_element = True
             else:
-                for extra in self._chunks.finish():
+                for extra in self._chunks.finish() if self._chunks is not None else ():
                     out += [_ELEMENT_SEPARATOR, orjson.dumps(extra)]
-                out += [self._gap, piece.raw]
-                self._gap = b""
+                out += [bytes(self._gap), piece.raw]
+                self._gap.clear()
                 self._ended = True
         return b"".join(out)
+
+    def _element(self, raw: bytes) -> list[bytes]:
+        if self._chunks is None:
+            return [raw]
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise StreamAbort("invalid_upstream_stream", _INVALID) from None
+        before, restored = self._chunks.on_chunk(obj)
+        out: list[bytes] = []
+        for extra in before:
+            out += [orjson.dumps(extra), _ELEMENT_SEPARATOR]
+        out.append(orjson.dumps(restored))
+        return out
 
     def finish(self) -> bytes:
         if not self._splitter.closed:
             # An array that never closed is a cut answer; the caller must not take it as whole.
-            raise StreamAbort("upstream_cut")
+            raise StreamAbort("upstream_cut", "the provider's stream ended before its array did")
         return b""
+
+    def abort(self, error_json: bytes) -> bytes:
+        # Google's own way: an error object as the array's last element. Only whole elements
+        # have gone out, and the held gap (whitespace, '[' or ',') never did.
+        if self._ended:
+            return b""
+        if self._sent_element:
+            return _ELEMENT_SEPARATOR + error_json + b"\n]"
+        return b"[" + error_json + b"]"

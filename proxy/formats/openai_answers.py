@@ -10,8 +10,17 @@ from typing import Any
 
 import orjson
 
+from proxy.codecs.bounds import DEFAULT_MAX_PIECE_BYTES
 from proxy.codecs.sse import SseEvent
-from proxy.formats.answers import JsonAnswer, PassThrough, ResponseTransformer, SseAnswer, event_json
+from proxy.formats.answers import (
+    JsonAnswer,
+    PassThrough,
+    RelayEvents,
+    ResponseTransformer,
+    SseAnswer,
+    SseHandler,
+    event_json,
+)
 from proxy.restore import Restorer, StreamRestorers, restore_json
 
 # Function-call arguments are JSON text inside a JSON string.
@@ -192,14 +201,27 @@ _TEXT_ANSWERS = frozenset({"chat", "responses", "completions"})
 
 
 def answer_transformer(
-    operation: str, status: int, headers: Mapping[str, str], restorer: Restorer
+    operation: str,
+    status: int,
+    headers: Mapping[str, str],
+    restorer: Restorer,
+    *,
+    max_event_bytes: int = DEFAULT_MAX_PIECE_BYTES,
 ) -> ResponseTransformer:
     content_type = headers.get("Content-Type", headers.get("content-type", ""))
     is_sse = content_type.startswith("text/event-stream")
-    if not restorer.active or operation not in _TEXT_ANSWERS or not 200 <= status < 300:
+    ok = 200 <= status < 300
+    if is_sse and ok:
+        restoring = restorer.active and operation in _TEXT_ANSWERS
+        handler: SseHandler = RelayEvents()
+        if restoring and operation == "responses":
+            handler = ResponsesStream(restorer)
+        elif restoring:
+            handler = ChoicesStream(restorer, legacy=operation == "completions")
+        # The openai SDK raises on any event whose data holds an `error` object; the Responses
+        # API names its error events `error`, chat and legacy completions name none.
+        error_event = "error" if operation == "responses" else None
+        return SseAnswer(handler, max_event_bytes=max_event_bytes, error_event=error_event)
+    if not restorer.active or operation not in _TEXT_ANSWERS or not ok:
         return PassThrough(streaming=is_sse)
-    if is_sse:
-        if operation == "responses":
-            return SseAnswer(ResponsesStream(restorer))
-        return SseAnswer(ChoicesStream(restorer, legacy=operation == "completions"))
     return JsonAnswer(restorer, JSON_TEXT_KEYS)

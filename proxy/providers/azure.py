@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from models.target import ProviderTarget
 from proxy.auth import KeyRing, bearer_token
+from proxy.codecs.bounds import DEFAULT_MAX_PIECE_BYTES
 from proxy.config import ConfigError, ProviderConfig
 from proxy.errors import ProxyError, bad_request, not_found
 from proxy.formats.answers import ResponseTransformer
@@ -209,10 +210,15 @@ class AzureExchange(ProviderExchange):
         return UpstreamRequest(self._incoming.method, url, headers, body)
 
     def response_transformer(
-        self, status: int, headers: Mapping[str, str], restorer: Restorer
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        restorer: Restorer,
+        *,
+        max_event_bytes: int = DEFAULT_MAX_PIECE_BYTES,
     ) -> ResponseTransformer:
         # Content-filter fields (prompt_filter_results, content_filter_results) are kept as they come.
-        return answer_transformer(self.operation, status, headers, restorer)
+        return answer_transformer(self.operation, status, headers, restorer, max_event_bytes=max_event_bytes)
 
     def response_headers(self, upstream: Mapping[str, str]) -> dict[str, str]:
         headers = super().response_headers(upstream)

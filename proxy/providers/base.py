@@ -16,6 +16,7 @@ from yarl import URL
 
 from models.target import ProviderTarget
 from proxy.auth import KeyRing
+from proxy.codecs.bounds import DEFAULT_MAX_PIECE_BYTES
 from proxy.config import ProviderConfig
 from proxy.errors import ProxyError
 from proxy.formats.answers import ResponseTransformer
@@ -91,8 +92,16 @@ class ProviderExchange(ABC):
 
     @abstractmethod
     def response_transformer(
-        self, status: int, headers: Mapping[str, str], restorer: Restorer
-    ) -> ResponseTransformer: ...
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        restorer: Restorer,
+        *,
+        max_event_bytes: int = DEFAULT_MAX_PIECE_BYTES,
+    ) -> ResponseTransformer:
+        """How the answer reaches the caller. A streamed answer of a format the adapter knows is
+        decoded even with nothing to restore, holding at most `max_event_bytes` of one event, so
+        that the proxy can end it with an error event the provider's SDK raises on."""
 
     def response_headers(self, upstream: Mapping[str, str]) -> dict[str, str]:
         """The upstream answer's headers to relay to the caller (allow-listed, never a redirect)."""

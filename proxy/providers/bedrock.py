@@ -39,6 +39,7 @@ from proxy.aws_sigv4 import (
     sign_request,
     verify_request,
 )
+from proxy.codecs.bounds import DEFAULT_MAX_PIECE_BYTES, PieceTooLarge
 from proxy.codecs.eventstream import (
     EventStreamDecoder,
     EventStreamError,
@@ -48,7 +49,7 @@ from proxy.codecs.eventstream import (
 )
 from proxy.config import ConfigError, ProviderConfig
 from proxy.errors import ProxyError, bad_request, not_found
-from proxy.formats.answers import JsonAnswer, PassThrough, ResponseTransformer, StreamAbort
+from proxy.formats.answers import JsonAnswer, PassThrough, ResponseTransformer, StreamAbort, piece_too_large
 from proxy.formats.bedrock import REQUEST_METADATA, collect_converse, collect_invoke, model_family
 from proxy.formats.bedrock_answers import JSON_TEXT_KEYS, ChunkHandler, ConverseEvents, chunk_handler
 from proxy.formats.schema import check_model, collect
@@ -111,12 +112,6 @@ def bedrock_error_reply(error: ProxyError) -> ErrorReply:
         # boto3 keeps only `message` of a modelled error's body, but every response header.
         headers[REASON_HEADER] = reason
     return ErrorReply(status, orjson.dumps(body), headers)
-
-
-def _stream_abort(reason: str, message: str) -> StreamAbort:
-    # An exception frame of a type both stream unions model, so boto3 raises EventStreamError.
-    tail = encode_exception("modelStreamErrorException", orjson.dumps({"message": message}))
-    return StreamAbort(reason, tail)
 
 
 # ---------------------------------------------------------------- model ids and families
@@ -223,15 +218,18 @@ class EventStreamAnswer(ResponseTransformer):
 
     streaming = True
 
-    def __init__(self, handler: FrameHandler) -> None:
-        self._decoder = EventStreamDecoder()
+    def __init__(self, handler: FrameHandler, *, max_event_bytes: int = DEFAULT_MAX_PIECE_BYTES) -> None:
+        self._decoder = EventStreamDecoder(max_event_bytes)
         self._handler = handler
+        self._max = max_event_bytes
 
     def feed(self, chunk: bytes) -> bytes:
         try:
             messages = self._decoder.feed(chunk)
+        except PieceTooLarge:
+            raise piece_too_large(self._max) from None
         except EventStreamError:
-            raise _stream_abort(
+            raise StreamAbort(
                 "upstream_corrupt_stream",
                 "The provider sent a corrupt event stream; the answer is incomplete.",
             ) from None
@@ -240,11 +238,16 @@ class EventStreamAnswer(ResponseTransformer):
     def finish(self) -> bytes:
         try:
             self._decoder.close()
-        except EventStreamError:
-            raise _stream_abort(
+        except (EventStreamError, PieceTooLarge):
+            raise StreamAbort(
                 "upstream_cut", "The provider's event stream ended inside a frame; the answer is incomplete."
             ) from None
         return self._handler.finish()
+
+    def abort(self, error_json: bytes) -> bytes:
+        # An exception frame of a type both stream unions model, so boto3 raises EventStreamError
+        # with the message of the error body (`{"message": ...}`, Bedrock's error shape).
+        return encode_exception("modelStreamErrorException", error_json)
 
 
 # ---------------------------------------------------------------- the adapter
@@ -396,17 +399,23 @@ class BedrockExchange(ProviderExchange):
         return UpstreamRequest(self._incoming.method, URL(url, encoded=True), signed, body or None)
 
     def response_transformer(
-        self, status: int, headers: Mapping[str, str], restorer: Restorer
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        restorer: Restorer,
+        *,
+        max_event_bytes: int = DEFAULT_MAX_PIECE_BYTES,
     ) -> ResponseTransformer:
         content_type = headers.get("Content-Type", headers.get("content-type", ""))
         if not 200 <= status < 300:
             return PassThrough(streaming=False)
         if content_type.startswith(EVENTSTREAM):
-            if not restorer.active:
-                return EventStreamAnswer(_CheckedFrames())
-            if self.operation == "converse-stream":
-                return EventStreamAnswer(_EventFrames(restorer))
-            return EventStreamAnswer(_ChunkFrames(chunk_handler(self._family, restorer)))
+            handler: FrameHandler = _CheckedFrames()
+            if restorer.active and self.operation == "converse-stream":
+                handler = _EventFrames(restorer)
+            elif restorer.active:
+                handler = _ChunkFrames(chunk_handler(self._family, restorer))
+            return EventStreamAnswer(handler, max_event_bytes=max_event_bytes)
         if restorer.active and self.operation != "passthrough":
             return JsonAnswer(restorer, JSON_TEXT_KEYS)
         return PassThrough(streaming=False)

@@ -18,6 +18,7 @@ import orjson
 
 from models.providers import BUILTIN_PROVIDERS
 from models.target import ProviderTarget
+from proxy.codecs.bounds import DEFAULT_MAX_PIECE_BYTES
 from proxy.errors import ProxyError, bad_request, not_found
 from proxy.formats.answers import JsonAnswer, PassThrough, ResponseTransformer
 from proxy.formats.gemini import collect_request
@@ -195,19 +196,30 @@ class GeminiExchange(ProviderExchange):
         return UpstreamRequest(self._incoming.method, url, headers, body)
 
     def response_transformer(
-        self, status: int, headers: Mapping[str, str], restorer: Restorer
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        restorer: Restorer,
+        *,
+        max_event_bytes: int = DEFAULT_MAX_PIECE_BYTES,
     ) -> ResponseTransformer:
         content_type = headers.get("Content-Type", headers.get("content-type", ""))
         is_sse = content_type.startswith("text/event-stream")
-        ok = 200 <= status < 300
         if self._route is None:
             return PassThrough(streaming=is_sse)
+        if not 200 <= status < 300:
+            return PassThrough(streaming=False)
         method = self._route.method
-        if not ok or not restorer.active or method not in _TEXT_ANSWERS:
-            return PassThrough(streaming=ok and self.streamed)
+        restoring = restorer if restorer.active else None
         if method == "streamGenerateContent":
-            return SseAnswer(restorer) if is_sse else ArrayAnswer(restorer)
-        return JsonAnswer(restorer)
+            # Decoded also with nothing to restore: the proxy can only end a stream with an error
+            # the SDK raises on where it knows the stream's boundaries.
+            if is_sse:
+                return SseAnswer(restoring, max_event_bytes=max_event_bytes)
+            return ArrayAnswer(restoring, max_event_bytes=max_event_bytes)
+        if restoring is not None and method in _TEXT_ANSWERS:
+            return JsonAnswer(restorer)
+        return PassThrough(streaming=False)
 
 
 class GeminiAdapter(ProviderAdapter):

@@ -15,6 +15,7 @@ import orjson
 
 from models.target import ProviderTarget
 from proxy.auth import KeyRing, bearer_token
+from proxy.codecs.bounds import DEFAULT_MAX_PIECE_BYTES
 from proxy.config import ConfigError, ProviderConfig, env_prefix
 from proxy.errors import ProxyError, not_found
 from proxy.formats.answers import ResponseTransformer
@@ -188,9 +189,14 @@ class OpenAIExchange(ProviderExchange):
         return UpstreamRequest(self._incoming.method, url, headers, body)
 
     def response_transformer(
-        self, status: int, headers: Mapping[str, str], restorer: Restorer
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        restorer: Restorer,
+        *,
+        max_event_bytes: int = DEFAULT_MAX_PIECE_BYTES,
     ) -> ResponseTransformer:
-        return answer_transformer(self.operation, status, headers, restorer)
+        return answer_transformer(self.operation, status, headers, restorer, max_event_bytes=max_event_bytes)
 
 
 class OpenAIAdapter(ProviderAdapter):

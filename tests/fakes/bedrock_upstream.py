@@ -35,6 +35,15 @@ Fault behaviour, chosen by a marker anywhere in the model id:
   frame (``:exception-type: modelStreamErrorException``) ends the stream.
 - ``split-frames``: streaming routes; every frame is written in two halves, so
   a reader's buffer boundaries fall inside frames.
+
+Misbehaving upstreams, for the proxy's answer limits (streaming routes):
+
+- ``stall-midstream``: everything up to the first delta, then silence with the
+  connection open until the client hangs up (noted in ``recorder.disconnects``)
+  or 30 s pass.
+- ``huge-frame``: the first delta carries ``huge_bytes`` characters of text, its
+  frame written in 64 KiB pieces (within the event-stream limit of 16 MiB).
+- ``huge-json``: InvokeModel answers with ``huge_bytes`` characters of text.
 """
 
 from __future__ import annotations
@@ -59,7 +68,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from multidict import CIMultiDictProxy
 
-from tests.fakes.server import Recorder
+from tests.fakes.server import Recorder, wait_for_disconnect
 
 __all__ = [
     "FAULT_MARKERS",
@@ -71,7 +80,19 @@ __all__ = [
     "model_family",
 ]
 
-FAULT_MARKERS = frozenset({"error-throttle", "corrupt-stream", "error-midstream", "split-frames"})
+FAULT_MARKERS = frozenset(
+    {
+        "error-throttle",
+        "corrupt-stream",
+        "error-midstream",
+        "split-frames",
+        "stall-midstream",
+        "huge-frame",
+        "huge-json",
+    }
+)
+_HANG_SECONDS = 30.0
+_PIECE = 64 * 1024
 
 _ROUTE = re.compile(
     r"^/model/(?P<model>[^/]+)/(?P<op>converse|converse-stream|invoke|invoke-with-response-stream)$"
@@ -636,6 +657,7 @@ def make_bedrock_app(
     region: str = "eu-west-1",
     chunk_size: int = 3,
     frame_delay_s: float = 0.0,
+    huge_bytes: int = 8 * 1024 * 1024,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> web.Application:
     """The fake Bedrock runtime; `recorder` sees every request before any check."""
@@ -679,10 +701,19 @@ def make_bedrock_app(
                 )
             if operation == "converse-stream":
                 events = list(_converse_stream_events(body, chunk_size))
+                if "huge-frame" in model_id:
+                    events = [
+                        (name, {**event, "delta": {"text": "x" * huge_bytes}})
+                        if name == "contentBlockDelta"
+                        else (name, event)
+                        for name, event in events
+                    ]
                 frames = [encode_event(name, _padded(payload)) for name, payload in events]
                 first_delta = next(i for i, (name, _) in enumerate(events) if name == "contentBlockDelta")
                 return await _stream(request, frames, model_id, {}, first_delta)
             family = _Family(model_family(model_id), body, model_id)
+            if "huge-json" in model_id:
+                family.answer = "x" * huge_bytes
             if operation == "invoke":
                 answer = orjson.dumps(family.response())
                 return web.Response(
@@ -723,13 +754,23 @@ def make_bedrock_app(
             second = bytearray(frames[1])
             second[-1] ^= 0xFF  # the message CRC
             frames[1] = bytes(second)
+        stall = "stall-midstream" in model_id
+        if stall:
+            frames = frames[: first_delta + 1]
         response = web.StreamResponse(
             status=200,
             headers={"Content-Type": _EVENTSTREAM, "x-amzn-RequestId": str(uuid.uuid4()), **extra_headers},
         )
         await response.prepare(request)
         for frame in frames:
-            if "split-frames" in model_id:
+            if len(frame) > _PIECE:
+                try:
+                    for start in range(0, len(frame), _PIECE):
+                        await response.write(frame[start : start + _PIECE])
+                        await asyncio.sleep(0)
+                except ConnectionResetError:
+                    return response
+            elif "split-frames" in model_id:
                 half = len(frame) // 2
                 await response.write(frame[:half])
                 await asyncio.sleep(0)
@@ -738,6 +779,9 @@ def make_bedrock_app(
                 await response.write(frame)
             if frame_delay_s:
                 await asyncio.sleep(frame_delay_s)
+        if stall:
+            await wait_for_disconnect(request, recorder, _HANG_SECONDS)
+            return response
         await response.write_eof()
         return response
 

@@ -20,7 +20,11 @@ The model answers "Echo: " + the text parts of the last user content, so tests
 can see exactly what reached the upstream after masking. Special model names
 inject faults: "error-429", "error-500", "error-midstream" (SSE/array stream
 that fails after its first chunk, as Google does with an in-band error object)
-and "hang" (waits 30 s, or until the app shuts down).
+and "hang" (waits 30 s, or until the app shuts down). Misbehaving upstreams, for
+the proxy's answer limits: "stall-midstream" (a stream that goes silent after its
+first chunk, connection open, until the client hangs up (noted in
+`recorder.disconnects`) or 30 s pass) and "huge-json" (a generateContent answer
+whose text is `huge_bytes` characters, sent chunked in 64 KiB pieces).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .server import Recorder
+from .server import Recorder, wait_for_disconnect
 
 JSONDict = dict[str, Any]
 
@@ -48,6 +52,7 @@ _HANG_SECONDS = 30.0
 # segments; without it the client may read the whole answer in one recv().
 _WRITE_GAP_SECONDS = 0.005
 _JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
+_HUGE_PIECE = 64 * 1024
 
 _SHUTDOWN_KEY = web.AppKey("gemini_fake_shutdown", asyncio.Event)
 
@@ -175,10 +180,11 @@ def _dimensions(request: JSONDict) -> int:
 
 
 class _GeminiFake:
-    def __init__(self, recorder: Recorder, api_key: str, chunk_size: int) -> None:
+    def __init__(self, recorder: Recorder, api_key: str, chunk_size: int, huge_bytes: int) -> None:
         self.recorder = recorder
         self.api_key = api_key
         self.chunk_size = max(1, chunk_size)
+        self.huge_bytes = huge_bytes
         self._response_ids = itertools.count(1)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -219,6 +225,8 @@ class _GeminiFake:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(shutdown.wait(), _HANG_SECONDS)
 
+        if method == "generateContent" and model == "huge-json":
+            return await self._huge(request, model, body)
         if method == "generateContent":
             return self._generate(model, body)
         if method == "streamGenerateContent":
@@ -272,6 +280,24 @@ class _GeminiFake:
         payload = self._response(model, [part], usage, self._next_response_id(), finished=True)
         return web.Response(body=_pretty(payload) + b"\n", headers={"Content-Type": _JSON_CONTENT_TYPE})
 
+    async def _huge(self, request: web.Request, model: str, body: JSONDict) -> web.StreamResponse:
+        payload = self._response(
+            model,
+            [{"text": "x" * self.huge_bytes}],
+            self._usage(body, 1),
+            self._next_response_id(),
+            finished=True,
+        )
+        response = web.StreamResponse(headers={"Content-Type": _JSON_CONTENT_TYPE})
+        await response.prepare(request)
+        data = _pretty(payload)
+        with contextlib.suppress(ConnectionResetError):
+            for start in range(0, len(data), _HUGE_PIECE):
+                await response.write(data[start : start + _HUGE_PIECE])
+                await asyncio.sleep(0)
+            await response.write_eof()
+        return response
+
     def _stream_chunks(self, model: str, body: JSONDict) -> list[JSONDict]:
         text, function_name = self._answer(body)
         response_id = self._next_response_id()
@@ -296,7 +322,8 @@ class _GeminiFake:
     ) -> web.StreamResponse:
         chunks = self._stream_chunks(model, body)
         midstream_error = model == "error-midstream"
-        if midstream_error:
+        stall = model == "stall-midstream"
+        if midstream_error or stall:
             chunks = chunks[:1]
         content_type = "text/event-stream" if sse else _JSON_CONTENT_TYPE
         response = web.StreamResponse(
@@ -320,6 +347,9 @@ class _GeminiFake:
             for event in events:
                 await response.write(event)
                 await asyncio.sleep(_WRITE_GAP_SECONDS)
+            if stall:
+                await wait_for_disconnect(request, self.recorder, _HANG_SECONDS)
+                return response
             await response.write_eof()
         return response
 
@@ -358,10 +388,14 @@ class _GeminiFake:
 
 
 def make_gemini_app(
-    recorder: Recorder, *, api_key: str = "gm-upstream-test", chunk_size: int = 3
+    recorder: Recorder,
+    *,
+    api_key: str = "gm-upstream-test",
+    chunk_size: int = 3,
+    huge_bytes: int = 8 * 1024 * 1024,
 ) -> web.Application:
     """Build the fake; `chunk_size` is how many characters each stream chunk carries."""
-    fake = _GeminiFake(recorder, api_key, chunk_size)
+    fake = _GeminiFake(recorder, api_key, chunk_size, huge_bytes)
     app = web.Application()
     app[_SHUTDOWN_KEY] = asyncio.Event()
 

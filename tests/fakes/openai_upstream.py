@@ -14,12 +14,24 @@ routes, the body's `model` or else the deployment name):
 - ``garbage``: 200, ``content-type: application/json``, body ``not json{``.
 - ``stream-cut``: streaming only; two content events, then the connection is
   aborted without the terminating ``[DONE]`` (or ``response.completed``).
+
+Misbehaving upstreams, for the proxy's answer limits (chat completions and Responses text
+streams; `huge_bytes` is set per app):
+
+- ``stall-midstream``: two content events, then silence with the connection open until the
+  client hangs up (noted in ``recorder.disconnects``) or 30 s pass.
+- ``endless-stream``: content events every 10 ms that never end, until the client hangs up.
+- ``huge-line``: one content event of ``huge_bytes`` characters, written in 64 KiB pieces, then
+  the normal end of the stream.
+- ``huge-json``: a non-streamed chat completion whose content is ``huge_bytes`` characters, sent
+  chunked (no Content-Length) in 64 KiB pieces.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import struct
 import time
@@ -31,13 +43,18 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tests.fakes.server import Recorder
+from tests.fakes.server import Recorder, client_left, wait_for_disconnect
 
 __all__ = ["EMBEDDING_DIMENSIONS", "FAULT_MODELS", "fake_embedding", "make_openai_app"]
 
 EMBEDDING_DIMENSIONS = 8
-FAULT_MODELS = frozenset({"error-429", "error-500", "hang", "garbage", "stream-cut"})
+STREAM_MISBEHAVIOURS = frozenset({"stall-midstream", "endless-stream", "huge-line"})
+FAULT_MODELS = frozenset(
+    {"error-429", "error-500", "hang", "garbage", "stream-cut", "huge-json", *STREAM_MISBEHAVIOURS}
+)
 HANG_SECONDS = 30.0
+_PIECE = 64 * 1024
+_ENDLESS_GAP_S = 0.01
 
 JSON = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -219,12 +236,13 @@ class _Call:
 
 
 class _FakeOpenAI:
-    def __init__(self, recorder: Recorder, api_key: str, chunk_size: int) -> None:
+    def __init__(self, recorder: Recorder, api_key: str, chunk_size: int, huge_bytes: int) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
         self.recorder = recorder
         self.api_key = api_key
         self.chunk_size = chunk_size
+        self.huge_bytes = huge_bytes
 
     # ---- plumbing -------------------------------------------------------
 
@@ -289,7 +307,7 @@ class _FakeOpenAI:
 
         return handle
 
-    async def _fault(self, request: web.Request, model: str) -> web.Response | None:
+    async def _fault(self, request: web.Request, model: str) -> web.StreamResponse | None:
         if model == "error-429":
             return _openai_error(
                 429,
@@ -307,15 +325,59 @@ class _FakeOpenAI:
         if model == "garbage":
             return web.Response(status=200, body=b"not json{", headers={"Content-Type": "application/json"})
         if model == "hang":
-            # Poll rather than sleep once: aiohttp does not cancel handlers when the
-            # client gives up, and a 30 s orphan would stall the server's shutdown.
-            deadline = asyncio.get_running_loop().time() + HANG_SECONDS
-            while asyncio.get_running_loop().time() < deadline:
-                transport = request.transport
-                if transport is None or transport.is_closing():
-                    break
-                await asyncio.sleep(0.05)
+            await wait_for_disconnect(request, self.recorder, HANG_SECONDS)
+        if model == "huge-json":
+            return await self._huge_json(request, model)
         return None
+
+    async def _huge_json(self, request: web.Request, model: str) -> web.StreamResponse:
+        message = {"role": "assistant", "content": "x" * self.huge_bytes, "refusal": None}
+        payload = {
+            "id": _new_id("chatcmpl-"),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "length"}],
+        }
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await self._write_in_pieces(request, response, orjson.dumps(payload))
+        with contextlib.suppress(ConnectionError):
+            await response.write_eof()
+        return response
+
+    async def _write_in_pieces(self, request: web.Request, response: web.StreamResponse, data: bytes) -> bool:
+        """Write `data` in 64 KiB pieces, as separate reads for the client; False if it left."""
+        for start in range(0, len(data), _PIECE):
+            try:
+                await response.write(data[start : start + _PIECE])
+            except ConnectionError:
+                self.recorder.disconnects.append(time.monotonic())
+                return False
+            await asyncio.sleep(0)
+        return True
+
+    async def _misbehave(
+        self, call: _Call, response: web.StreamResponse, content_event: Callable[[str], bytes]
+    ) -> bool:
+        """A stream misbehaving as `call.model` says; True when it is to end normally after."""
+        request = call.request
+        if call.model == "huge-line":
+            return await self._write_in_pieces(request, response, content_event("x" * self.huge_bytes))
+        if call.model == "stall-midstream":
+            for piece in ("Ech", "o: "):
+                await response.write(content_event(piece))
+            await wait_for_disconnect(request, self.recorder, HANG_SECONDS)
+            return False
+        # endless-stream
+        while not client_left(request):
+            try:
+                await response.write(content_event("more "))
+            except ConnectionError:
+                break
+            await asyncio.sleep(_ENDLESS_GAP_S)
+        self.recorder.disconnects.append(time.monotonic())
+        return False
 
     async def _open_sse(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(
@@ -471,6 +533,10 @@ class _FakeOpenAI:
             finish_reason = "tool_calls"
 
         await response.write(_sse(chunk(head)))
+        if call.model in STREAM_MISBEHAVIOURS:
+            deltas = []
+            if not await self._misbehave(call, response, lambda piece: _sse(chunk({"content": piece}))):
+                return response
         for sent, delta in enumerate(deltas):
             if call.stream_cut and sent == 2:
                 self._cut(call.request)
@@ -587,6 +653,20 @@ class _FakeOpenAI:
                 content_index=0,
                 part=empty_part,
             )
+            if call.model in STREAM_MISBEHAVIOURS:
+
+                def delta_event(piece: str) -> bytes:
+                    nonlocal sequence
+                    sequence += 1
+                    fields = {"item_id": item_id, "output_index": 0, "content_index": 0, "delta": piece}
+                    delta_type = "response.output_text.delta"
+                    return _sse(
+                        {"type": delta_type, "sequence_number": sequence - 1, **fields}, event=delta_type
+                    )
+
+                pieces = []
+                if not await self._misbehave(call, response, delta_event):
+                    return response
             for sent, piece in enumerate(pieces):
                 if call.stream_cut and sent == 2:
                     self._cut(call.request)
@@ -774,7 +854,11 @@ class _FakeOpenAI:
 
 
 def make_openai_app(
-    recorder: Recorder, *, api_key: str = "sk-upstream-test", chunk_size: int = 3
+    recorder: Recorder,
+    *,
+    api_key: str = "sk-upstream-test",
+    chunk_size: int = 3,
+    huge_bytes: int = 8 * 1024 * 1024,
 ) -> web.Application:
     """Build the fake OpenAI / Azure OpenAI upstream.
 
@@ -782,7 +866,7 @@ def make_openai_app(
     (``api-version`` query required), ``/openai`` (Azure's Responses API, also needs
     ``api-version``) and ``/openai/v1``.
     """
-    fake = _FakeOpenAI(recorder, api_key, chunk_size)
+    fake = _FakeOpenAI(recorder, api_key, chunk_size, huge_bytes)
     operations: dict[str, Callable[[_Call], Awaitable[web.StreamResponse]]] = {
         "chat/completions": fake.chat,
         "responses": fake.responses,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -29,9 +30,11 @@ class ReceivedRequest:
 
 @dataclass
 class Recorder:
-    """What a fake upstream received, for assertions on the bytes."""
+    """What a fake upstream received, for assertions on the bytes, and when (time.monotonic())
+    it saw a client hang up on an answer it was holding back (`wait_for_disconnect`)."""
 
     requests: list[ReceivedRequest] = field(default_factory=list)
+    disconnects: list[float] = field(default_factory=list)
 
     async def record(self, request: web.Request) -> ReceivedRequest:
         body = await request.read()
@@ -50,6 +53,29 @@ class Recorder:
 
     def clear(self) -> None:
         self.requests.clear()
+        self.disconnects.clear()
+
+
+def client_left(request: web.BaseRequest) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def wait_for_disconnect(request: web.BaseRequest, recorder: Recorder, seconds: float) -> bool:
+    """Say nothing for up to `seconds`, the way a stalled provider does; True (and the moment
+    noted in `recorder.disconnects`) as soon as the client hangs up.
+
+    Polled rather than slept: aiohttp does not cancel handlers when the client goes, and a long
+    orphaned sleep would stall the server's shutdown.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        if client_left(request):
+            recorder.disconnects.append(time.monotonic())
+            return True
+        await asyncio.sleep(0.02)
+    return False
 
 
 @dataclass
