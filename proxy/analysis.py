@@ -15,6 +15,8 @@ from presidio_analyzer import AnalyzerEngine
 from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 from spacy.tokens import Doc
 
+from proxy.logs import install as install_content_free_logs
+
 log = logging.getLogger("consentry.analysis")
 
 # spaCy components detection never reads: the NER of the small English models has its own
@@ -167,6 +169,9 @@ _WORKER: Analysis | None = None
 
 def worker_init(model_name: str, phone_regions: Sequence[str] | None = None) -> None:
     global _WORKER
+    # A spawned worker has none of the parent's logging set-up: library records (spaCy's and
+    # Presidio's own handlers included) must be content-free here too.
+    install_content_free_logs()
     _WORKER = Analysis(model_name, phone_regions=phone_regions)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -13,6 +12,7 @@ from pathlib import Path
 import orjson
 
 from proxy.config import ConfigError, load_config
+from proxy.logs import configure as configure_logging
 from rules.loader import RulesError
 
 
@@ -36,7 +36,8 @@ def _serve(args: argparse.Namespace) -> int:
         config = load_config(args.config, env)
     except (ConfigError, RulesError, OSError) as exc:
         return _config_error(exc)
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Before anything is built: no library may log request content (see proxy/logs.py).
+    configure_logging(config.log_level)
     try:
         app = build_app(config)
     except (ConfigError, RulesError) as exc:
