@@ -1,17 +1,17 @@
-"""Open-loop overload: what callers get at 0.5x, 1x, 2x and 4x the proxy's detection capacity.
+"""Overload benchmark: open-loop load at multiples of the proxy's measured capacity.
 
-    python -m benchmarks.overload [--workers 2] [--seconds 10] [--upstream-delay 0.3]
-                                  [--max-queue-wait 0.5] [--json out.json]
+    python -m benchmarks.overload [--quick] [--levels 0.5,1,2,4] [--duration 15] [--json out.json]
 
-Three OS processes on loopback: a fake OpenAI upstream that answers after `--upstream-delay`, the
-real proxy (`python -m proxy.cli serve`) and this load generator. Every request is a fresh ~1 KB
-prompt with personal data (the detection cache never answers). Capacity is measured by a
-saturating run (what the proxy serves when offered far more); then requests are sent at fixed
-rates regardless of answers (open loop, as independent callers do) and each is counted as served,
-shed (429 with Retry-After), failed (any other status) or dropped (no answer at all).
+Fresh ~1 KB prompts with personal data (never repeated, so the detection cache cannot help) go to
+the OpenAI fake, which answers after `--upstream-delay` (300 ms, like a model), once directly and
+once through the proxy. First the proxy's capacity is measured with a closed-loop ramp; then each
+level sends at a fixed offered rate whatever the answers do, and the table reports per level and
+side what a caller saw: accepted answers and their latency, shed answers (429/503) and theirs,
+errors, timeouts and dropped connections (no HTTP answer at all), each in its own column.
 
-What admission control promises: accepted requests keep their latency near the unloaded one,
-shed requests are answered at once, no connection is dropped.
+The targets (issue 8) are checked on the proxy rows: accepted p99 within 2x the unloaded p99,
+shed answers within 50 ms (p99) and with Retry-After, no dropped connection. The exit status is 1
+if a target is missed. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -19,185 +19,530 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import re
 import shutil
+import signal
+import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
-from aiohttp import web
 
-from benchmarks.cases import CUSTOMER_ID, OPENAI_UPSTREAM_KEY, PROXY_APP, PROXY_KEY
-from benchmarks.processes import start_fake_upstream, start_proxy
+from benchmarks.cases import Case, Endpoint
+from benchmarks.load import load_average
+from benchmarks.openloop import (
+    SLOW_OPENAI_FACTORY,
+    Arrivals,
+    ScheduleRun,
+    Summary,
+    Tally,
+    arrival_schedule,
+    client_session,
+    fmt,
+    markdown_table,
+    openai_case,
+    proxy_config,
+    run_schedule,
+    send,
+    slow_openai_options,
+    summarize,
+)
+from benchmarks.processes import ChildProcess, start_fake_upstream, start_proxy, tree_cpu_seconds
+from benchmarks.runner import Variants
 
-NAMES = ("Jane Doe", "Olga Petrova", "Oskar Lindqvist", "Maria Garcia", "Tom Baker", "Anna Schmidt")
-
-
-def make_slow_upstream(recorder: Any, delay_s: float = 0.3) -> web.Application:
-    """An OpenAI chat endpoint that answers "ok" after `delay_s` (a model's time to first byte)."""
-
-    async def chat(request: web.Request) -> web.Response:
-        await request.read()
-        await asyncio.sleep(delay_s)
-        message = {"role": "assistant", "content": "ok"}
-        return web.json_response(
-            {
-                "id": "chatcmpl-bench",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": "gpt-4o-mini",
-                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            }
-        )
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat)
-    return app
+# The issue's targets for the proxy under overload.
+P99_VS_UNLOADED = 2.0
+SHED_P99_MS = 50.0
 
 
-def prompt(i: int) -> bytes:
-    name = NAMES[i % len(NAMES)]
-    email = f"{name.split()[0].lower()}.{i}@example.com"
-    filler = f"Request {i}: the quarterly report for region {i % 7} needs a summary by Friday. " * 10
-    content = f"Please write to {name} at {email} or call +1 415 555 {i % 10000:04d}. {filler}"
-    return orjson.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}]})
+@dataclass(frozen=True)
+class Settings:
+    case: str
+    levels: tuple[float, ...]
+    duration_s: float
+    max_requests: int
+    arrivals: Arrivals
+    seed: int
+    upstream_delay_s: float
+    capacity_rps: float | None  # None: measure it
+    ramp_step_s: float
+    unloaded_requests: int
+    request_timeout_s: float
+    detection_workers: str | None
+    proxy_log_level: str
+    ready_timeout_s: float
+    progress_s: float
+    settle_s: float
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[Settings, argparse.Namespace]:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.overload",
+        description="Open-loop overload run, direct and through Consentry, at multiples of its capacity.",
+    )
+    parser.add_argument("--quick", action="store_true", help="5 s per level and a shorter ramp (~2 min)")
+    parser.add_argument(
+        "--case", default="openai-chat-pii", help="an openai-* case (default openai-chat-pii)"
+    )
+    parser.add_argument("--levels", default="0.5,1,2,4", help="multiples of capacity (default 0.5,1,2,4)")
+    parser.add_argument("--duration", type=float, help="seconds of sending per level and side (default 15)")
+    parser.add_argument(
+        "--max-requests", type=int, default=5000, help="at most this many per level and side (5000)"
+    )
+    parser.add_argument("--arrivals", choices=("poisson", "uniform"), default="poisson")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the Poisson arrivals")
+    parser.add_argument(
+        "--upstream-delay", type=float, default=0.3, help="seconds the fake waits before answering (0.3)"
+    )
+    parser.add_argument("--capacity", type=float, help="requests/s to take as capacity instead of measuring")
+    parser.add_argument("--ramp-step", type=float, help="seconds per closed-loop ramp step (default 6)")
+    parser.add_argument(
+        "--unloaded-requests", type=int, default=40, help="requests of the unloaded reference (40)"
+    )
+    parser.add_argument("--request-timeout", type=float, default=30.0, help="client timeout, seconds (30)")
+    parser.add_argument("--detection-workers", help="proxy detection.workers (default: the proxy's)")
+    parser.add_argument("--proxy-log-level", default="INFO", help="proxy log_level (INFO)")
+    parser.add_argument("--ready-timeout", type=float, default=180.0, help="seconds to wait for /readyz")
+    parser.add_argument("--progress", type=float, default=2.0, help="seconds between progress lines (2)")
+    parser.add_argument(
+        "--settle", type=float, default=2.0, help="quiet seconds before each level and side (2)"
+    )
+    parser.add_argument("--json", type=Path, help="also write every number as JSON here")
+    parser.add_argument("--keep-workdir", action="store_true", help="keep configs and logs")
+    args = parser.parse_args(argv)
+    try:
+        levels = tuple(float(x) for x in args.levels.split(",") if x.strip())
+    except ValueError:
+        parser.error("--levels must be numbers separated by commas")
+    duration = args.duration if args.duration is not None else (5.0 if args.quick else 15.0)
+    ramp_step = args.ramp_step if args.ramp_step is not None else (4.0 if args.quick else 6.0)
+    if not levels or min(levels) <= 0 or duration <= 0 or args.max_requests < 1 or ramp_step <= 0:
+        parser.error("--levels, --duration, --max-requests and --ramp-step must be positive")
+    settings = Settings(
+        case=args.case,
+        levels=levels,
+        duration_s=duration,
+        max_requests=args.max_requests,
+        arrivals=args.arrivals,
+        seed=args.seed,
+        upstream_delay_s=args.upstream_delay,
+        capacity_rps=args.capacity,
+        ramp_step_s=ramp_step,
+        unloaded_requests=args.unloaded_requests if not args.quick else min(args.unloaded_requests, 20),
+        request_timeout_s=args.request_timeout,
+        detection_workers=args.detection_workers,
+        proxy_log_level=args.proxy_log_level.upper(),
+        ready_timeout_s=args.ready_timeout,
+        progress_s=args.progress,
+        settle_s=args.settle,
+    )
+    return settings, args
+
+
+# ---- capacity -------------------------------------------------------------------------------------
 
 
 @dataclass
-class Phase:
-    label: str
-    rate: float
-    sent: int = 0
-    served: list[float] = field(default_factory=list)
-    shed: list[float] = field(default_factory=list)
-    failed: dict[int, int] = field(default_factory=dict)
-    dropped: int = 0
-    retry_after: set[str] = field(default_factory=set)
+class RampStep:
+    concurrency: int
+    accepted_rps: float
+    other: int  # answers that were not accepted (shed, errors, ...)
+    p50_ms: float
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+async def closed_loop(
+    session: aiohttp.ClientSession,
+    case: Case,
+    endpoint: Endpoint,
+    concurrency: int,
+    seconds: float,
+    v: Variants,
+) -> RampStep:
+    """`concurrency` callers each sending the next request when the last one is answered."""
+    deadline = time.perf_counter() + seconds
+    latencies: list[float] = []
+    other = 0
 
-
-async def one(session: aiohttp.ClientSession, url: str, body: bytes, phase: Phase) -> None:
-    started = time.monotonic()
-    try:
-        async with session.post(url, data=body, headers={"Authorization": f"Bearer {PROXY_KEY}"}) as reply:
-            await reply.read()
-            elapsed = time.monotonic() - started
-            if reply.status == 200:
-                phase.served.append(elapsed)
-            elif reply.status == 429:
-                phase.shed.append(elapsed)
-                phase.retry_after.add(reply.headers.get("Retry-After", "missing"))
+    async def caller() -> None:
+        nonlocal other
+        while time.perf_counter() < deadline:
+            result = await send(session, case, endpoint, v.next())
+            if result.outcome == "accepted":
+                latencies.append(result.latency_s)
             else:
-                phase.failed[reply.status] = phase.failed.get(reply.status, 0) + 1
-    except (TimeoutError, aiohttp.ClientError):
-        phase.dropped += 1
+                other += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(concurrency)))
+    wall = time.perf_counter() - started
+    latencies.sort()
+    p50 = latencies[len(latencies) // 2] * 1000 if latencies else float("nan")
+    return RampStep(concurrency, len(latencies) / wall, other, p50)
 
 
-async def open_loop(
-    session: aiohttp.ClientSession, url: str, phase: Phase, seconds: float, first: int
-) -> None:
-    interval = 1.0 / phase.rate
-    started = time.monotonic()
-    tasks: list[asyncio.Task[None]] = []
-    for n in range(int(seconds * phase.rate)):
-        await asyncio.sleep(max(0.0, started + n * interval - time.monotonic()))
-        tasks.append(asyncio.create_task(one(session, url, prompt(first + n), phase)))
-        phase.sent += 1
-    await asyncio.gather(*tasks)
+async def measure_capacity(
+    session: aiohttp.ClientSession, case: Case, endpoint: Endpoint, settings: Settings, v: Variants
+) -> tuple[float, list[RampStep]]:
+    """The best accepted rate of a closed-loop ramp: concurrency doubles from 4 until the rate
+    stops growing by 10 %, or more than 5 % of answers are not accepted."""
+    steps: list[RampStep] = []
+    best = 0.0
+    concurrency = 4
+    while concurrency <= 512:
+        step = await closed_loop(session, case, endpoint, concurrency, settings.ramp_step_s, v)
+        steps.append(step)
+        answered = step.accepted_rps * settings.ramp_step_s + step.other
+        print(
+            f"  ramp: {concurrency:3d} in flight -> {step.accepted_rps:6.1f} accepted/s, "
+            f"p50 {fmt(step.p50_ms)} ms, {step.other} not accepted",
+            flush=True,
+        )
+        if step.other > 0.05 * max(answered, 1):
+            best = max(best, step.accepted_rps)
+            break
+        if step.accepted_rps < 1.1 * best:
+            best = max(best, step.accepted_rps)
+            break
+        best = step.accepted_rps
+        concurrency *= 2
+    return best, steps
 
 
-def row(phase: Phase) -> str:
-    served, shed = phase.served, phase.shed
-    failed = sum(phase.failed.values())
-    served_ms = f"{percentile(served, 0.5) * 1000:.0f} / {percentile(served, 0.99) * 1000:.0f}"
-    shed_ms = f"{percentile(shed, 0.5) * 1000:.0f} / {percentile(shed, 0.99) * 1000:.0f}"
-    return (
-        f"| {phase.label} | {phase.rate:.0f} | {phase.sent} | {len(served)} | {served_ms} | "
-        f"{len(shed)} | {shed_ms} | {failed} | {phase.dropped} |"
+# ---- levels ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Level:
+    side: str  # direct | proxy
+    label: str  # "unloaded", "0.5x", ...
+    factor: float | None
+    summary: Summary
+    proxy_cpu_s: float | None = None
+    proxy_outcomes: dict[str, float] | None = None  # the proxy's own counts, "decision/status"
+    proxy_log: dict[str, int] | None = None  # its WARNING+ log lines meanwhile, normalised
+
+
+async def run_level(
+    session: aiohttp.ClientSession,
+    case: Case,
+    endpoint: Endpoint,
+    label: str,
+    rate: float,
+    schedule: list[float],
+    settings: Settings,
+    v: Variants,
+) -> ScheduleRun:
+    variants = [v.next() for _ in schedule]  # fixed before sending: no work between sends
+
+    def progress(elapsed: float, tally: Tally) -> None:
+        print(
+            f"    {endpoint.kind:6} {label:>8} {rate:6.1f}/s  t={elapsed:5.1f}s  {tally.line()}", flush=True
+        )
+
+    return await run_schedule(
+        schedule,
+        lambda i: send(session, case, endpoint, variants[i]),
+        progress=progress,
+        progress_every_s=settings.progress_s,
     )
 
 
-async def run(args: argparse.Namespace, workdir: Path) -> list[Phase]:
-    upstream = start_fake_upstream(
-        "openai", "benchmarks.overload:make_slow_upstream", {"delay_s": args.upstream_delay}, workdir
-    )
-    config = {
-        "apps": {"bench": PROXY_APP},
-        "providers": {"openai": {"base_url": upstream.url + "/v1", "api_key": OPENAI_UPSTREAM_KEY}},
-        "ledger": {"path": str(workdir / "ledger.db")},
-        "hash_key": "bench-hash-key",
-        "detection": {"workers": args.workers, "max_queue_wait_s": args.max_queue_wait},
-        "log_level": "WARNING",
-    }
-    proxy = start_proxy(config, workdir)
+async def proxy_counts(session: aiohttp.ClientSession, proxy_url: str) -> tuple[dict[str, float], float]:
+    """consentry_requests_total by "decision/status", and requests in flight, from /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async with session.get(proxy_url + "/metrics", timeout=aiohttp.ClientTimeout(total=10)) as response:
+        text = await response.text()
+    counts: dict[str, float] = {}
+    in_flight = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "consentry_requests_total":
+                key = f"{sample.labels.get('decision')}/{sample.labels.get('status')}"
+                counts[key] = counts.get(key, 0.0) + sample.value
+            elif sample.name == "consentry_requests_in_flight":
+                in_flight = sample.value
+    return counts, in_flight
+
+
+async def wait_idle(session: aiohttp.ClientSession, proxy_url: str, limit_s: float = 60.0) -> None:
+    """Until the proxy has no request in flight (a level's stragglers must not meet the next)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            _, in_flight = await proxy_counts(session, proxy_url)
+            if in_flight == 0:
+                return
+        await asyncio.sleep(0.5)
+
+
+_VARIABLE = re.compile(r"\b[0-9a-f]{32}\b|\d+(\.\d+)?")
+
+
+def log_lines_since(proxy: ChildProcess, offset: int) -> tuple[dict[str, int], int]:
+    """WARNING, ERROR and CRITICAL lines the proxy wrote after byte `offset`, with ids and numbers
+    collapsed so that repeats count together; and the new offset."""
     try:
-        await upstream.wait_ready("/v1/chat/completions", 30, any_status=True)
-        await proxy.wait_ready("/readyz", 180)
-        url = f"{proxy.url}/c/{CUSTOMER_ID}/openai/v1/chat/completions"
-        timeout = aiohttp.ClientTimeout(total=60)
-        connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-            unloaded = Phase("unloaded", 2.0)
-            await open_loop(session, url, unloaded, 10, 0)  # one at a time: nothing queues
-            # Capacity: what the proxy serves when offered far more (the rest is shed).
-            saturated = Phase("saturation", 100.0 * args.workers)
-            await open_loop(session, url, saturated, 5, 1_000_000)
-            capacity = len(saturated.served) / 5
-            await asyncio.sleep(2)
-            phases = [unloaded]
-            for multiple in (0.5, 1.0, 2.0, 4.0):
-                phase = Phase(f"{multiple}x", capacity * multiple)
-                await open_loop(session, url, phase, args.seconds, 100_000 * len(phases))
-                phases.append(phase)
-                await asyncio.sleep(2)  # the queue drains between phases
-        print(f"estimated capacity {capacity:.0f} requests/s ({args.workers} workers)")
-        return phases
+        with proxy.log_path.open("rb") as log:
+            log.seek(offset)
+            data = log.read()
+    except OSError:
+        return {}, offset
+    found: Counter[str] = Counter()
+    for line in data.decode(errors="replace").splitlines():
+        parts = line.split(" ", 3)  # date time LEVEL rest
+        if len(parts) == 4 and parts[2] in ("WARNING", "ERROR", "CRITICAL"):
+            found[_VARIABLE.sub("#", f"{parts[2]} {parts[3]}")[:140]] += 1
+    return dict(found.most_common(5)), offset + len(data)
+
+
+def _difference(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: v - before.get(k, 0.0) for k, v in sorted(after.items()) if v - before.get(k, 0.0) > 0}
+
+
+async def benchmark(settings: Settings, workdir: Path) -> dict[str, Any]:
+    case = openai_case(settings.case)
+    children: list[ChildProcess] = []
+    try:
+        options = slow_openai_options(4, settings.upstream_delay_s)
+        fake = start_fake_upstream("openai", SLOW_OPENAI_FACTORY, options, workdir)
+        children.append(fake)
+        config = proxy_config(
+            fake.url,
+            workdir,
+            detection_workers=settings.detection_workers,
+            log_level=settings.proxy_log_level,
+        )
+        proxy = start_proxy(config, workdir)
+        children.append(proxy)
+        await fake.wait_ready("/v1/models", 30.0, any_status=True)
+        ready_s = await proxy.wait_ready("/readyz", settings.ready_timeout_s)
+        detector = proxy.log_line("detector ready")
+        print(
+            f"proxy pid {proxy.pid} ready after {ready_s:.1f}s ({detector}); fake pid {fake.pid}", flush=True
+        )
+        endpoints = {"direct": Endpoint("direct", fake.url), "proxy": Endpoint("proxy", proxy.url)}
+        variants = Variants(repeat=False)
+        levels: list[Level] = []
+        async with (
+            client_session(settings.request_timeout_s) as direct,
+            client_session(settings.request_timeout_s) as through,
+        ):
+            sessions = {"direct": direct, "proxy": through}
+            # Warm-up: spaCy's first calls, the connection pools.
+            for kind in ("direct", "proxy"):
+                await asyncio.gather(
+                    *(send(sessions[kind], case, endpoints[kind], variants.next()) for _ in range(8))
+                )
+            ramp: list[RampStep] = []
+            if settings.capacity_rps is not None:
+                capacity = settings.capacity_rps
+                print(f"capacity taken as {capacity:.1f}/s (--capacity)", flush=True)
+            else:
+                print(f"measuring the proxy's capacity (closed loop, {settings.ramp_step_s:.0f} s per step):")
+                capacity, ramp = await measure_capacity(through, case, endpoints["proxy"], settings, variants)
+                print(f"capacity: {capacity:.1f} accepted requests/s through the proxy", flush=True)
+            if capacity <= 0:
+                raise RuntimeError("the proxy accepted nothing while its capacity was measured")
+
+            plan: list[tuple[str, float | None, float, int]] = []
+            unloaded_rate = min(5.0, capacity / 10)
+            plan.append(("unloaded", None, unloaded_rate, settings.unloaded_requests))
+            for factor in settings.levels:
+                plan.append((f"{factor:g}x", factor, factor * capacity, settings.max_requests))
+            log_offset = 0
+            for index, (label, factor, rate, cap) in enumerate(plan):
+                duration = settings.duration_s if factor is not None else cap / rate + 1
+                schedule = arrival_schedule(rate, duration, cap, settings.arrivals, settings.seed + index)
+                print(f"level {label}: {rate:.1f} requests/s offered for {duration:.0f} s ({len(schedule)})")
+                for kind in ("direct", "proxy"):
+                    await wait_idle(through, proxy.url)
+                    await asyncio.sleep(settings.settle_s)
+                    _, log_offset = log_lines_since(proxy, log_offset)
+                    counts_before, _ = await proxy_counts(through, proxy.url)
+                    cpu_before = tree_cpu_seconds(proxy.pid)
+                    run = await run_level(
+                        sessions[kind], case, endpoints[kind], label, rate, schedule, settings, variants
+                    )
+                    cpu_after = tree_cpu_seconds(proxy.pid)
+                    # What was really offered: a Poisson schedule's count varies around rate x duration.
+                    offered = len(schedule) / duration
+                    level = Level(kind, label, factor, summarize(offered, len(schedule), run))
+                    if kind == "proxy":
+                        await wait_idle(through, proxy.url)
+                        counts_after, _ = await proxy_counts(through, proxy.url)
+                        level.proxy_outcomes = _difference(counts_before, counts_after)
+                        level.proxy_log, log_offset = log_lines_since(proxy, log_offset)
+                        # Worker processes killed meanwhile take their CPU time with them.
+                        if cpu_before is not None and cpu_after is not None and cpu_after >= cpu_before:
+                            level.proxy_cpu_s = cpu_after - cpu_before
+                    levels.append(level)
+        return {
+            "capacity_rps": capacity,
+            "ramp": [asdict(s) for s in ramp],
+            "detector": detector,
+            "levels": levels,
+        }
     finally:
-        proxy.stop()
-        upstream.stop()
+        for child in reversed(children):
+            child.stop()
+
+
+# ---- report ---------------------------------------------------------------------------------------
+
+
+def misses(level: Level, unloaded_p99: float | None) -> list[str]:
+    """Which of the issue's targets this proxy level misses."""
+    s = level.summary
+    found: list[str] = []
+    if unloaded_p99 and s.counts["accepted"] and s.accepted_p99_ms > P99_VS_UNLOADED * unloaded_p99:
+        found.append(f"p99 > {P99_VS_UNLOADED:g}x unloaded")
+    if s.shed and s.shed_p99_ms > SHED_P99_MS:
+        found.append(f"shed p99 > {SHED_P99_MS:g} ms")
+    if s.shed_without_retry_after:
+        found.append("shed without Retry-After")
+    if s.counts["dropped"]:
+        found.append("dropped connections")
+    return found
+
+
+def report(result: dict[str, Any]) -> tuple[str, list[str]]:
+    levels: list[Level] = result["levels"]
+    unloaded = {lv.side: lv.summary.accepted_p99_ms for lv in levels if lv.factor is None}
+    headers = [
+        "side",
+        "load",
+        "offered/s",
+        "sent",
+        "achieved/s",
+        "accepted",
+        "accepted p50/p99 ms",
+        "p99 vs unloaded",
+        "shed (429/503)",
+        "shed p50/p99 ms",
+        "errors",
+        "timeouts",
+        "dropped",
+        "send lag p99 ms",
+        "targets",
+    ]
+    rows: list[list[str]] = []
+    problems: list[str] = []
+    for lv in sorted(levels, key=lambda x: (x.side != "direct", x.factor or 0.0)):
+        s = lv.summary
+        reference = unloaded.get(lv.side)
+        ratio = s.accepted_p99_ms / reference if reference and lv.factor is not None else None
+        target = ""
+        if lv.side == "proxy" and lv.factor is not None:
+            missed = misses(lv, reference)
+            target = "; ".join(missed) if missed else "met"
+            problems.extend(f"proxy {lv.label}: {m}" for m in missed)
+        rows.append(
+            [
+                lv.side,
+                lv.label,
+                fmt(s.offered_rps, 1),
+                str(s.sent),
+                fmt(s.achieved_rps, 1),
+                str(s.counts["accepted"]),
+                f"{fmt(s.accepted_p50_ms)} / {fmt(s.accepted_p99_ms)}",
+                fmt(ratio, 2) if ratio is not None else "-",
+                f"{s.shed} ({s.shed_429}/{s.shed_503})",
+                f"{fmt(s.shed_p50_ms)} / {fmt(s.shed_p99_ms)}" if s.shed else "-",
+                str(s.counts["error"]),
+                str(s.counts["timeout"]),
+                str(s.counts["dropped"]),
+                fmt(s.lag_p99_ms, 1),
+                target,
+            ]
+        )
+    lines = [markdown_table(headers, rows), ""]
+    for lv in levels:
+        s = lv.summary
+        notes: list[str] = []
+        if s.details:
+            notes.append("failures: " + ", ".join(f"{k} x{n}" for k, n in s.details.items()))
+        if lv.proxy_outcomes:
+            notes.append("proxy counted: " + ", ".join(f"{k} {v:.0f}" for k, v in lv.proxy_outcomes.items()))
+        if lv.proxy_cpu_s is not None and s.span_s > 0:
+            notes.append(f"proxy CPU {lv.proxy_cpu_s / s.span_s:.2f} cores")
+        if s.client_cpu_util > 0.8:
+            notes.append(f"load generator CPU {s.client_cpu_util:.2f}: it may have been the bottleneck")
+        if lv.proxy_log:
+            notes.append("proxy log: " + "; ".join(f"{n} x {line}" for line, n in lv.proxy_log.items()))
+        if notes:
+            lines.append(f"- {lv.side} {lv.label}: " + " | ".join(notes))
+    return "\n".join(lines), problems
+
+
+def to_json(settings: Settings, result: dict[str, Any], problems: list[str], load: Any) -> bytes:
+    levels = [asdict(lv) for lv in result["levels"]]
+    document = {
+        "settings": asdict(settings),
+        "environment": {
+            "cpus": os.cpu_count(),
+            "load_average_at_start": load,
+            "python": sys.version.split()[0],
+        },
+        "capacity_rps": result["capacity_rps"],
+        "ramp": result["ramp"],
+        "detector": result["detector"],
+        "levels": levels,
+        "problems": problems,
+    }
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.overload", description=__doc__.split("\n")[0])
-    parser.add_argument("--workers", type=int, default=2, help="detection.workers (default 2)")
-    parser.add_argument("--seconds", type=float, default=10, help="seconds per load level (default 10)")
-    parser.add_argument("--upstream-delay", type=float, default=0.3, help="fake upstream answer time (0.3 s)")
-    parser.add_argument("--max-queue-wait", type=float, default=0.5, help="detection.max_queue_wait_s (0.5)")
-    parser.add_argument("--json", type=Path, help="also write the results as JSON to this path")
-    args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="consentry-overload-"))
+    settings, args = parse_args(argv)
     try:
-        phases = asyncio.run(run(args, workdir))
-    finally:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(workdir)
-    columns = ("load", "offered/s", "sent", "served", "served p50 / p99 ms", "shed", "shed p50 / p99 ms")
-    print("| " + " | ".join((*columns, "failed", "dropped")) + " |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for phase in phases:
-        print(row(phase))
-    retry_after = sorted({value for phase in phases for value in phase.retry_after})
-    print(f"Retry-After values seen: {', '.join(retry_after) or 'none'}")
-    unloaded_p99 = percentile(phases[0].served, 0.99)
-    worst = max(percentile(p.served, 0.99) for p in phases if p.served)
+        openai_case(settings.case)
+    except ValueError as exc:
+        print(f"benchmarks.overload: {exc}", file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="consentry-overload-"))
+    load = load_average()
+    levels = ", ".join(f"{x:g}x" for x in settings.levels)
     print(
-        f"served p99: unloaded {unloaded_p99 * 1000:.0f} ms, worst level {worst * 1000:.0f} ms "
-        f"({worst / unloaded_p99:.1f}x)"
+        f"consentry overload benchmark: {settings.case}, upstream delay "
+        f"{settings.upstream_delay_s * 1000:.0f} ms, levels {levels} of capacity, "
+        f"{settings.duration_s:g} s each, {settings.arrivals} arrivals; {os.cpu_count()} cpus, "
+        f"load average {load}; workdir {workdir}",
+        flush=True,
     )
-    if args.json:
-        args.json.write_text(orjson.dumps([asdict(p) for p in phases], option=orjson.OPT_INDENT_2).decode())
-    return 1 if any(p.dropped for p in phases) else 0
+    signal.signal(signal.SIGTERM, _terminate)
+    failed = True
+    try:
+        result = asyncio.run(benchmark(settings, workdir))
+        text, problems = report(result)
+        print()
+        print(f"capacity {result['capacity_rps']:.1f}/s; {result['detector']}")
+        print()
+        print(text)
+        for problem in problems:
+            print(f"TARGET MISSED: {problem}")
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_bytes(to_json(settings, result, problems, load))
+            print(f"results written to {args.json}")
+        failed = bool(problems)
+    finally:
+        if args.keep_workdir or failed:
+            print(f"logs and config kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
