@@ -282,7 +282,12 @@ def slow_openai_options(chunk_size: int, delay_s: float, stream_gap_s: float = 0
 
 
 def proxy_config(
-    fake_url: str, workdir: Path, *, detection_workers: str | None, log_level: str
+    fake_url: str,
+    workdir: Path,
+    *,
+    detection_workers: str | None,
+    log_level: str,
+    cache_entries: int | None = None,
 ) -> dict[str, Any]:
     """The proxy as `consentry serve` runs it out of the box, in front of the OpenAI fake (see
     `benchmarks.load.proxy_config`)."""
@@ -293,9 +298,14 @@ def proxy_config(
         "hash_key": "bench-hash-key",
         "log_level": log_level,
     }
+    detection: dict[str, Any] = {}
     if detection_workers is not None:
         workers = detection_workers
-        config["detection"] = {"workers": int(workers) if workers.isdigit() else workers}
+        detection["workers"] = int(workers) if workers.isdigit() else workers
+    if cache_entries is not None:
+        detection["cache_entries"] = cache_entries
+    if detection:
+        config["detection"] = detection
     return config
 
 

@@ -75,6 +75,7 @@ class Settings:
     chunk_size: int
     request_timeout_s: float
     detection_workers: str | None
+    cache_entries: int | None
     proxy_log_level: str
     ready_timeout_s: float
     idle_wait_s: float
@@ -105,6 +106,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, argparse.Namespace
     parser.add_argument("--chunk-size", type=int, default=4, help="characters per streamed delta (4)")
     parser.add_argument("--request-timeout", type=float, default=60.0, help="client timeout, seconds (60)")
     parser.add_argument("--detection-workers", help="proxy detection.workers (default: the proxy's)")
+    parser.add_argument(
+        "--cache-entries",
+        type=int,
+        help="proxy detection.cache_entries (default: the proxy's, 20000): small, the cache fills early",
+    )
     parser.add_argument("--proxy-log-level", default="INFO", help="proxy log_level (INFO)")
     parser.add_argument("--ready-timeout", type=float, default=180.0, help="seconds to wait for /readyz")
     parser.add_argument(
@@ -126,6 +132,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, argparse.Namespace
         chunk_size=args.chunk_size,
         request_timeout_s=args.request_timeout,
         detection_workers=args.detection_workers,
+        cache_entries=args.cache_entries,
         proxy_log_level=args.proxy_log_level.upper(),
         ready_timeout_s=args.ready_timeout,
         idle_wait_s=args.idle_wait,
@@ -281,6 +288,7 @@ async def benchmark(settings: Settings, workdir: Path) -> dict[str, Any]:
             workdir,
             detection_workers=settings.detection_workers,
             log_level=settings.proxy_log_level,
+            cache_entries=settings.cache_entries,
         )
         proxy = start_proxy(config, workdir)
         children.append(proxy)

@@ -17,8 +17,9 @@ handlers spaCy and Presidio attach to their own loggers, and in detector worker 
 - A record from Consentry's own loggers keeps its message: their arguments are ids, counts, codes
   and type names, never request content. An attached exception is rendered as exception types
   and code locations, for the whole chain, never an exception's message.
-- Python warnings and uncaught exceptions (main thread, other threads, "exception ignored") are
-  logged through the same rules instead of being printed.
+- A Python warning is logged as its category and code location (`consentry.warnings`), and an
+  uncaught exception (main thread, other threads, "exception ignored") as an own record with its
+  content-free traceback, instead of being printed with their messages.
 
 `configure` sets up the proxy's logging; `install` alone is for processes that only need the
 guarantee (detector workers). Both are idempotent.
