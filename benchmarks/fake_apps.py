@@ -35,7 +35,7 @@ def make_gemini_app(recorder: Recorder, *, write_gap_s: float = 0.0, **options: 
     return gemini_upstream.make_gemini_app(recorder, **options)
 
 
-def make_slow_openai_app(
+def make_paced_openai_app(
     recorder: Recorder, *, delay_s: float = 0.3, stream_gap_s: float = 0.0, **options: Any
 ) -> web.Application:
     """The OpenAI fake answering like a model: `delay_s` before any answer, `stream_gap_s` between
@@ -44,7 +44,9 @@ def make_slow_openai_app(
     The tests' fake answers at once, so a proxy in front of it never holds many requests open;
     a real model takes hundreds of milliseconds before the first token and streams tokens at its
     own pace, and that is what fills the proxy with waiting requests and open streams under load
-    (`benchmarks.overload`, `benchmarks.soak`). The wait is a sleep: no CPU is spent on it.
+    (`benchmarks.overload`, `benchmarks.soak`). The wait is a sleep: no CPU is spent on it. It
+    wraps the echoing fake, not `tests/fakes/slow_openai_upstream.py` (which answers "tick"), so
+    every answer still proves the placeholders were restored.
     """
     app = openai_upstream.make_openai_app(recorder, **options)
 

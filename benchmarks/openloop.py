@@ -39,7 +39,7 @@ OUTCOMES: tuple[Outcome, ...] = ("accepted", "shed", "error", "timeout", "droppe
 SHED_STATUSES = frozenset({429, 503})
 READ_CHUNK = 64 * 1024
 # The OpenAI fake answering like a model (benchmarks/fake_apps.py); the only upstream these use.
-SLOW_OPENAI_FACTORY = "benchmarks.fake_apps:make_slow_openai_app"
+PACED_OPENAI_FACTORY = "benchmarks.fake_apps:make_paced_openai_app"
 
 
 def arrival_schedule(
@@ -270,14 +270,14 @@ def summarize(offered_rps: float, planned: int, run: ScheduleRun) -> Summary:
 
 
 def openai_case(name: str) -> Case:
-    """A case the slow OpenAI fake can answer (any `openai-*` case of benchmarks/cases.py)."""
+    """A case the paced OpenAI fake can answer (any `openai-*` case of benchmarks/cases.py)."""
     (case,) = select_cases([name])
     if case.upstream != "openai":
         raise ValueError(f"{name} goes to {case.upstream}; these benchmarks serve only the OpenAI fake")
     return case
 
 
-def slow_openai_options(chunk_size: int, delay_s: float, stream_gap_s: float = 0.0) -> dict[str, Any]:
+def paced_openai_options(chunk_size: int, delay_s: float, stream_gap_s: float = 0.0) -> dict[str, Any]:
     return {**UPSTREAMS["openai"].options(chunk_size), "delay_s": delay_s, "stream_gap_s": stream_gap_s}
 
 

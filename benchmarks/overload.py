@@ -38,7 +38,7 @@ import orjson
 from benchmarks.cases import Case, Endpoint
 from benchmarks.load import load_average
 from benchmarks.openloop import (
-    SLOW_OPENAI_FACTORY,
+    PACED_OPENAI_FACTORY,
     Arrivals,
     ScheduleRun,
     Summary,
@@ -48,10 +48,10 @@ from benchmarks.openloop import (
     fmt,
     markdown_table,
     openai_case,
+    paced_openai_options,
     proxy_config,
     run_schedule,
     send,
-    slow_openai_options,
     summarize,
 )
 from benchmarks.processes import ChildProcess, start_fake_upstream, start_proxy, tree_cpu_seconds
@@ -311,8 +311,8 @@ async def benchmark(settings: Settings, workdir: Path) -> dict[str, Any]:
     case = openai_case(settings.case)
     children: list[ChildProcess] = []
     try:
-        options = slow_openai_options(4, settings.upstream_delay_s)
-        fake = start_fake_upstream("openai", SLOW_OPENAI_FACTORY, options, workdir)
+        options = paced_openai_options(4, settings.upstream_delay_s)
+        fake = start_fake_upstream("openai", PACED_OPENAI_FACTORY, options, workdir)
         children.append(fake)
         config = proxy_config(
             fake.url,
@@ -359,7 +359,7 @@ async def benchmark(settings: Settings, workdir: Path) -> dict[str, Any]:
                 plan.append((f"{factor:g}x", factor, factor * capacity, settings.max_requests))
             log_offset = 0
             for index, (label, factor, rate, cap) in enumerate(plan):
-                duration = settings.duration_s if factor is not None else cap / rate + 1
+                duration = settings.duration_s if factor is not None else cap / rate
                 schedule = arrival_schedule(rate, duration, cap, settings.arrivals, settings.seed + index)
                 print(f"level {label}: {rate:.1f} requests/s offered for {duration:.0f} s ({len(schedule)})")
                 for kind in ("direct", "proxy"):

@@ -35,7 +35,7 @@ import orjson
 from benchmarks.cases import Endpoint
 from benchmarks.load import load_average
 from benchmarks.openloop import (
-    SLOW_OPENAI_FACTORY,
+    PACED_OPENAI_FACTORY,
     Result,
     Tally,
     arrival_schedule,
@@ -43,10 +43,10 @@ from benchmarks.openloop import (
     fmt,
     markdown_table,
     openai_case,
+    paced_openai_options,
     proxy_config,
     run_schedule,
     send,
-    slow_openai_options,
 )
 from benchmarks.overload import proxy_counts, wait_idle
 from benchmarks.processes import ChildProcess, process_tree, start_fake_upstream, start_proxy
@@ -280,8 +280,8 @@ async def benchmark(settings: Settings, workdir: Path) -> dict[str, Any]:
     cases = [openai_case(name) for name in settings.cases]
     children: list[ChildProcess] = []
     try:
-        options = slow_openai_options(settings.chunk_size, settings.upstream_delay_s, settings.stream_gap_s)
-        fake = start_fake_upstream("openai", SLOW_OPENAI_FACTORY, options, workdir)
+        options = paced_openai_options(settings.chunk_size, settings.upstream_delay_s, settings.stream_gap_s)
+        fake = start_fake_upstream("openai", PACED_OPENAI_FACTORY, options, workdir)
         children.append(fake)
         config = proxy_config(
             fake.url,
@@ -420,15 +420,25 @@ def requests_table(run: Any, duration_s: float) -> str:
     return markdown_table(headers, rows)
 
 
-def verdicts(numbers: list[dict[str, Any]]) -> list[str]:
+def verdicts(numbers: list[dict[str, Any]], samples: list[Sample]) -> list[str]:
     """Plain-language reading of the footprint; a judgement aid, not a pass/fail."""
     by_key = {row["measure"]: row for row in numbers}
+    idle = {s.phase: s.fd_kinds for s in samples if s.fd_kinds}
+    before, after = idle.get("idle-before", {}), idle.get("idle-after", {})
+    kinds = ", ".join(
+        f"{kind} {after.get(kind, 0) - before.get(kind, 0):+d}"
+        for kind in sorted(set(before) | set(after))
+        if after.get(kind, 0) != before.get(kind, 0)
+    )
     lines: list[str] = []
     for key in ("proxy_fds", "workers_fds", "proxy_threads"):
         row = by_key[key]
         if row["idle_before"] is not None and row["idle_after"] is not None:
             grew = row["idle_after"] - row["idle_before"]
             state = "back to its idle value" if grew <= 2 else f"{grew:+.0f} after the load: check for a leak"
+            if key == "proxy_fds" and grew > 2 and kinds:
+                state += f" ({kinds}; pooled upstream connections are 'tcp out ESTABLISHED' until"
+                state += " their keep-alive ends, see --idle-wait)"
             lines.append(f"{MEASURES[key]}: {state}")
     for key in ("proxy_rss_mb", "workers_rss_mb"):
         row = by_key[key]
@@ -481,7 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         print(requests_table(result["run"], settings.duration_s))
         print()
-        for line in verdicts(numbers):
+        for line in verdicts(numbers, samples):
             print(f"- {line}")
         results: list[Result] = result["run"].results
         failures = sum(1 for r in results if r.outcome in ("error", "timeout", "dropped"))
