@@ -288,6 +288,7 @@ def proxy_config(
     detection_workers: str | None,
     log_level: str,
     cache_entries: int | None = None,
+    max_queue_wait_s: float | None = None,
 ) -> dict[str, Any]:
     """The proxy as `consentry serve` runs it out of the box, in front of the OpenAI fake (see
     `benchmarks.load.proxy_config`)."""
@@ -304,6 +305,8 @@ def proxy_config(
         detection["workers"] = int(workers) if workers.isdigit() else workers
     if cache_entries is not None:
         detection["cache_entries"] = cache_entries
+    if max_queue_wait_s is not None:
+        detection["max_queue_wait_s"] = max_queue_wait_s
     if detection:
         config["detection"] = detection
     return config

@@ -76,6 +76,7 @@ class Settings:
     unloaded_requests: int
     request_timeout_s: float
     detection_workers: str | None
+    max_queue_wait_s: float | None
     proxy_log_level: str
     ready_timeout_s: float
     progress_s: float
@@ -107,7 +108,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, argparse.Namespace
         "--unloaded-requests", type=int, default=40, help="requests of the unloaded reference (40)"
     )
     parser.add_argument("--request-timeout", type=float, default=30.0, help="client timeout, seconds (30)")
-    parser.add_argument("--detection-workers", help="proxy detection.workers (default: the proxy's)")
+    parser.add_argument(
+        "--detection-workers", "--workers", help="proxy detection.workers (default: the proxy's)"
+    )
+    parser.add_argument(
+        "--max-queue-wait", type=float, help="proxy detection.max_queue_wait_s (default: the proxy's)"
+    )
     parser.add_argument("--proxy-log-level", default="INFO", help="proxy log_level (INFO)")
     parser.add_argument("--ready-timeout", type=float, default=180.0, help="seconds to wait for /readyz")
     parser.add_argument("--progress", type=float, default=2.0, help="seconds between progress lines (2)")
@@ -138,6 +144,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, argparse.Namespace
         unloaded_requests=args.unloaded_requests if not args.quick else min(args.unloaded_requests, 20),
         request_timeout_s=args.request_timeout,
         detection_workers=args.detection_workers,
+        max_queue_wait_s=args.max_queue_wait,
         proxy_log_level=args.proxy_log_level.upper(),
         ready_timeout_s=args.ready_timeout,
         progress_s=args.progress,
@@ -318,6 +325,7 @@ async def benchmark(settings: Settings, workdir: Path) -> dict[str, Any]:
             fake.url,
             workdir,
             detection_workers=settings.detection_workers,
+            max_queue_wait_s=settings.max_queue_wait_s,
             log_level=settings.proxy_log_level,
         )
         proxy = start_proxy(config, workdir)
