@@ -31,6 +31,7 @@ import aiohttp
 from yarl import URL
 
 from benchmarks.cases import PROXY_APP, UPSTREAMS, Case, Endpoint, Reply, select_cases
+from benchmarks.processes import ChildProcess
 from benchmarks.runner import percentile
 
 Arrivals = Literal["poisson", "uniform"]
@@ -310,6 +311,18 @@ def proxy_config(
     if detection:
         config["detection"] = detection
     return config
+
+
+async def detector_ready(proxy: ChildProcess, timeout_s: float) -> str | None:
+    """The proxy's "detector ready" log line, once every detector worker has loaded its model.
+
+    `/readyz` answers 200 as soon as one worker can serve; a capacity measured before the others
+    are up would be too low.
+    """
+    deadline = time.monotonic() + timeout_s
+    while (line := proxy.log_line("detector ready")) is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    return line
 
 
 def client_session(timeout_s: float) -> aiohttp.ClientSession:

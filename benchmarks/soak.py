@@ -40,6 +40,7 @@ from benchmarks.openloop import (
     Tally,
     arrival_schedule,
     client_session,
+    detector_ready,
     fmt,
     markdown_table,
     openai_case,
@@ -294,7 +295,7 @@ async def benchmark(settings: Settings, workdir: Path) -> dict[str, Any]:
         children.append(proxy)
         await fake.wait_ready("/v1/models", 30.0, any_status=True)
         ready_s = await proxy.wait_ready("/readyz", settings.ready_timeout_s)
-        detector = proxy.log_line("detector ready")
+        detector = await detector_ready(proxy, settings.ready_timeout_s)
         print(
             f"proxy pid {proxy.pid} ready after {ready_s:.1f}s ({detector}); fake pid {fake.pid}", flush=True
         )
