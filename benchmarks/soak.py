@@ -447,6 +447,9 @@ def verdicts(numbers: list[dict[str, Any]], samples: list[Sample]) -> list[str]:
         if row["end"]:
             limit = max(1.0, 0.005 * row["end"])
             state = "flat" if slope <= limit else "still growing"
+            if key == "proxy_rss_mb" and slope > limit:
+                state += " (the detection cache fills up to detection.cache_entries;"
+                state += " --cache-entries 100 rules it out)"
             lines.append(f"{MEASURES[key]}: {state} in the second half ({slope:+.2f} MB/min)")
     return lines
 
