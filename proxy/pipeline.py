@@ -91,6 +91,10 @@ class Trace:
     recordable: bool = False  # only requests that named a provider and a customer are recorded
 
 
+class _BodyCut(Exception):
+    """The caller's request body ended early: the caller went away mid-request."""
+
+
 def generic_error_reply(error: ProxyError) -> ErrorReply:
     return ErrorReply(error.status, orjson.dumps({"error": {"message": error.message, "code": error.code}}))
 
@@ -144,6 +148,11 @@ class Pipeline:
             return await self._proxy(request, routed.customer_from_path, exchange, trace)
         except ProxyError as error:
             return self._refuse(request, adapter, error, trace)
+        except _BodyCut:
+            trace.decision = "failed"
+            trace.reason = CLIENT_DISCONNECTED
+            trace.status = CLIENT_CLOSED_REQUEST
+            return web.Response(status=CLIENT_CLOSED_REQUEST)
         except asyncio.CancelledError:
             if self.in_flight.was_cut():
                 # Cut at the drain deadline before anything was answered: a retryable 503, recorded.
@@ -187,11 +196,18 @@ class Pipeline:
             raise too_large(limit)
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.content.iter_chunked(READ_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise too_large(limit)
-            chunks.append(chunk)
+        try:
+            async for chunk in request.content.iter_chunked(READ_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise too_large(limit)
+                chunks.append(chunk)
+        except ProxyError:
+            raise
+        except Exception:
+            # The caller hung up (or broke the framing) before its body was complete: nothing was
+            # sent anywhere and nobody is left to answer; not a failure of the proxy.
+            raise _BodyCut from None
         trace.request_bytes = size
         return b"".join(chunks)
 
