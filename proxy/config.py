@@ -108,10 +108,10 @@ class DetectionConfig:
     phone_regions: tuple[str, ...] | None = None
     # Text one request may send through detection (characters, plus SEGMENT_COST_CHARS per text
     # field); more is refused with 413 before any work. Unless set: what one core gets through of
-    # the slowest text measured in the deadline left after the queue wait (18,000 by default).
+    # the slowest text measured in the deadline left after the queue wait (19,000 by default).
     max_chars: int = 18_000
     # A request whose expected wait for a worker is longer is refused at once with 429.
-    max_queue_wait_s: float = 0.5
+    max_queue_wait_s: float = 0.25
     # Detection jobs (pieces of at most 3,000 characters) that may wait at once.
     max_queued_jobs: int = 1000
     # A worker whose resident memory passes this after a job is replaced (0: no limit).
@@ -297,7 +297,7 @@ def _detection_number(raw: Mapping[str, Any], key: str, default: float, kind: ty
 
 def _detection(raw: Mapping[str, Any], env: Mapping[str, str]) -> DetectionConfig:
     timeout_s = _detection_number(raw, "timeout_s", 5.0, float)
-    max_queue_wait_s = _detection_number(raw, "max_queue_wait_s", 0.5, float)
+    max_queue_wait_s = _detection_number(raw, "max_queue_wait_s", 0.25, float)
     if max_queue_wait_s >= timeout_s:
         # A request allowed to wait its whole deadline in the queue would only ever time out.
         raise ConfigError("detection.max_queue_wait_s must be shorter than detection.timeout_s")

@@ -90,7 +90,7 @@ class PresidioDetector:
         cache_entries: int = 20_000,
         phone_regions: Sequence[str] | None = None,
         *,
-        max_queue_wait_s: float = 0.5,
+        max_queue_wait_s: float = 0.25,
         max_queued_jobs: int = 1000,
         worker_max_rss_mb: int = 1024,
     ) -> None:

@@ -95,7 +95,7 @@ class Scheduler:
         self,
         workers: Workers,
         metrics: DetectorMetrics,
-        max_queue_wait_s: float = 0.5,
+        max_queue_wait_s: float = 0.25,
         max_queued_jobs: int = 1000,
     ) -> None:
         self.workers = workers
