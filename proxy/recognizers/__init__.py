@@ -12,6 +12,7 @@ from proxy.recognizers.addresses import StreetAddressRecognizer
 from proxy.recognizers.cards import CardNumberRecognizer
 from proxy.recognizers.names import NerRecognizer, PersonRecognizer
 from proxy.recognizers.phones import PhoneNumberRecognizer
+from proxy.recognizers.secrets import SecretRecognizer
 
 
 def consentry_recognizers(phone_regions: Sequence[str] | None = None) -> list[EntityRecognizer]:
@@ -21,6 +22,7 @@ def consentry_recognizers(phone_regions: Sequence[str] | None = None) -> list[En
         PersonRecognizer(),
         NerRecognizer(),
         StreetAddressRecognizer(),
+        SecretRecognizer(),
     ]
 
 
