@@ -31,7 +31,7 @@ import aiohttp
 from yarl import URL
 
 from benchmarks.cases import PROXY_APP, UPSTREAMS, Case, Endpoint, Reply, select_cases
-from benchmarks.processes import ChildProcess
+from benchmarks.processes import ChildProcess, start_fake_upstream, start_proxy
 from benchmarks.runner import percentile
 
 Arrivals = Literal["poisson", "uniform"]
@@ -323,6 +323,27 @@ async def detector_ready(proxy: ChildProcess, timeout_s: float) -> str | None:
     while (line := proxy.log_line("detector ready")) is None and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     return line
+
+
+async def start_paced_stack(
+    workdir: Path,
+    options: dict[str, Any],
+    make_config: Callable[[str], dict[str, Any]],
+    ready_timeout_s: float,
+    children: list[ChildProcess],
+) -> tuple[ChildProcess, ChildProcess, str | None]:
+    """The paced OpenAI fake and the proxy in front of it (`make_config(fake_url)`), both ready
+    with every detector worker loaded, and the proxy's "detector ready" line; each process is
+    appended to `children` as soon as it runs, so the caller can stop them whatever happens next."""
+    fake = start_fake_upstream("openai", PACED_OPENAI_FACTORY, options, workdir)
+    children.append(fake)
+    proxy = start_proxy(make_config(fake.url), workdir)
+    children.append(proxy)
+    await fake.wait_ready("/v1/models", 30.0, any_status=True)
+    ready_s = await proxy.wait_ready("/readyz", ready_timeout_s)
+    detector = await detector_ready(proxy, ready_timeout_s)
+    print(f"proxy pid {proxy.pid} ready after {ready_s:.1f}s ({detector}); fake pid {fake.pid}", flush=True)
+    return fake, proxy, detector
 
 
 def client_session(timeout_s: float) -> aiohttp.ClientSession:

@@ -38,14 +38,12 @@ import orjson
 from benchmarks.cases import Case, Endpoint
 from benchmarks.load import load_average
 from benchmarks.openloop import (
-    PACED_OPENAI_FACTORY,
     Arrivals,
     ScheduleRun,
     Summary,
     Tally,
     arrival_schedule,
     client_session,
-    detector_ready,
     fmt,
     markdown_table,
     openai_case,
@@ -53,9 +51,10 @@ from benchmarks.openloop import (
     proxy_config,
     run_schedule,
     send,
+    start_paced_stack,
     summarize,
 )
-from benchmarks.processes import ChildProcess, start_fake_upstream, start_proxy, tree_cpu_seconds
+from benchmarks.processes import ChildProcess, tree_cpu_seconds
 from benchmarks.runner import Variants
 
 # The targets for the proxy under overload.
@@ -319,23 +318,18 @@ async def benchmark(settings: Settings, workdir: Path) -> dict[str, Any]:
     case = openai_case(settings.case)
     children: list[ChildProcess] = []
     try:
-        options = paced_openai_options(4, settings.upstream_delay_s)
-        fake = start_fake_upstream("openai", PACED_OPENAI_FACTORY, options, workdir)
-        children.append(fake)
-        config = proxy_config(
-            fake.url,
+        fake, proxy, detector = await start_paced_stack(
             workdir,
-            detection_workers=settings.detection_workers,
-            max_queue_wait_s=settings.max_queue_wait_s,
-            log_level=settings.proxy_log_level,
-        )
-        proxy = start_proxy(config, workdir)
-        children.append(proxy)
-        await fake.wait_ready("/v1/models", 30.0, any_status=True)
-        ready_s = await proxy.wait_ready("/readyz", settings.ready_timeout_s)
-        detector = await detector_ready(proxy, settings.ready_timeout_s)
-        print(
-            f"proxy pid {proxy.pid} ready after {ready_s:.1f}s ({detector}); fake pid {fake.pid}", flush=True
+            paced_openai_options(4, settings.upstream_delay_s),
+            lambda fake_url: proxy_config(
+                fake_url,
+                workdir,
+                detection_workers=settings.detection_workers,
+                max_queue_wait_s=settings.max_queue_wait_s,
+                log_level=settings.proxy_log_level,
+            ),
+            settings.ready_timeout_s,
+            children,
         )
         endpoints = {"direct": Endpoint("direct", fake.url), "proxy": Endpoint("proxy", proxy.url)}
         variants = Variants(repeat=False)

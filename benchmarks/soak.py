@@ -35,12 +35,10 @@ import orjson
 from benchmarks.cases import Endpoint
 from benchmarks.load import load_average
 from benchmarks.openloop import (
-    PACED_OPENAI_FACTORY,
     Result,
     Tally,
     arrival_schedule,
     client_session,
-    detector_ready,
     fmt,
     markdown_table,
     openai_case,
@@ -48,9 +46,10 @@ from benchmarks.openloop import (
     proxy_config,
     run_schedule,
     send,
+    start_paced_stack,
 )
 from benchmarks.overload import proxy_counts, wait_idle
-from benchmarks.processes import ChildProcess, process_tree, start_fake_upstream, start_proxy
+from benchmarks.processes import ChildProcess, process_tree
 from benchmarks.runner import Variants, percentile
 
 MEASURES = {
@@ -281,23 +280,18 @@ async def benchmark(settings: Settings, workdir: Path) -> dict[str, Any]:
     cases = [openai_case(name) for name in settings.cases]
     children: list[ChildProcess] = []
     try:
-        options = paced_openai_options(settings.chunk_size, settings.upstream_delay_s, settings.stream_gap_s)
-        fake = start_fake_upstream("openai", PACED_OPENAI_FACTORY, options, workdir)
-        children.append(fake)
-        config = proxy_config(
-            fake.url,
+        _, proxy, detector = await start_paced_stack(
             workdir,
-            detection_workers=settings.detection_workers,
-            log_level=settings.proxy_log_level,
-            cache_entries=settings.cache_entries,
-        )
-        proxy = start_proxy(config, workdir)
-        children.append(proxy)
-        await fake.wait_ready("/v1/models", 30.0, any_status=True)
-        ready_s = await proxy.wait_ready("/readyz", settings.ready_timeout_s)
-        detector = await detector_ready(proxy, settings.ready_timeout_s)
-        print(
-            f"proxy pid {proxy.pid} ready after {ready_s:.1f}s ({detector}); fake pid {fake.pid}", flush=True
+            paced_openai_options(settings.chunk_size, settings.upstream_delay_s, settings.stream_gap_s),
+            lambda fake_url: proxy_config(
+                fake_url,
+                workdir,
+                detection_workers=settings.detection_workers,
+                log_level=settings.proxy_log_level,
+                cache_entries=settings.cache_entries,
+            ),
+            settings.ready_timeout_s,
+            children,
         )
         endpoint = Endpoint("proxy", proxy.url)
         variants = Variants(repeat=False)

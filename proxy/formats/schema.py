@@ -381,10 +381,6 @@ def check_model(value: Any, where: str = "'model'") -> str:
     return value
 
 
-def names(*values: str) -> frozenset[str]:
-    return frozenset(values)
-
-
 def settings(*keys: str) -> dict[str, Node]:
     """Fields that are numbers or booleans of known settings."""
     return dict.fromkeys(keys, SETTING)
