@@ -41,6 +41,9 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 from spacy.lang.en.stop_words import STOP_WORDS
 
+from proxy.recognizers.code_context import in_code, inside_identifier
+from proxy.recognizers.quasi_identifiers import keep_ner_span
+
 log = logging.getLogger("consentry.recognizers.names")
 
 ENTITY = "PERSON"
@@ -490,7 +493,20 @@ class PersonRecognizer(EntityRecognizer):
         found += self._from_speaker_labels(doc, found)
         found += self._from_coordination(doc, found, ner_other)
         found += self._from_repetition(doc, found)
-        return self._results(doc, found)
+        return [r for r in self._results(doc, found) if not self._code_word(scan, r.start, r.end)]
+
+    def _code_word(self, text: str, start: int, end: int) -> bool:
+        """A span that is code: part of an identifier ("Mi" of "512Mi", `context.Background()`),
+        or one word that is no first name on a line of code or output ("Size" in a `df -h`
+        header), unless it is quoted. Names in code stay names: "Ada Lovelace" in a string
+        literal, a full name in a comment."""
+        if inside_identifier(text, start, end):
+            return True
+        words = _tokenize(text[start:end])
+        if len(words) != 1 or words[0].folded in self.given_names or not in_code(text, start, end):
+            return False
+        quoted = text[start - 1 : start] in ("'", '"') and text[end : end + 1] in ("'", '"')
+        return self._english(words[0].folded) or not quoted
 
     @staticmethod
     def _ner_tokens(doc: _Doc, nlp_artifacts: NlpArtifacts | None) -> tuple[list[list[int]], set[int]]:
@@ -993,8 +1009,10 @@ def _covered(found: list[_Found]) -> set[int]:
 
 
 class NerRecognizer(SpacyRecognizer):
-    """Presidio's SpacyRecognizer without PERSON (PersonRecognizer emits it, extended and checked)
-    and without entities that are only product or tool names ("Kubernetes" as a place)."""
+    """Presidio's SpacyRecognizer without PERSON (PersonRecognizer emits it, extended and checked),
+    without entities that are only product or tool names ("Kubernetes" as a place), and without
+    dates, places and nationalities that are code, durations, versions or timestamps
+    (`quasi_identifiers.keep_ner_span`)."""
 
     ENTITIES = ["DATE_TIME", "NRP", "LOCATION", "ORGANIZATION"]
 
@@ -1003,7 +1021,12 @@ class NerRecognizer(SpacyRecognizer):
 
     def analyze(self, text: str, entities, nlp_artifacts=None):  # type: ignore[no-untyped-def]
         results = super().analyze(text, entities, nlp_artifacts)
-        return [r for r in results if not _only_products(text[r.start : r.end])]
+        return [
+            r
+            for r in results
+            if not _only_products(text[r.start : r.end])
+            and keep_ner_span(text, r.start, r.end, r.entity_type)
+        ]
 
 
 def _only_products(span: str) -> bool:

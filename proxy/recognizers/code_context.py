@@ -1,0 +1,179 @@
+"""Is a span code rather than prose? Shared evidence for the recognizers that read natural language.
+
+Prompts to AI providers carry code, stack traces, logs and cluster output. spaCy's small English
+model reads them as prose: `product_id` becomes a place, `512Mi` a person, `30s` a date. Two
+questions answer most of it:
+
+- `inside_identifier`: the span is (part of) one code token - glued to digits or underscores
+  ("Mi" of "512Mi", "warehouse_id"), a dotted or called name (`request.get_json`, `fib(25`), an
+  inner-capital compound (`CrashLoopBackOff`, `GraphQL`). A person's name or a place is never
+  spelled that way in prose; a username is, but that is not what the NER spans are.
+- `in_code`: the span stands in code - between backticks, in a fenced block, or on a line that
+  reads as code or as a log/trace line (keywords, assignments, calls, SQL, a log level, a
+  timestamp at the start). There, quasi-identifiers (dates, places, nationalities) need more
+  evidence than in prose.
+
+Neither is ever a reason to drop a direct identifier: an e-mail address or a key in code is still
+an e-mail address or a key. Callers use these only for NER quasi-identifiers and for the
+shape of PERSON tokens.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Surname and place prefixes that put a capital inside one word: "McAllen", "DeKalb", "LaSalle".
+_NAME_PREFIX = re.compile(r"^(?:Mc|Mac|O'|D'|De|Di|Da|Du|Le|La|Van|Von|Fitz|St|Ben|Al|El)[A-Z]")
+_INNER_CAPITAL = re.compile(r"[a-z][A-Z]")
+# Characters that never appear in a name, a place or a date written in prose.
+CODE_PUNCTUATION = frozenset("()[]{}<>=;*^|\\`$#@~+\u2248\u00d7\u00f7")  # and "≈", times, divide
+# Digits with a letter suffix that prose writes too: "12th", "1980s", "3pm", "10am".
+_NUMBER_WORD = re.compile(r"\d+(?:st|nd|rd|th|s|am|pm)", re.IGNORECASE)
+_WORD_CHAR = re.compile(r"[\w]")
+
+
+def _word_around(text: str, start: int, end: int) -> str:
+    """The maximal run of word characters (letters, digits, underscore) containing the span."""
+    while start > 0 and _WORD_CHAR.match(text[start - 1]):
+        start -= 1
+    while end < len(text) and _WORD_CHAR.match(text[end]):
+        end += 1
+    return text[start:end]
+
+
+def glued(text: str, start: int, end: int) -> bool:
+    """The span is only part of a word: digits, letters or underscores touch it ("512Mi")."""
+    before = start > 0 and _WORD_CHAR.match(text[start - 1]) is not None
+    after = end < len(text) and _WORD_CHAR.match(text[end]) is not None
+    return before or after
+
+
+def identifier_word(word: str) -> bool:
+    """A word spelled like an identifier: digits or underscores among letters, or camel case."""
+    if not word:
+        return False
+    if "_" in word.strip("_") or word.startswith("__"):
+        return True
+    has_digit = any(c.isdigit() for c in word)
+    has_alpha = any(c.isalpha() for c in word)
+    if has_digit and has_alpha and not _NUMBER_WORD.fullmatch(word):
+        return True
+    return _INNER_CAPITAL.search(word) is not None and _NAME_PREFIX.match(word) is None
+
+
+def dotted_member(text: str, start: int, end: int) -> bool:
+    """The span's word is a member access or a call: `obj.attr`, `.attr`, `name(`, `name::x`."""
+    word_start, word_end = start, end
+    while word_start > 0 and _WORD_CHAR.match(text[word_start - 1]):
+        word_start -= 1
+    while word_end < len(text) and _WORD_CHAR.match(text[word_end]):
+        word_end += 1
+    before = text[max(0, word_start - 2) : word_start]
+    after = text[word_end : word_end + 2]
+    if before.endswith(".") and before[:1].strip() and _WORD_CHAR.match(before[:1] or " "):
+        return True  # "obj.attr": a dot right after a word character
+    if before.endswith("::") or after.startswith("::") or before.endswith("->"):
+        return True
+    if after[:1] in ("(", "[", "<"):
+        return True  # a call, an index, a generic type: "fib(", "rows[", "Map<"
+    if before.endswith("<") and after[:1] in (">", ","):
+        return True  # a type argument: "Vec<String>"
+    if before == "(*" or before.endswith("&"):
+        return True  # a pointer or reference type: "(*Server)", "&String"
+    return after[:1] == "." and _WORD_CHAR.match(after[1:2] or " ") is not None
+
+
+def inside_identifier(text: str, start: int, end: int) -> bool:
+    """The span is a code token or part of one, judged on its own characters and neighbours."""
+    span = text[start:end]
+    if any(c in CODE_PUNCTUATION for c in span):
+        return True
+    if glued(text, start, end) and identifier_word(_word_around(text, start, end)):
+        return True
+    words = re.findall(r"\w+", span)
+    if any(identifier_word(w) for w in words):
+        return True
+    return len(words) == 1 and dotted_member(text, start, end)
+
+
+# ------------------------------------------------------------------------------- code context
+
+_FENCE = re.compile(r"^[ \t]*(```|~~~)", re.MULTILINE)
+# Line starts that prose does not have (lower-case words like "let", "use", "type" or "return" do
+# start sentences in chat, so only their code forms count, through _CODE_OPERATOR).
+_CODE_KEYWORD = re.compile(
+    r"^\s*(?:(?:def|fn|func)\s+\w+\s*[(<\[]|class\s+\w+\s*[(:{<]|import\s+[\w.{*]|from\s+[\w.]+\s+import\b|"
+    r"impl\b|struct\s+\w+|#include|#define|#!/|@[\w.]+\(?|"
+    r"(?:SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|FROM|WHERE|JOIN|GROUP BY|ORDER BY|LIMIT|HAVING|"
+    r"VALUES|RUN|COPY|CMD|ENTRYPOINT|WORKDIR|EXPOSE)\b)"
+)
+# A prompt character, a traceback frame, a stack-trace frame.
+_SHELL_OR_TRACE = re.compile(
+    r"^\s*(?:\$ |>>> |[\w.:-]+[>#] |at [\w$.<>]+[(:]|File \"|Traceback \(|Caused by: )"
+)
+_LOG_LEVEL = re.compile(
+    r"\b(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|FATAL|CRITICAL)\b|\[(?:error|warn|info|debug|notice|crit)\]"
+)
+_LEADING_TIMESTAMP = re.compile(
+    r"^\s*(?:\d{4}[-/]\d{2}[-/]\d{2}[T ]?\d{0,2}|\[?\d{2}:\d{2}:\d{2}|"
+    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s+\d{1,2}\s+\d{2}:\d{2}:\d{2})"
+)
+_CODE_OPERATOR = re.compile(
+    r"(?:^|\s)[\w.\[\]'\"]+\s*(?::\s*[\w\[\]|. ]+)?\s*(?:=|:=|\+=|-=|==|!=|=>)\s*\S"
+    r"|\w\(.*\)|[{};]\s*$|\(\)|&&|\|\||\w::\w|\)\s*->|\w->\w|</?\w+[ >/]"
+)
+# "key: value" of YAML/config output: lower-case, dashed or dotted keys, or indented.
+_CONFIG_KEY = re.compile(
+    r"^\s*-?\s*[a-z]+[_.-][\w.-]*:(?:\s|$)|^(?:\s*-\s+|\s{2,})[A-Za-z][\w.-]*(?:\s\w+)?:(?:\s|$)"
+)
+_TABLE_ROW = re.compile(r"\S\s{3,}\S.*\s{3,}\S|^\s*\|.*\|\s*$|\S\t")
+_COLUMN_GAP = re.compile(r" {2,}")
+# A command-line option: "--since", "--loglevel=INFO".
+_CLI_OPTION = re.compile(r"(?:^|\s)--[a-z][\w-]+")
+
+
+def line_of(text: str, start: int) -> str:
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    return text[line_start : line_end if line_end >= 0 else len(text)]
+
+
+def code_line(line: str) -> bool:
+    """A line that reads as code, a shell session, a log or trace line, config or tabular output."""
+    if not line.strip():
+        return False
+    return bool(
+        _CODE_KEYWORD.match(line)
+        or _SHELL_OR_TRACE.match(line)
+        or _LOG_LEVEL.search(line)
+        or _LEADING_TIMESTAMP.match(line)
+        or _CODE_OPERATOR.search(line)
+        or _CONFIG_KEY.match(line)
+        or _TABLE_ROW.search(line)
+        or _CLI_OPTION.search(line)
+        or _columns(line)
+    )
+
+
+def _columns(line: str) -> bool:
+    """Tabular output: three or more columns set apart by runs of spaces ("NAME  READY  STATUS").
+    Prose typed with two spaces after a full stop ends its pieces with punctuation."""
+    cells = _COLUMN_GAP.split(line.strip())
+    return len(cells) >= 3 and not any(cell.rstrip()[-1:] in ".!?" for cell in cells[:-1])
+
+
+def in_backticks(text: str, start: int, end: int) -> bool:
+    """Inside an inline `code` span on the same line, or inside a fenced block."""
+    fences = sum(1 for m in _FENCE.finditer(text, 0, start))
+    if fences % 2 == 1:
+        return True
+    line_start = text.rfind("\n", 0, start) + 1
+    before = text[line_start:start]
+    line_end = text.find("\n", end)
+    after = text[end : line_end if line_end >= 0 else len(text)]
+    return before.count("`") % 2 == 1 and "`" in after
+
+
+def in_code(text: str, start: int, end: int) -> bool:
+    """The span stands in code: backticks, a fenced block, or a line that reads as code."""
+    return in_backticks(text, start, end) or code_line(line_of(text, start))

@@ -1,0 +1,113 @@
+"""Which of spaCy's dates, places and nationalities are worth a mask.
+
+DATE_TIME, LOCATION and NRP are quasi-identifiers: none names a person alone, together with other
+facts they can (a birth date, a home town). spaCy's small model tags much that is neither in
+technical text: durations ("250ms", "every 10 seconds", a pod age "5d"), versions ("3.11.7",
+"Python 3.12"), times of day, bare numbers and formulas, log timestamps; identifiers as places
+("product_id", "CrashLoopBackOff"). Masking those changes the code the model sees and protects no
+one, so `keep_ner_span` drops
+
+- for every type: spans that are code tokens (`code_context.inside_identifier`);
+- DATE_TIME: durations and frequencies, versions, times of day, bare numbers other than a year,
+  machine timestamps (a date with a time to the second: no one's birth date is written that way);
+- LOCATION/NRP: technical acronyms spaCy reads as places ("CI", "GB");
+- in code (`code_context.in_code`) a quasi-identifier needs evidence: a date needs a birth-date
+  word before it on its line ("dob", "born", "birthday"), a place a quoted string or a
+  preposition ("in", "from", "near") before it. A date of birth in a fixture, a city in a string
+  literal stay masked; a timestamp in a log line does not.
+"""
+
+from __future__ import annotations
+
+import re
+
+from proxy.recognizers.code_context import in_code, inside_identifier, line_of
+
+_UNITS = (
+    r"(?:ns|µs|us|ms|s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|"
+    r"d|day|days|w|wk|wks|week|weeks)"
+)
+# "250ms", "1h30m", "5 minutes", "30 days'", "2m ago", "every 10 seconds", "about 90 seconds".
+_DURATION = re.compile(
+    rf"(?:(?:about|around|roughly|approx\.?|~|over|under|within|after|for|every|each|per|the|last|"
+    rf"next|another|a|an|few|several|couple|of|some|this|that)\s+)*"
+    rf"(?:(?:\d+(?:[.,]\d+)?|a|an|few|several|couple\s+of|some)\s*{_UNITS}(?![^\W\d_])\s*)+"
+    rf"(?:ago|later|long)?",
+    re.IGNORECASE,
+)
+_VAGUE_DURATION = re.compile(
+    rf"(?:(?:this|that|every|each|a|an|few|several|couple|of|some|the|last|next|per|other)\s+)+{_UNITS}",
+    re.IGNORECASE,
+)
+# "month", "each year", "the weekend", "monthly": a period, not a date.
+_GENERIC_PERIOD = re.compile(
+    r"(?:(?:the|a|an|each|every|per|this|that|one|same|whole|entire|full|calendar|fiscal)\s+)*"
+    r"(?:(?:day|week|month|quarter|year|hour|minute|second|weekend|weekday|night|morning|afternoon|evening)s?"
+    r"|daily|weekly|monthly|quarterly|yearly|annually|annual|hourly|nightly)",
+    re.IGNORECASE,
+)
+_VERSION = re.compile(r"(?:[A-Za-z][\w.+-]*\s+)?v?\d+(?:\.\d+){1,3}(?:[-+]?[\w.]+)?\+?", re.IGNORECASE)
+# "12.03.1984", "1.2.84": a day, a month and a year, which a version number rarely is.
+_DOTTED_DATE = re.compile(r"(?:0?[1-9]|[12]\d|3[01])\.(?:0?[1-9]|1[0-2])\.(?:\d{2}|\d{4})")
+_AM_PM = r"[aApP]\.?[mM]\.?"
+_TIME_OF_DAY = re.compile(
+    rf"(?:[Aa]t\s+|[Aa]round\s+|[Aa]bout\s+)?(?:\d{{1,2}}(?::\d{{2}}){{1,2}}(?:[.,]\d+)?\s*(?:{_AM_PM})?"
+    rf"|\d{{1,2}}\s*{_AM_PM}|noon|midnight)(?:\s+(?:[A-Z]{{2,5}}|[A-Z][a-z]+|server|local|time|o'clock))*"
+)
+_NUMBER = re.compile(r"[+-]?[\d\s,']+(?:\.\d+)?")
+_YEAR = re.compile(r"\s*(?:19|20)\d{2}\s*")
+# A calendar date with a time to the second: "2024-03-12T14:22:01Z", "2024/05/02 09:14:33".
+_MACHINE_TIMESTAMP = re.compile(r"\d{4}[-/.]\d{2}[-/.]\d{2}[T ]\d{2}:\d{2}:\d{2}")
+_BIRTH_WORDS = re.compile(r"\b(?:dob|d\.o\.b|born|birth|birthday|birthdate|date_of_birth|geb)", re.IGNORECASE)
+_PLACE_PREPOSITION = re.compile(
+    r"\b(?:in|at|from|to|near|of|via|into|towards?)\s+(?:the\s+)?$", re.IGNORECASE
+)
+# Acronyms of computing that spaCy tags as places or nationalities.
+TECH_ACRONYMS = frozenset(
+    str.split(
+        """
+    ci cd cicd api apis sdk cli gui ui ux db os vm vms pr prs qa ide jvm jdk cpu gpu ram ssd hdd io
+    dns tls ssl http https tcp udp ssh ftp sql orm cdn vpn lan wan k8s aws gcp gb mb kb tb gib mib
+    kib tib gbps mbps oom tty env ttl sla slo rpc grpc json yaml toml xml csv html css dom npm
+    """
+    )
+)
+_IN_QUOTES = re.compile(r"""(["'])[^"'\n]*$""")
+
+
+def keep_ner_span(text: str, start: int, end: int, entity: str) -> bool:
+    """Whether a spaCy DATE_TIME, LOCATION or NRP span is worth masking (see the module doc)."""
+    span = text[start:end]
+    if not span.strip() or inside_identifier(text, start, end):
+        return False
+    if entity == "DATE_TIME":
+        return _keep_date_time(text, start, end, span.strip(" \t\n'\":,;"))
+    if entity in ("LOCATION", "NRP"):
+        return _keep_place(text, start, end, span.strip())
+    return True
+
+
+def _keep_date_time(text: str, start: int, end: int, span: str) -> bool:
+    if not span or _MACHINE_TIMESTAMP.search(span):
+        return False
+    for shape in (_DURATION, _VAGUE_DURATION, _TIME_OF_DAY, _GENERIC_PERIOD):
+        if shape.fullmatch(span):
+            return False
+    if _VERSION.fullmatch(span) and not _DOTTED_DATE.fullmatch(span.split()[-1].lstrip("vV")):
+        return False
+    if _NUMBER.fullmatch(span) and not _YEAR.fullmatch(span):
+        return False
+    if in_code(text, start, end):
+        before = line_of(text, start)[: start - (text.rfind("\n", 0, start) + 1)]
+        return _BIRTH_WORDS.search(before) is not None
+    return True
+
+
+def _keep_place(text: str, start: int, end: int, span: str) -> bool:
+    if span.casefold() in TECH_ACRONYMS:
+        return False
+    if in_code(text, start, end):
+        line_start = text.rfind("\n", 0, start) + 1
+        before = text[line_start:start]
+        return bool(_PLACE_PREPOSITION.search(before) or _IN_QUOTES.search(before))
+    return True

@@ -1,0 +1,207 @@
+"""URLs, and not the identifiers of code that look like host names.
+
+A URL is personal data because it can carry identifiers (a profile path, a user name in a host, a
+token in a query), so Consentry masks it. Presidio's UrlRecognizer matches any "word.tld" with a
+TLD from a long list and cuts inside words, so in code it masks `app.ro` of `app.route`,
+`items.red`, `tasks.py` (.ro, .red and .py are TLDs). This recognizer replaces it:
+
+- a URL with a scheme (http, https, ftp, ws, wss, ...) or a `www.` host is a URL, unless its host
+  is the loopback (`localhost`, `127.0.0.1`, `[::1]`: it names a machine, no one) or a bare
+  service name with nothing after it (`proxy_pass http://api;`);
+- a bare host ("mail.google.com", "example.org/path") is a URL only if it is a whole token, its
+  last label is a real TLD (the public-suffix snapshot that tldextract ships), and it does not read
+  as code: no member access or call around it (`a.b.c(`, `.x`, `x[`), no camel case or capitals
+  inside, not a file name (`main.rs`, `deploy.sh`), not a member name whose name happens to be a
+  TLD (`user.id`, `items.red`, `obj.style`: such TLDs need a path after the host), not a receiver
+  like `self.` or `this.`, not a YAML key (`nginx.ingress.kubernetes.io/proxy-body-size:`) and not
+  a Go import or module path (`require golang.org/x/sync v0.6.0`).
+
+Sources: RFC 3986 (URI syntax), RFC 1123 (host names), the Public Suffix List as bundled in
+`tldextract`.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from collections.abc import Sequence
+
+from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+ENTITY = "URL"
+
+_SCHEMES = (
+    r"(?:https?|ftps?|sftp|wss?|git|ssh|svn|file|s3|gs|rtsp|smb|nfs|ldaps?|rediss?|amqps?|"
+    r"mongodb(?:\+srv)?|postgres(?:ql)?|mysql|jdbc:\w+)"
+)
+_URL_CHARS = r"[^\s<>\"'`{}|\\^]"
+_SCHEME_URL = re.compile(rf"(?<![\w+.-]){_SCHEMES}://{_URL_CHARS}+", re.IGNORECASE)
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_URL = re.compile(
+    rf"(?<![\w.@/\\$:#%&=?~+-])(?P<host>(?:{_LABEL}\.)+(?P<tld>[A-Za-z]{{2,63}}))(?![\w-])"
+    rf"(?P<port>:\d{{2,5}}(?![\w.]))?(?P<path>[/?#]{_URL_CHARS}*)?"
+)
+_TRAILING = ".,;:!?'\""
+_LOOPBACK = re.compile(
+    r"^(?:localhost|[\w-]+\.localhost|127(?:\.\d{1,3}){3}|0\.0\.0\.0|\[::1?\])$", re.IGNORECASE
+)
+_SCHEME_HOST = re.compile(r"^[^:]+://(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)(?::\d*)?(.*)$", re.DOTALL)
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# TLDs that are also the extensions of files people paste names of.
+FILE_EXTENSION_TLDS = _words("py rs sh md pl pm so cc mk tf ps am la ly ml in zip mov pt ts rb")
+# TLDs that are also member names in code ("user.id", "items.red"): a host ending in one of these
+# is a URL only with a path after it. Every TLD longer than three letters that is not below is
+# treated the same way ("obj.style", "user.email", "self.host").
+MEMBER_NAME_TLDS = _words(
+    "id it is to at by do as no me my us on be so an or if go run red new app dev top one win fit fun"
+    " bar car art map"
+)
+WEB_TLDS = _words(
+    "com org net edu gov mil int info biz io co ai dev app cloud online site tech xyz blog shop store"
+    " news page wiki"
+)
+# Receivers of member access that are never hosts.
+CODE_RECEIVERS = _words(
+    """
+    self this cls super os sys np pd tf torch math json re ctx req res request response obj item
+    items user data config args kwargs opts options props state err error event app router db
+    client console window document module exports process fmt log logger http path str list dict
+    """
+)
+_IMPORT_LINE = re.compile(
+    r"^\s*(?:(?:import|require|module|replace|use)\s+(?:\(\s*)?(?:[\w.]+\s+)?|[\w.]+\s+)?(?P<q>\"?)"
+    r"(?P<path>[^\s\"]+)(?P=q)(?:\s+v\d\S*)?\s*(?:=>.*)?(?://.*)?$"
+)
+_VERSION_AFTER = re.compile(r"^\s+v\d+\.\d+")
+
+
+@functools.cache
+def real_tlds() -> frozenset[str]:
+    """Top-level labels of the Public Suffix List snapshot bundled with tldextract (no network)."""
+    from proxy.analysis import make_tldextract_offline
+
+    make_tldextract_offline()
+    import tldextract.tldextract as tld_module
+
+    return frozenset(s.rsplit(".", 1)[-1].casefold() for s in tld_module.TLD_EXTRACTOR.tlds)
+
+
+def _trim(text: str, start: int, end: int) -> int:
+    """Drop sentence punctuation after a URL, and a closing bracket it did not open."""
+    while end > start:
+        last = text[end - 1]
+        opener = "(" if last == ")" else "["
+        unopened = last in ")]" and text.count(opener, start, end) < text.count(last, start, end)
+        if last not in _TRAILING and not unopened:
+            break
+        end -= 1
+    return end
+
+
+class UrlRecognizer(EntityRecognizer):
+    """URL: scheme or www URLs, and bare host names that are not code (see the module doc)."""
+
+    SCORE_SCHEME = 0.6
+    SCORE_BARE = 0.5
+
+    def __init__(self, supported_language: str = "en", name: str = "ConsentryUrlRecognizer") -> None:
+        super().__init__(supported_entities=[ENTITY], supported_language=supported_language, name=name)
+
+    def load(self) -> None:
+        pass
+
+    def analyze(
+        self, text: str, entities: Sequence[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if entities and ENTITY not in entities:
+            return []
+        results: list[RecognizerResult] = []
+        taken: list[tuple[int, int]] = []
+        for m in _SCHEME_URL.finditer(text):
+            end = _trim(text, m.start(), m.end())
+            taken.append((m.start(), end))
+            if self._names_someone(text[m.start() : end]):
+                results.append(self._result(m.start(), end, self.SCORE_SCHEME, "URL with a scheme"))
+        for m in _HOST_URL.finditer(text):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            end = _trim(text, m.start(), m.end())
+            www = m.group("host").casefold().startswith("www.")
+            if www or self._bare_host_is_url(text, m, end):
+                score = self.SCORE_SCHEME if www else self.SCORE_BARE
+                results.append(self._result(m.start(), end, score, "www host" if www else "host name"))
+        return results
+
+    @staticmethod
+    def _names_someone(url: str) -> bool:
+        """Every URL may carry an identifier, except one on the loopback host or a bare service
+        name with nothing after it."""
+        m = _SCHEME_HOST.match(url)
+        if m is None:
+            return True
+        host, rest = m.group(1), m.group(2)
+        if _LOOPBACK.match(host):
+            return False
+        return "." in host or rest.strip("/") != ""
+
+    def _bare_host_is_url(self, text: str, m: re.Match[str], end: int) -> bool:
+        host, tld = m.group("host"), m.group("tld").casefold()
+        labels = host.split(".")
+        has_path = bool(m.group("path")) and end > m.end("host") + len(m.group("port") or "") + 1
+        if tld not in real_tlds() or tld in FILE_EXTENSION_TLDS:
+            return False
+        if any(c.isupper() for label in labels[1:] for c in label) or _camel(labels[0]):
+            return False
+        if labels[0][:1].isupper() and tld not in WEB_TLDS:
+            return False  # "Cargo.toml", "Deployment.apps"
+        if len(labels) == 2 and labels[0].casefold() in CODE_RECEIVERS:
+            return False
+        if not has_path and (tld in MEMBER_NAME_TLDS or (len(tld) > 3 and tld not in WEB_TLDS)):
+            return False
+        after = text[end : end + 2]
+        if after[:1] in ("(", "[", "=") or after == "::" or (after[:1] == "." and after[1:2].isalnum()):
+            return False  # a call, an index, an assignment, a longer member chain
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        line_end = text.find("\n", end)
+        line = text[line_start : line_end if line_end >= 0 else len(text)]
+        before = text[line_start : m.start()]
+        if after[:1] == ":" and not text[end + 1 : end + 2].isdigit() and before.strip(" -") == "":
+            return False  # a YAML key: "nginx.ingress.kubernetes.io/proxy-body-size: 50m"
+        return not (has_path and self._package_path(line, text[m.start() : end], text[end:]))
+
+    @staticmethod
+    def _package_path(line: str, url: str, after: str) -> bool:
+        """A Go import or module path on a line of its own (`require golang.org/x/sync v0.6.0`,
+        `"github.com/org/pkg"` in an import block), not a link."""
+        if _VERSION_AFTER.match(after):
+            return True
+        m = _IMPORT_LINE.match(line)
+        if m is None or m.group("path") != url:
+            return False
+        keyword = line.lstrip().split(" ", 1)[0]
+        return bool(m.group("q")) or keyword in ("import", "require", "module", "replace")
+
+    def _result(self, start: int, end: int, score: float, reason: str) -> RecognizerResult:
+        return RecognizerResult(
+            entity_type=ENTITY,
+            start=start,
+            end=end,
+            score=score,
+            analysis_explanation=AnalysisExplanation(
+                recognizer=self.name, original_score=score, textual_explanation=f"URL: {reason}"
+            ),
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )
+
+
+def _camel(label: str) -> bool:
+    return any(a.islower() and b.isupper() for a, b in itertools.pairwise(label))

@@ -1,0 +1,771 @@
+# ruff: noqa: E501 - pasted logs and output keep their long lines
+"""PII-free technical prompts: code, stack traces, logs, cluster output, configs, formulas.
+
+Written for Consentry's tests (not taken from any evaluation set). None of them holds personal
+data: no names of people, no e-mail or IP addresses, no phone numbers, no URL outside the loopback
+host or a package path. A detector that masks anything in them changes the code the model sees
+for nothing; `tests/test_technical_prompts_untouched.py` allows at most two of them any span.
+"""
+
+from __future__ import annotations
+
+PROMPTS: list[str] = [
+    # ------------------------------------------------------------------------------ Python
+    '''Why does this Flask route return 405?
+
+from flask import Flask, request, jsonify
+app = Flask(__name__)
+
+@app.route("/items", methods=["GET"])
+def list_items():
+    items = load_items()
+    return jsonify([i.to_dict() for i in items])
+
+@app.route("/items/<int:item_id>", methods=["PUT"])
+def update_item(item_id):
+    payload = request.get_json()
+    return jsonify(save_item(item_id, payload))''',
+    '''My Celery worker can't find the task. tasks.py:
+
+from celery import Celery
+celery = Celery("worker", broker="redis://localhost:6379/0")
+
+@celery.task(bind=True, max_retries=3, default_retry_delay=30)
+def resize_image(self, path: str, width: int) -> str:
+    try:
+        return do_resize(path, width)
+    except IOError as exc:
+        raise self.retry(exc=exc)
+
+and I start it with `celery -A tasks worker --loglevel=INFO --concurrency=4`.''',
+    """Traceback (most recent call last):
+  File "/srv/app/main.py", line 42, in <module>
+    main()
+  File "/srv/app/main.py", line 37, in main
+    result = compute_totals(orders)
+  File "/srv/app/billing/totals.py", line 18, in compute_totals
+    return sum(o.amount * o.quantity for o in orders) / len(orders)
+ZeroDivisionError: division by zero
+
+How do I guard against an empty list here?""",
+    """Can you vectorise this loop with numpy?
+
+import numpy as np
+
+def moving_average(values: list[float], window: int = 5) -> list[float]:
+    out = []
+    for i in range(len(values) - window + 1):
+        out.append(sum(values[i : i + window]) / window)
+    return out
+
+x = np.linspace(0, 2 * np.pi, 1000)
+y = np.sin(x) + 0.1 * np.random.randn(1000)
+print(moving_average(list(y), window=25)[:10])""",
+    """pandas question: I have a DataFrame with columns order_id, product_id, qty, unit_price.
+
+df["total"] = df["qty"] * df["unit_price"]
+summary = df.groupby("product_id").agg(total=("total", "sum"), orders=("order_id", "nunique"))
+summary = summary.sort_values("total", ascending=False).head(20)
+
+It is slow on 40M rows (about 90 seconds). Would polars be faster?""",
+    """I get this with Python 3.12 but not 3.11.7:
+
+  File "/usr/lib/python3.12/asyncio/base_events.py", line 664, in run_until_complete
+    return future.result()
+  File "/srv/app/worker.py", line 88, in consume
+    async with asyncio.timeout(2.5):
+TypeError: 'Timeout' object does not support the asynchronous context manager protocol
+
+pip freeze shows aiohttp==3.9.1, anyio==4.2.0, uvloop==0.19.0.""",
+    """Refactor this dataclass so that `updated_at` defaults to now:
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+@dataclass
+class Ticket:
+    ticket_id: int
+    title: str
+    priority: int = 3
+    tags: list[str] = field(default_factory=list)
+    updated_at: datetime | None = None""",
+    """pytest output:
+
+============================= test session starts ==============================
+platform linux -- Python 3.11.6, pytest-8.0.2, pluggy-1.4.0
+collected 148 items
+
+tests/test_parser.py ........F.......                                     [ 10%]
+tests/test_cache.py ....................                                  [ 24%]
+
+=================================== FAILURES ===================================
+____________________________ test_parse_duration _______________________________
+    def test_parse_duration():
+>       assert parse_duration("1h30m") == 5400
+E       AssertionError: assert 5300 == 5400
+tests/test_parser.py:57: AssertionError
+========================= 1 failed, 147 passed in 3.42s ========================""",
+    """How do I make this regex also accept an optional port?
+
+import re
+HOST = re.compile(r"^(?P<host>[a-z0-9.-]+)(?::(?P<port>\\d{2,5}))?$")
+for candidate in ["localhost", "localhost:8080", "db-01:5432"]:
+    m = HOST.match(candidate)
+    print(candidate, m and m.groupdict())""",
+    """FastAPI dependency question:
+
+from fastapi import Depends, FastAPI, HTTPException
+from sqlalchemy.orm import Session
+
+api = FastAPI()
+
+def get_db():
+    db = SessionLocal()
+    try:
+        yield db
+    finally:
+        db.close()
+
+@api.get("/orders/{order_id}")
+def read_order(order_id: int, db: Session = Depends(get_db)):
+    order = db.get(Order, order_id)
+    if order is None:
+        raise HTTPException(status_code=404, detail="Order not found")
+    return order""",
+    """Why is this recursion slow for n = 35?
+
+def fib(n: int) -> int:
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+%timeit fib(25)
+23.4 ms ± 312 µs per loop (mean ± std. dev. of 7 runs, 10 loops each)""",
+    """mypy complains:
+
+src/pipeline/stages.py:112: error: Argument 1 to "run_stage" has incompatible type "Optional[Stage]"; expected "Stage"  [arg-type]
+src/pipeline/stages.py:140: error: Item "None" of "Optional[Config]" has no attribute "retries"  [union-attr]
+Found 2 errors in 1 file (checked 37 source files)""",
+    # -------------------------------------------------------------------------- JavaScript
+    """This React effect runs twice in development, why?
+
+import { useEffect, useState } from "react";
+
+export function Orders({ customerId }) {
+  const [orders, setOrders] = useState([]);
+  useEffect(() => {
+    fetch(`/api/customers/${customerId}/orders`)
+      .then((res) => res.json())
+      .then((data) => setOrders(data.items));
+  }, [customerId]);
+  return <OrderTable rows={orders} />;
+}""",
+    """Node keeps crashing:
+
+node:internal/process/promises:288
+            triggerUncaughtException(err, true /* fromPromise */);
+            ^
+
+Error: connect ECONNREFUSED /var/run/postgresql/.s.PGSQL.5432
+    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1555:16) {
+  errno: -111,
+  code: 'ECONNREFUSED',
+  syscall: 'connect',
+  port: 5432
+}
+
+Node.js v20.11.0""",
+    """const items = cart.items.filter((i) => i.qty > 0);
+const total = items.reduce((sum, i) => sum + i.price * i.qty, 0);
+const red = items.red ?? "none";
+console.log(`total=${total.toFixed(2)}`);
+
+Why is `items.red` undefined? I expected the color filter from the previous step.""",
+    """Express middleware order question:
+
+const express = require("express");
+const app = express();
+app.use(express.json({ limit: "1mb" }));
+app.use("/api", rateLimit({ windowMs: 15 * 60 * 1000, max: 100 }));
+app.get("/health", (req, res) => res.send("ok"));
+app.listen(3000, () => console.log("listening on 3000"));
+
+Requests to /health get 429 after a while.""",
+    """TypeScript generic constraint:
+
+interface Repository<T extends { id: string }> {
+  findById(id: string): Promise<T | undefined>;
+  save(entity: T): Promise<void>;
+}
+
+class MemoryRepo<T extends { id: string }> implements Repository<T> {
+  private rows = new Map<string, T>();
+  async findById(id: string) { return this.rows.get(id); }
+  async save(entity: T) { this.rows.set(entity.id, entity); }
+}
+
+error TS2416: Property 'findById' in type 'MemoryRepo<T>' is not assignable to the same property in base type.""",
+    """package.json scripts:
+
+{
+  "name": "dashboard",
+  "version": "2.4.0",
+  "scripts": {
+    "dev": "vite --port 5173",
+    "build": "tsc -b && vite build",
+    "test": "vitest run --coverage"
+  },
+  "dependencies": { "react": "^18.2.0", "zod": "^3.22.4" }
+}
+
+npm run build fails with TS6305. What does that mean?""",
+    # ----------------------------------------------------------------------------------- Go
+    """Go: why does this goroutine leak?
+
+func worker(ctx context.Context, jobs <-chan Job, results chan<- Result) {
+	for j := range jobs {
+		select {
+		case results <- process(j):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+defer cancel()""",
+    """panic: runtime error: invalid memory address or nil pointer dereference
+[signal SIGSEGV: segmentation violation code=0x1 addr=0x18 pc=0x4a3f2c]
+
+goroutine 17 [running]:
+main.(*Server).handleUpload(0x0, {0x7f1c40, 0xc0001a2000}, 0xc0001b4100)
+	/build/cmd/server/upload.go:74 +0x2c
+net/http.HandlerFunc.ServeHTTP(0xc0000a6040?, {0x7f1c40?, 0xc0001a2000?}, 0xc0001b4100?)
+	/usr/local/go/src/net/http/server.go:2136 +0x29""",
+    """go.mod:
+
+module example/inventory
+
+go 1.22
+
+require (
+	github.com/jackc/pgx/v5 v5.5.1
+	golang.org/x/sync v0.6.0
+)
+
+go build says "missing go.sum entry for module providing package". go mod tidy fixes it locally but not in CI.""",
+    # --------------------------------------------------------------------------------- Rust
+    """Rust borrow checker:
+
+fn longest<'a>(items: &'a [String]) -> Option<&'a String> {
+    items.iter().max_by_key(|s| s.len())
+}
+
+fn main() {
+    let names = vec![String::from("alpha"), String::from("gamma")];
+    let l = longest(&names);
+    drop(names);
+    println!("{:?}", l);
+}
+
+error[E0505]: cannot move out of `names` because it is borrowed""",
+    """Cargo.toml:
+
+[package]
+name = "ingest"
+version = "0.3.1"
+edition = "2021"
+
+[dependencies]
+tokio = { version = "1.35", features = ["full"] }
+serde = { version = "1.0", features = ["derive"] }
+
+cargo build --release takes 4m 12s on CI. Any tips? main.rs and lib.rs are small.""",
+    # ---------------------------------------------------------------------------------- SQL
+    """Query is slow:
+
+SELECT o.order_id, o.created_at, SUM(li.qty * li.unit_price) AS total
+FROM orders o
+JOIN line_items li ON li.order_id = o.order_id
+WHERE o.created_at >= NOW() - INTERVAL '30 days'
+GROUP BY o.order_id, o.created_at
+ORDER BY total DESC
+LIMIT 50;
+
+EXPLAIN ANALYZE shows a Seq Scan on line_items (cost=0.00..18334.00 rows=1000000). Which index?""",
+    """Postgres migration:
+
+ALTER TABLE products ADD COLUMN warehouse_id bigint;
+CREATE INDEX CONCURRENTLY idx_products_warehouse_id ON products (warehouse_id);
+UPDATE products SET warehouse_id = 1 WHERE warehouse_id IS NULL;
+ALTER TABLE products ALTER COLUMN warehouse_id SET NOT NULL;
+
+The UPDATE locked the table for 6 minutes. How to batch it?""",
+    """ERROR:  duplicate key value violates unique constraint "inventory_pkey"
+DETAIL:  Key (product_id, location_id)=(1042, 7) already exists.
+CONTEXT:  SQL statement "INSERT INTO inventory (product_id, location_id, qty) VALUES ($1, $2, $3)"
+
+I want an upsert instead. Postgres 15.""",
+    """MySQL says:
+
+mysql> SELECT COUNT(*) FROM events WHERE event_type = 'login' AND ts BETWEEN '2023-01-01' AND '2023-12-31';
++----------+
+| COUNT(*) |
++----------+
+|  4821933 |
++----------+
+1 row in set (12.84 sec)
+
+Partition by month or add a composite index on (event_type, ts)?""",
+    """Window function help:
+
+SELECT region_code,
+       sku,
+       revenue,
+       RANK() OVER (PARTITION BY region_code ORDER BY revenue DESC) AS rnk
+FROM monthly_sales
+WHERE month = DATE_TRUNC('month', CURRENT_DATE)
+QUALIFY rnk <= 3;
+
+Snowflake accepts QUALIFY but Postgres does not. Rewrite for Postgres?""",
+    # ---------------------------------------------------------------------------- Kubernetes
+    """kubectl get pods -n payments
+NAME                              READY   STATUS             RESTARTS        AGE
+api-7d9f8b6c5d-2xkqp              1/1     Running            0               5d
+api-7d9f8b6c5d-9wvtz              0/1     CrashLoopBackOff   37 (2m ago)     3h
+worker-5f6d7c8b9-lm4np            1/1     Running            2 (12h ago)     12h
+migrate-28412345-7qz9x            0/1     ImagePullBackOff   0               14m
+
+Why is the api pod in CrashLoopBackOff?""",
+    """kubectl describe pod api-7d9f8b6c5d-9wvtz:
+
+    Limits:
+      cpu:     500m
+      memory:  512Mi
+    Requests:
+      cpu:        250m
+      memory:     256Mi
+    Last State:     Terminated
+      Reason:       OOMKilled
+      Exit Code:    137
+Events:
+  Type     Reason     Age                  From     Message
+  ----     ------     ----                 ----     -------
+  Warning  BackOff    2m (x37 over 3h)     kubelet  Back-off restarting failed container""",
+    """deployment.yaml:
+
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: checkout
+  labels:
+    app: checkout
+spec:
+  replicas: 3
+  template:
+    spec:
+      containers:
+        - name: checkout
+          image: registry.local/checkout:1.8.2
+          resources:
+            limits: { cpu: "1", memory: 1Gi }
+          readinessProbe:
+            httpGet: { path: /ready, port: 8080 }
+            periodSeconds: 10
+            timeoutSeconds: 2""",
+    """kubectl top nodes
+NAME            CPU(cores)   CPU%   MEMORY(bytes)   MEMORY%
+node-pool-a-1   1840m        46%    11Gi            72%
+node-pool-a-2   920m         23%    6534Mi          42%
+node-pool-b-1   3650m        91%    14Gi            93%
+
+node-pool-b-1 is almost full. Should I add a PodDisruptionBudget before draining it?""",
+    """Helm upgrade fails:
+
+Error: UPGRADE FAILED: cannot patch "checkout" with kind Deployment: Deployment.apps "checkout" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"checkout", "tier":"web"}}: field is immutable
+
+helm version: v3.14.0. Chart version 0.9.3 -> 0.10.0.""",
+    """kubectl get events --sort-by=.lastTimestamp
+LAST SEEN   TYPE      REASON             OBJECT                        MESSAGE
+47s         Normal    Scheduled          pod/batch-job-8xk2p           Successfully assigned jobs/batch-job-8xk2p to node-pool-a-2
+45s         Normal    Pulling            pod/batch-job-8xk2p           Pulling image "busybox:1.36"
+12s         Warning   FailedScheduling   pod/batch-job-9plm3           0/3 nodes are available: 3 Insufficient memory.
+5m          Normal    ScalingReplicaSet  deployment/api                Scaled up replica set api-7d9f8b6c5d to 4""",
+    # ---------------------------------------------------------------------------------- logs
+    """Our service logs this every few minutes:
+
+2024-03-12T14:22:01.532Z INFO  [http] GET /api/v2/orders 200 in 84ms
+2024-03-12T14:22:01.910Z WARN  [pool] connection pool exhausted, waiting 250ms
+2024-03-12T14:22:02.163Z ERROR [http] POST /api/v2/orders 503 in 30012ms: upstream timeout after 30s
+2024-03-12T14:22:05.004Z INFO  [pool] pool size 20, idle 0, waiting 14
+
+Is 20 connections too few?""",
+    """nginx error.log:
+
+2024/05/02 09:14:33 [error] 1234#1234: *5678 upstream timed out (110: Connection timed out) while reading response header from upstream, request: "GET /reports/export HTTP/1.1", host: "reports.internal"
+2024/05/02 09:14:35 [warn] 1234#1234: *5690 an upstream response is buffered to a temporary file
+
+proxy_read_timeout is 60s. Raise it or stream the export?""",
+    """journalctl -u backup.service --since today
+May 02 03:00:01 host systemd[1]: Starting Nightly backup...
+May 02 03:00:02 host backup.sh[8812]: dumping database (pg_dump -Fc)
+May 02 03:41:17 host backup.sh[8812]: upload finished: 18.2 GiB in 41m15s
+May 02 03:41:17 host systemd[1]: backup.service: Deactivated successfully.
+May 02 03:41:17 host systemd[1]: Finished Nightly backup.
+
+How do I alert if it takes longer than 1h?""",
+    """Java stack trace:
+
+Exception in thread "main" java.lang.NullPointerException: Cannot invoke "com.shop.model.Cart.getItems()" because "cart" is null
+	at com.shop.service.CheckoutService.total(CheckoutService.java:58)
+	at com.shop.service.CheckoutService.checkout(CheckoutService.java:31)
+	at com.shop.Main.main(Main.java:12)
+
+CheckoutService.total is called right after loadCart(sessionId).""",
+    """Spring Boot startup log:
+
+  .   ____          _            __ _ _
+ /\\\\ / ___'_ __ _ _(_)_ __  __ _ \\ \\ \\ \\
+( ( )\\___ | '_ | '_| | '_ \\/ _` | \\ \\ \\ \\
+ :: Spring Boot ::                (v3.2.2)
+
+INFO 1 --- [main] o.s.b.w.embedded.tomcat.TomcatWebServer  : Tomcat initialized with port 8080 (http)
+WARN 1 --- [main] o.h.e.j.e.i.JdbcEnvironmentInitiator     : HHH000342: Could not obtain connection to query metadata
+INFO 1 --- [main] com.shop.Application                    : Started Application in 7.412 seconds (process running for 8.1)""",
+    """Redis slowlog:
+
+cache:6379> SLOWLOG GET 2
+1) 1) (integer) 14
+   2) (integer) 1709650921
+   3) (integer) 48211
+   4) 1) "KEYS"
+      2) "session:*"
+2) 1) (integer) 13
+   2) (integer) 1709650902
+   3) (integer) 12007
+   4) 1) "HGETALL"
+      2) "cart:items"
+
+KEYS takes 48ms. What should I use instead?""",
+    # --------------------------------------------------------------------- Docker and CI
+    """Dockerfile:
+
+FROM python:3.12-slim AS build
+WORKDIR /src
+COPY pyproject.toml poetry.lock ./
+RUN pip install --no-cache-dir poetry==1.7.1 && poetry export -o requirements.txt
+COPY . .
+RUN pip wheel -r requirements.txt -w /wheels
+
+FROM python:3.12-slim
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*
+CMD ["gunicorn", "app.main:app", "-w", "4", "-k", "uvicorn.workers.UvicornWorker"]
+
+The image is 1.2GB. How do I shrink it?""",
+    """docker compose up fails:
+
+[+] Running 2/3
+ ✔ Network shop_default  Created                                   0.1s
+ ✔ Container shop-db-1   Started                                   0.6s
+ ✘ Container shop-api-1  Error                                     10.3s
+dependency failed to start: container shop-db-1 is unhealthy
+
+healthcheck: test: ["CMD", "pg_isready", "-U", "postgres"], interval: 5s, retries: 5""",
+    """GitHub Actions workflow:
+
+name: ci
+on:
+  push:
+    branches: [main]
+  pull_request:
+jobs:
+  test:
+    runs-on: ubuntu-22.04
+    timeout-minutes: 20
+    strategy:
+      matrix:
+        python: ["3.10", "3.11", "3.12"]
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: ${{ matrix.python }}
+      - run: pip install -e .[test] && pytest -q
+
+The 3.10 job fails with "match statement requires Python 3.10+"?""",
+    """.gitlab-ci.yml:
+
+stages: [build, test, deploy]
+
+build:
+  stage: build
+  image: docker:24.0
+  script:
+    - docker build -t $CI_REGISTRY_IMAGE:$CI_COMMIT_SHORT_SHA .
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+
+deploy:
+  stage: deploy
+  when: manual
+  script: ./scripts/deploy.sh production
+
+deploy.sh exits 126 in the runner.""",
+    """Makefile:
+
+.PHONY: test lint build
+PY ?= python3.12
+
+test:
+	$(PY) -m pytest -q -x --timeout=60
+
+lint:
+	ruff check . && mypy src
+
+build: lint test
+	$(PY) -m build --wheel
+
+make: *** No rule to make target 'dist/app-1.4.0-py3-none-any.whl'.  Stop.""",
+    # ------------------------------------------------------------------ shell and configs
+    """$ df -h /var/lib/docker
+Filesystem      Size  Used Avail Use% Mounted on
+/dev/nvme0n1p1  100G   97G  3.0G  98% /
+$ docker system df
+TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE
+Images          143       12        61.3GB    55.8GB (91%)
+Build Cache     412       0         22.4GB    22.4GB
+
+Is `docker system prune -a` safe on a build agent?""",
+    """bash script:
+
+#!/usr/bin/env bash
+set -euo pipefail
+for f in logs/*.log; do
+  gzip -9 "$f"
+done
+find logs -name '*.gz' -mtime +14 -delete
+echo "rotated $(ls logs/*.gz | wc -l) files"
+
+With `set -u` it fails when logs/ is empty. Fix?""",
+    """$ git rebase -i HEAD~3
+error: could not apply 4f2a9c1... Add retry to upload client
+hint: Resolve all conflicts manually, mark them as resolved with
+hint: "git add/rm <conflicted_files>", then run "git rebase --continue".
+CONFLICT (content): Merge conflict in src/upload/client.py
+
+How do I keep my version of client.py for the whole rebase?""",
+    """nginx.conf:
+
+upstream api {
+    server api-1:8000 max_fails=3 fail_timeout=30s;
+    server api-2:8000 max_fails=3 fail_timeout=30s;
+    keepalive 32;
+}
+server {
+    listen 443 ssl http2;
+    client_max_body_size 25m;
+    location /api/ {
+        proxy_pass http://api;
+        proxy_read_timeout 120s;
+    }
+}
+
+Uploads over 25m get 413, as expected, but some under 10m too.""",
+    """config.toml:
+
+[server]
+port = 8443
+read_timeout = "15s"
+write_timeout = "15s"
+idle_timeout = "2m"
+
+[cache]
+ttl = "10m"
+max_entries = 50_000
+
+[retry]
+attempts = 5
+backoff = "250ms"
+max_backoff = "8s"
+
+Is an exponential backoff from 250ms to 8s with 5 attempts enough for a flaky upstream?""",
+    """crontab -l
+*/15 * * * * /opt/jobs/sync_inventory.sh >> /var/log/sync.log 2>&1
+0 3 * * 1-5 /opt/jobs/report.py --since yesterday
+30 2 1 * * /opt/jobs/archive.sh
+
+The report job runs at 03:00 server time but the server is on UTC. How do I run it at 03:00 Europe time?""",
+    """systemd unit:
+
+[Unit]
+Description=Queue consumer
+After=network-online.target
+
+[Service]
+ExecStart=/opt/consumer/bin/consumer --prefetch 50
+Restart=on-failure
+RestartSec=5s
+TimeoutStopSec=30
+MemoryMax=768M
+
+[Install]
+WantedBy=multi-user.target
+
+It restarts every 5 seconds in a loop. How do I add a start limit?""",
+    """terraform plan output:
+
+  # aws_s3_bucket_lifecycle_configuration.logs will be updated in-place
+  ~ resource "aws_s3_bucket_lifecycle_configuration" "logs" {
+      ~ rule {
+          ~ expiration {
+              ~ days = 30 -> 90
+            }
+            id     = "expire-logs"
+            status = "Enabled"
+        }
+    }
+
+Plan: 0 to add, 1 to change, 0 to destroy.""",
+    """nginx ingress annotations:
+
+metadata:
+  annotations:
+    nginx.ingress.kubernetes.io/proxy-body-size: "50m"
+    nginx.ingress.kubernetes.io/proxy-read-timeout: "300"
+    nginx.ingress.kubernetes.io/rewrite-target: /$2
+spec:
+  rules:
+    - http:
+        paths:
+          - path: /api(/|$)(.*)
+            pathType: ImplementationSpecific""",
+    # ------------------------------------------------------------------ math and regexes
+    """Check my derivation: for f(x) = 3x^2 + 2x - 5, f'(x) = 6x + 2, so f'(x) = 0 at x = -1/3.
+Then f(-1/3) = 3(1/9) - 2/3 - 5 = 1/3 - 2/3 - 5 = -16/3. Is the minimum -16/3?""",
+    """Big-O question: the loop does n/2 iterations, each with a binary search over a sorted array of size n,
+so T(n) = (n/2) * log2(n) = O(n log n). With n = 10^6 that is about 10^7 comparisons, around 20ms.
+Is my estimate right?""",
+    """Compound interest: A = P(1 + r/n)^(nt). With P = 1000, r = 0.05, n = 12 and t = 10,
+A = 1000 * (1 + 0.05/12)^120 ≈ 1647.01. Why does my spreadsheet give 1628.89?""",
+    """What does this regex match?
+
+^(?=.*\\d)(?=.*[a-z])(?=.*[A-Z])[A-Za-z\\d@$!%*?&]{12,64}$
+
+And why does `\\b\\d{1,2}:\\d{2}(?::\\d{2})?\\b` also match inside 123:45:67?""",
+    """Probability: two dice are rolled 3 times. P(at least one double six) = 1 - (35/36)^3 ≈ 0.0810.
+Simulating 1e6 trials I get 0.0807 ± 0.0003. Is that within the expected error?""",
+    # --------------------------------------------------------------------- misc technical
+    """C++ linker error:
+
+/usr/bin/ld: CMakeFiles/app.dir/src/main.cpp.o: in function `main':
+main.cpp:(.text+0x2f): undefined reference to `Parser::parse(std::string const&)'
+collect2: error: ld returned 1 exit status
+make[2]: *** [CMakeLists.txt:14: app] Error 1
+
+Parser is in src/parser.cpp. CMakeLists.txt has add_executable(app src/main.cpp).""",
+    """Ruby on Rails migration fails:
+
+== 20240312141500 AddIndexToOrders: migrating ===============================
+-- add_index(:orders, [:status, :created_at], {:algorithm=>:concurrently})
+rails aborted!
+StandardError: An error has occurred, this and all later migrations canceled:
+PG::ActiveSqlTransaction: ERROR:  CREATE INDEX CONCURRENTLY cannot run inside a transaction block""",
+    """Kotlin coroutine:
+
+suspend fun fetchAll(ids: List<Long>): List<Item> = coroutineScope {
+    ids.chunked(50).map { chunk ->
+        async(Dispatchers.IO) { api.fetchItems(chunk) }
+    }.awaitAll().flatten()
+}
+
+With 10k ids this opens 200 requests at once. How to cap it at 8 in flight?""",
+    """PromQL:
+
+histogram_quantile(0.99, sum by (le, route) (rate(http_request_duration_seconds_bucket{job="api"}[5m])))
+
+shows p99 = 2.4s for /export but the client sees 30s timeouts. Is rate over 5m hiding the spikes?
+Scrape interval is 15s, retention 15d.""",
+    """Prometheus alert rule:
+
+groups:
+  - name: api
+    rules:
+      - alert: HighErrorRate
+        expr: sum(rate(http_requests_total{status=~"5.."}[10m])) / sum(rate(http_requests_total[10m])) > 0.05
+        for: 10m
+        labels:
+          severity: page
+        annotations:
+          summary: "API error rate above 5% for 10 minutes\"""",
+    """Elasticsearch query returns nothing:
+
+GET /products/_search
+{
+  "query": {
+    "bool": {
+      "must": [{ "match": { "title": "wireless keyboard" } }],
+      "filter": [{ "range": { "price": { "gte": 20, "lte": 80 } } }]
+    }
+  },
+  "size": 25
+}
+
+The index mapping has price as a keyword field.""",
+    """Vim question: in my .vimrc I have
+
+set tabstop=4 shiftwidth=4 expandtab
+autocmd FileType go setlocal noexpandtab
+nnoremap <leader>f :Rg<CR>
+
+but Makefile lines still get spaces. Which filetype does a Makefile get?""",
+    """Ansible task:
+
+- name: Install packages
+  ansible.builtin.apt:
+    name: "{{ item }}"
+    state: present
+    update_cache: true
+    cache_valid_time: 3600
+  loop:
+    - nginx
+    - postgresql-15
+    - redis-server
+
+Deprecation warning: Invoking "apt" only once while using a loop via squash_actions is deprecated.""",
+    """OpenAPI snippet:
+
+paths:
+  /v1/invoices/{invoiceId}:
+    get:
+      operationId: getInvoice
+      parameters:
+        - in: path
+          name: invoiceId
+          required: true
+          schema: { type: string, format: uuid }
+      responses:
+        "200": { description: OK }
+        "404": { description: Not found }
+
+Code generation names the method GetInvoiceById; can I keep getInvoice?""",
+    """GraphQL resolver:
+
+const resolvers = {
+  Query: {
+    product: (_, { id }, { dataSources }) => dataSources.catalog.getProduct(id),
+  },
+  Product: {
+    reviews: (parent, { first = 10 }, ctx) => ctx.loaders.reviews.load({ productId: parent.id, first }),
+  },
+};
+
+N+1 queries even with the DataLoader. What am I missing?""",
+    """Benchmark results:
+
+BenchmarkEncode/small-8         	 2847103	       421.3 ns/op	     128 B/op	       2 allocs/op
+BenchmarkEncode/large-8         	   12894	     93012 ns/op	   65536 B/op	       4 allocs/op
+BenchmarkDecode/small-8         	 1893442	       633.9 ns/op	     256 B/op	       5 allocs/op
+PASS
+ok  	example/codec	6.218s
+
+Why does decode allocate 5 times for a small payload?""",
+]
