@@ -10,11 +10,11 @@ from presidio_analyzer import EntityRecognizer
 
 from proxy.recognizers.addresses import StreetAddressRecognizer
 from proxy.recognizers.cards import CardNumberRecognizer
-from proxy.recognizers.dates import DateRecognizer
+from proxy.recognizers.dates import CodeAwareDateRecognizer
 from proxy.recognizers.names import NerRecognizer, PersonRecognizer
 from proxy.recognizers.phones import PhoneNumberRecognizer
 from proxy.recognizers.secrets import SecretRecognizer
-from proxy.recognizers.urls import UrlRecognizer
+from proxy.recognizers.urls import CodeAwareUrlRecognizer
 
 
 def consentry_recognizers(phone_regions: Sequence[str] | None = None) -> list[EntityRecognizer]:
@@ -25,8 +25,8 @@ def consentry_recognizers(phone_regions: Sequence[str] | None = None) -> list[En
         NerRecognizer(),
         StreetAddressRecognizer(),
         SecretRecognizer(),
-        UrlRecognizer(),
-        DateRecognizer(),
+        CodeAwareUrlRecognizer(),
+        CodeAwareDateRecognizer(),
     ]
 
 
@@ -36,7 +36,7 @@ REPLACED_DEFAULTS: frozenset[str] = frozenset(
         "PhoneRecognizer",  # phones.PhoneNumberRecognizer: more regions and formats, same validity floor
         "CreditCardRecognizer",  # cards.CardNumberRecognizer: every issuer prefix and length, Luhn
         "SpacyRecognizer",  # names.NerRecognizer (no product names) + names.PersonRecognizer (PERSON)
-        "UrlRecognizer",  # urls.UrlRecognizer: whole tokens, real TLDs, not identifiers of code
-        "DateRecognizer",  # dates.DateRecognizer: the same patterns, not timestamps in code and logs
+        "UrlRecognizer",  # urls.CodeAwareUrlRecognizer: whole tokens, real TLDs, not identifiers of code
+        "DateRecognizer",  # dates.CodeAwareDateRecognizer: the same patterns, not timestamps in code and logs
     }
 )

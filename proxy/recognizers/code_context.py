@@ -110,6 +110,7 @@ _CODE_KEYWORD = re.compile(
 # A prompt character, a traceback frame, a stack-trace frame.
 _SHELL_OR_TRACE = re.compile(
     r"^\s*(?:\$ |>>> |[\w.:-]+[>#] |at [\w$.<>]+[(:]|File \"|Traceback \(|Caused by: )"
+    r"|.*\((?:integer|nil|error)\) "  # redis-cli replies
 )
 _LOG_LEVEL = re.compile(
     r"\b(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|FATAL|CRITICAL)\b|\[(?:error|warn|info|debug|notice|crit)\]"

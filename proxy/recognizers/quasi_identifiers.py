@@ -8,13 +8,14 @@ technical text: durations ("250ms", "every 10 seconds", a pod age "5d"), version
 one, so `keep_ner_span` drops
 
 - for every type: spans that are code tokens (`code_context.inside_identifier`);
-- DATE_TIME: durations and frequencies, versions, times of day, bare numbers other than a year,
-  machine timestamps (a date with a time to the second: no one's birth date is written that way);
+- DATE_TIME: durations and frequencies, versions, times of day, periods ("month"), machine
+  timestamps (a date with a time to the second: no one's birth date is written that way);
 - LOCATION/NRP: technical acronyms spaCy reads as places ("CI", "GB");
 - in code (`code_context.in_code`) a quasi-identifier needs evidence: a date needs a birth-date
   word before it on its line ("dob", "born", "birthday"), a place a quoted string or a
   preposition ("in", "from", "near") before it. A date of birth in a fixture, a city in a string
-  literal stay masked; a timestamp in a log line does not.
+  literal stay masked; a timestamp in a log line does not. Bare numbers in prose stay as spaCy
+  tags them: digit groups there are as often a phone number or a postcode ("89 97 11").
 """
 
 from __future__ import annotations
@@ -54,8 +55,6 @@ _TIME_OF_DAY = re.compile(
     rf"(?:[Aa]t\s+|[Aa]round\s+|[Aa]bout\s+)?(?:\d{{1,2}}(?::\d{{2}}){{1,2}}(?:[.,]\d+)?\s*(?:{_AM_PM})?"
     rf"|\d{{1,2}}\s*{_AM_PM}|noon|midnight)(?:\s+(?:[A-Z]{{2,5}}|[A-Z][a-z]+|server|local|time|o'clock))*"
 )
-_NUMBER = re.compile(r"[+-]?[\d\s,']+(?:\.\d+)?")
-_YEAR = re.compile(r"\s*(?:19|20)\d{2}\s*")
 # A calendar date with a time to the second: "2024-03-12T14:22:01Z", "2024/05/02 09:14:33".
 _MACHINE_TIMESTAMP = re.compile(r"\d{4}[-/.]\d{2}[-/.]\d{2}[T ]\d{2}:\d{2}:\d{2}")
 _BIRTH_WORDS = re.compile(r"\b(?:dob|d\.o\.b|born|birth|birthday|birthdate|date_of_birth|geb)", re.IGNORECASE)
@@ -94,8 +93,6 @@ def _keep_date_time(text: str, start: int, end: int, span: str) -> bool:
         if shape.fullmatch(span):
             return False
     if _VERSION.fullmatch(span) and not _DOTTED_DATE.fullmatch(span.split()[-1].lstrip("vV")):
-        return False
-    if _NUMBER.fullmatch(span) and not _YEAR.fullmatch(span):
         return False
     if in_code(text, start, end):
         before = line_of(text, start)[: start - (text.rfind("\n", 0, start) + 1)]

@@ -640,19 +640,22 @@ spec:
             pathType: ImplementationSpecific""",
     # ------------------------------------------------------------------ math and regexes
     """Check my derivation: for f(x) = 3x^2 + 2x - 5, f'(x) = 6x + 2, so f'(x) = 0 at x = -1/3.
-Then f(-1/3) = 3(1/9) - 2/3 - 5 = 1/3 - 2/3 - 5 = -16/3. Is the minimum -16/3?""",
+Then f(-1/3) = 3(1/9) - 2/3 - 5 = 1/3 - 2/3 - 5 = -16/3.
+Is the minimum -16/3, and is f''(x) = 6 > 0 enough to show it is a minimum?""",
     """Big-O question: the loop does n/2 iterations, each with a binary search over a sorted array of size n,
 so T(n) = (n/2) * log2(n) = O(n log n). With n = 10^6 that is about 10^7 comparisons, around 20ms.
 Is my estimate right?""",
     """Compound interest: A = P(1 + r/n)^(nt). With P = 1000, r = 0.05, n = 12 and t = 10,
-A = 1000 * (1 + 0.05/12)^120 ≈ 1647.01. Why does my spreadsheet give 1628.89?""",
+A = 1000 * (1 + 0.05/12)^120 ≈ 1647.01.
+Why does my spreadsheet give 1628.89? The formula is =B1*(1+B2)^B3.""",
     """What does this regex match?
 
 ^(?=.*\\d)(?=.*[a-z])(?=.*[A-Z])[A-Za-z\\d@$!%*?&]{12,64}$
 
 And why does `\\b\\d{1,2}:\\d{2}(?::\\d{2})?\\b` also match inside 123:45:67?""",
     """Probability: two dice are rolled 3 times. P(at least one double six) = 1 - (35/36)^3 ≈ 0.0810.
-Simulating 1e6 trials I get 0.0807 ± 0.0003. Is that within the expected error?""",
+Simulating 1e6 trials I get 0.0807 ± 0.0003.
+Is that within the expected error, given sigma = sqrt(p(1-p)/N)?""",
     # --------------------------------------------------------------------- misc technical
     """C++ linker error:
 
