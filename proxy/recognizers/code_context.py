@@ -111,6 +111,9 @@ _CODE_KEYWORD = re.compile(
 _SHELL_OR_TRACE = re.compile(
     r"^\s*(?:\$ |>>> |[\w.:-]+[>#] |at [\w$.<>]+[(:]|File \"|Traceback \(|Caused by: )"
     r"|.*\((?:integer|nil|error)\) "  # redis-cli replies
+    r"|PS [^>\n]*> |(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40} "  # PowerShell, `git log --oneline`
+    r"|(?i:warning|error|note|hint|fatal)(?:\[\w+\])?: "  # compiler and linter diagnostics
+    r"|.*(?:[A-Za-z]:\\[\w.$-]+\\|(?:^|\s)/(?:[\w.-]+/)+[\w.-]+)"  # a Windows or Unix path
 )
 _LOG_LEVEL = re.compile(
     r"\b(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|FATAL|CRITICAL)\b|\[(?:error|warn|info|debug|notice|crit)\]"

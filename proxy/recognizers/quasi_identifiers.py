@@ -28,11 +28,13 @@ _UNITS = (
     r"(?:ns|µs|us|ms|s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|"
     r"d|day|days|w|wk|wks|week|weeks)"
 )
+_AMOUNT = r"\d+(?:[.,]\d+)?(?:\s*(?:-|\u2013|to)\s*\d+(?:[.,]\d+)?)?"  # "5", "2.5", "6-8", "6 to 8"
+_UNIT_AFTER = re.compile(rf"\s*{_UNITS}(?![^\W\d_])")
 # "250ms", "1h30m", "5 minutes", "30 days'", "2m ago", "every 10 seconds", "about 90 seconds".
 _DURATION = re.compile(
     rf"(?:(?:about|around|roughly|approx\.?|~|over|under|within|after|for|every|each|per|the|last|"
     rf"next|another|a|an|few|several|couple|of|some|this|that)\s+)*"
-    rf"(?:(?:\d+(?:[.,]\d+)?|a|an|few|several|couple\s+of|some)\s*{_UNITS}(?![^\W\d_])\s*)+"
+    rf"(?:(?:{_AMOUNT}|a|an|few|several|couple\s+of|some)\s*{_UNITS}(?![^\W\d_])\s*)+"
     rf"(?:ago|later|long)?",
     re.IGNORECASE,
 )
@@ -44,9 +46,18 @@ _VAGUE_DURATION = re.compile(
 _GENERIC_PERIOD = re.compile(
     r"(?:(?:the|a|an|each|every|per|this|that|one|same|whole|entire|full|calendar|fiscal)\s+)*"
     r"(?:(?:day|week|month|quarter|year|hour|minute|second|weekend|weekday|night|morning|afternoon|evening)s?"
-    r"|daily|weekly|monthly|quarterly|yearly|annually|annual|hourly|nightly)",
+    r"|daily|weekly|monthly|quarterly|yearly|annually|annual|hourly|nightly|spring|summer|autumn|fall|winter"
+    r"|(?:(?:on|every|next|last|this)\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)days?)",
     re.IGNORECASE,
 )
+_MONTHS_AND_DAYS = (
+    "jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june july august "
+    "september october november december monday tuesday wednesday thursday friday saturday sunday"
+)
+# "Node 16", "Java 17", "Python 3": a product and its major version, not a date.
+_MAJOR_VERSION = re.compile(r"(?P<word>[A-Z][\w.+#-]*)\s+v?\d{1,3}")
+# A version on the same line makes a date a release date: "## [2.1.0] - 2024-03-12".
+_SEMVER = re.compile(r"\bv?\d+\.\d+\.\d+\b")
 _VERSION = re.compile(r"(?:[A-Za-z][\w.+-]*\s+)?v?\d+(?:\.\d+){1,3}(?:[-+]?[\w.]+)?\+?", re.IGNORECASE)
 # "12.03.1984", "1.2.84": a day, a month and a year, which a version number rarely is.
 _DOTTED_DATE = re.compile(r"(?:0?[1-9]|[12]\d|3[01])\.(?:0?[1-9]|1[0-2])\.(?:\d{2}|\d{4})")
@@ -93,6 +104,13 @@ def _keep_date_time(text: str, start: int, end: int, span: str) -> bool:
         if shape.fullmatch(span):
             return False
     if _VERSION.fullmatch(span) and not _DOTTED_DATE.fullmatch(span.split()[-1].lstrip("vV")):
+        return False
+    major = _MAJOR_VERSION.fullmatch(span)
+    if major and major.group("word").casefold() not in _MONTHS_AND_DAYS.split():
+        return False
+    if span.isdigit() and _UNIT_AFTER.match(text, end):
+        return False  # "in 18342 ms": spaCy took the number without its unit
+    if _SEMVER.search(line_of(text, start)):
         return False
     if in_code(text, start, end):
         before = line_of(text, start)[: start - (text.rfind("\n", 0, start) + 1)]
