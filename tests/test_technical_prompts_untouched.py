@@ -1,26 +1,47 @@
 """PII-free technical prompts (code, traces, logs, cluster output, configs) reach the model as they
-were written: at most two of the dev set's prompts may get any span under the bundled rules."""
+were written: at most two of the dev set's prompts may get any span under the bundled rules.
+
+`LATER_PROMPTS` were written after the filters, to see whether they carry over to new shapes.
+What is still altered there is outside what code-awareness should decide: URLs with a scheme
+(masked on purpose: a URL can carry an identifier), calendar dates in prose ("on January 2nd"),
+and spans of other recognizers (a UUID, an e-mail-shaped `repo.git@v1`, a chat-style person rule).
+Its bound is a regression guard, not a target.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from proxy.detection import scan_texts
-from tests.data.technical_prompts import PROMPTS
+from tests.data.technical_prompts import LATER_PROMPTS, PROMPTS
 
 MAX_ALTERED = 2
+MAX_ALTERED_LATER = 8
+
+
+def altered(prompts: Sequence[str]) -> list[tuple[int, list[tuple[str, str]]]]:
+    out = []
+    for index, (text, spans) in enumerate(zip(prompts, scan_texts(prompts), strict=True)):
+        if spans:
+            # the prompts hold no personal data, so printing what was found is safe
+            out.append((index, [(s.entity_type, text[s.start : s.end]) for s in spans]))
+    for index, found in out:
+        print(f"prompt {index} altered: {found}")
+    return out
 
 
 def test_the_dev_set_is_large_and_varied() -> None:
     assert len(PROMPTS) >= 60
-    assert len(set(PROMPTS)) == len(PROMPTS)
-    assert all(3 <= p.count("\n") + 1 <= 40 for p in PROMPTS)
+    everything = PROMPTS + LATER_PROMPTS
+    assert len(set(everything)) == len(everything)
+    assert all(3 <= p.count("\n") + 1 <= 40 for p in everything)
 
 
 def test_technical_prompts_are_left_alone() -> None:
-    altered = []
-    for index, (text, spans) in enumerate(zip(PROMPTS, scan_texts(PROMPTS), strict=True)):
-        if spans:
-            # the dev set holds no personal data, so printing what was found is safe
-            altered.append((index, [(s.entity_type, text[s.start : s.end]) for s in spans]))
-    for index, found in altered:
-        print(f"prompt {index} altered: {found}")
-    assert len(altered) <= MAX_ALTERED, f"{len(altered)} of {len(PROMPTS)} technical prompts altered"
+    found = altered(PROMPTS)
+    assert len(found) <= MAX_ALTERED, f"{len(found)} of {len(PROMPTS)} technical prompts altered"
+
+
+def test_later_technical_prompts_are_mostly_left_alone() -> None:
+    found = altered(LATER_PROMPTS)
+    assert len(found) <= MAX_ALTERED_LATER, f"{len(found)} of {len(LATER_PROMPTS)} later prompts altered"

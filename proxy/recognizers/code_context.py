@@ -132,6 +132,8 @@ _CONFIG_KEY = re.compile(
 )
 _TABLE_ROW = re.compile(r"\S\s{3,}\S.*\s{3,}\S|^\s*\|.*\|\s*$|\S\t")
 _COLUMN_GAP = re.compile(r" {2,}")
+# A CSV row: three or more commas, none followed by a blank as in prose.
+_CSV_ROW = re.compile(r"^[^,\s][^,\n]*(?:,(?! )[^,\n]*){3,}$")
 # A command-line option: "--since", "--loglevel=INFO".
 _CLI_OPTION = re.compile(r"(?:^|\s)--[a-z][\w-]+")
 
@@ -155,6 +157,7 @@ def code_line(line: str) -> bool:
         or _CONFIG_KEY.match(line)
         or _TABLE_ROW.search(line)
         or _CLI_OPTION.search(line)
+        or _CSV_ROW.match(line)
         or _columns(line)
     )
 

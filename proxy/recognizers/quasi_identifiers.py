@@ -8,9 +8,11 @@ technical text: durations ("250ms", "every 10 seconds", a pod age "5d"), version
 one, so `keep_ner_span` drops
 
 - for every type: spans that are code tokens (`code_context.inside_identifier`);
-- DATE_TIME: durations and frequencies, versions, times of day, periods ("month"), machine
+- DATE_TIME: durations and frequencies, versions ("Node 16", a date next to "2.1.0" on a
+  changelog line), times of day, periods ("month", "March", "Saturday", "spring"), machine
   timestamps (a date with a time to the second: no one's birth date is written that way);
-- LOCATION/NRP: technical acronyms spaCy reads as places ("CI", "GB");
+- LOCATION/NRP: technical acronyms spaCy reads as places ("CI", "GB"), time zones
+  ("Europe/Berlin", "Central European Time");
 - in code (`code_context.in_code`) a quasi-identifier needs evidence: a date needs a birth-date
   word before it on its line ("dob", "born", "birthday"), a place a quoted string or a
   preposition ("in", "from", "near") before it. A date of birth in a fixture, a city in a string
@@ -47,7 +49,9 @@ _GENERIC_PERIOD = re.compile(
     r"(?:(?:the|a|an|each|every|per|this|that|one|same|whole|entire|full|calendar|fiscal)\s+)*"
     r"(?:(?:day|week|month|quarter|year|hour|minute|second|weekend|weekday|night|morning|afternoon|evening)s?"
     r"|daily|weekly|monthly|quarterly|yearly|annually|annual|hourly|nightly|spring|summer|autumn|fall|winter"
-    r"|(?:(?:on|every|next|last|this)\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)days?)",
+    r"|(?:(?:on|every|next|last|this)\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)days?"
+    r"|(?:(?:in|of|during|early|late|mid|this|next|last|every)[\s-]+)*"
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|december))",
     re.IGNORECASE,
 )
 _MONTHS_AND_DAYS = (
@@ -82,6 +86,11 @@ TECH_ACRONYMS = frozenset(
     """
     )
 )
+# IANA time-zone names ("Europe/Berlin") and zone names ("Central European Time"): a clock setting.
+_TIME_ZONE = re.compile(
+    r"(?:Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc)/[\w/+-]+"
+)
+_ZONE_NAME = re.compile(r".*\b(?:Standard|Daylight|Summer)?\s*Time$")
 _IN_QUOTES = re.compile(r"""(["'])[^"'\n]*$""")
 
 
@@ -110,7 +119,8 @@ def _keep_date_time(text: str, start: int, end: int, span: str) -> bool:
         return False
     if span.isdigit() and _UNIT_AFTER.match(text, end):
         return False  # "in 18342 ms": spaCy took the number without its unit
-    if _SEMVER.search(line_of(text, start)):
+    versions = _SEMVER.finditer(line_of(text, start))
+    if any(not _DOTTED_DATE.fullmatch(v.group().lstrip("vV")) for v in versions):
         return False
     if in_code(text, start, end):
         before = line_of(text, start)[: start - (text.rfind("\n", 0, start) + 1)]
@@ -119,7 +129,10 @@ def _keep_date_time(text: str, start: int, end: int, span: str) -> bool:
 
 
 def _keep_place(text: str, start: int, end: int, span: str) -> bool:
-    if span.casefold() in TECH_ACRONYMS:
+    if span.casefold() in TECH_ACRONYMS or _ZONE_NAME.fullmatch(span):
+        return False
+    zone_start = max(0, text.rfind("\n", 0, start) + 1, start - 12)
+    if any(m.start() <= start and end <= m.end() for m in _TIME_ZONE.finditer(text, zone_start, end + 40)):
         return False
     if in_code(text, start, end):
         line_start = text.rfind("\n", 0, start) + 1

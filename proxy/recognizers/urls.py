@@ -13,8 +13,10 @@ TLD from a long list and cuts inside words, so in code it masks `app.ro` of `app
   as code: no member access or call around it (`a.b.c(`, `.x`, `x[`), no camel case or capitals
   inside, not a file name (`main.rs`, `deploy.sh`), not a member name whose name happens to be a
   TLD (`user.id`, `items.red`, `obj.style`: such TLDs need a path after the host), not a receiver
-  like `self.` or `this.`, not a YAML key (`nginx.ingress.kubernetes.io/proxy-body-size:`) and not
-  a Go import or module path (`require golang.org/x/sync v0.6.0`).
+  like `self.` or `this.`, not a YAML key (`nginx.ingress.kubernetes.io/proxy-body-size:`), not
+  a Go import or module path (`require golang.org/x/sync v0.6.0`) and not a container image or
+  module reference with its tag (`docker pull ghcr.io/org/api:1.4.2`, `image: quay.io/x/app:2`).
+  Such references name a public package; a URL with a scheme is masked even there.
 
 Sources: RFC 3986 (URI syntax), RFC 1123 (host names), the Public Suffix List as bundled in
 `tldextract`.
@@ -37,7 +39,7 @@ _SCHEMES = (
     r"mongodb(?:\+srv)?|postgres(?:ql)?|mysql|jdbc:\w+)"
 )
 _URL_CHARS = r"[^\s<>\"'`{}|\\^]"
-_SCHEME_URL = re.compile(rf"(?<![\w+.-]){_SCHEMES}://{_URL_CHARS}+", re.IGNORECASE)
+_SCHEME_URL = re.compile(rf"(?<![\w.-])(?:[a-z]+\+)?{_SCHEMES}://{_URL_CHARS}+", re.IGNORECASE)
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_URL = re.compile(
     rf"(?<![\w.@/\\$:#%&=?~+-])(?P<host>(?:{_LABEL}\.)+(?P<tld>[A-Za-z]{{2,63}}))(?![\w-])"
@@ -79,6 +81,13 @@ _IMPORT_LINE = re.compile(
     r"(?P<path>[^\s\"]+)(?P=q)(?:\s+v\d\S*)?\s*(?:=>.*)?(?://.*)?$"
 )
 _VERSION_AFTER = re.compile(r"^\s+v\d+\.\d+")
+# Commands and keys that take a package or container image reference, not a link.
+_PACKAGE_COMMAND = re.compile(
+    r"(?:\bgo\s+(?:get|install|run)\b|\b(?:docker|podman|nerdctl|crictl|skopeo)\s+(?:pull|push|run|tag|inspect)\b"
+    r"|^\s*FROM\b|\bimage:|--image[= ]|\bimport\b|\brequire\b)[^\n]*$"
+)
+# An image tag or digest, a module version: "ghcr.io/org/api:1.4.2", "...@sha256:...", "...@latest".
+_REFERENCE_SUFFIX = re.compile(r"(?::[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64}|@[\w.^~-]+)$")
 
 
 @functools.cache
@@ -174,6 +183,8 @@ class CodeAwareUrlRecognizer(EntityRecognizer):
         before = text[line_start : m.start()]
         if after[:1] == ":" and not text[end + 1 : end + 2].isdigit() and before.strip(" -") == "":
             return False  # a YAML key: "nginx.ingress.kubernetes.io/proxy-body-size: 50m"
+        if has_path and _PACKAGE_COMMAND.search(before) and _REFERENCE_SUFFIX.search(text[m.start() : end]):
+            return False  # `docker pull ghcr.io/org/api:1.4.2`, `go get golang.org/x/tools@latest`
         return not (has_path and self._package_path(line, text[m.start() : end], text[end:]))
 
     @staticmethod

@@ -1,10 +1,10 @@
-# ruff: noqa: E501 - pasted logs and output keep their long lines
+# ruff: noqa: E501, RUF001 - pasted logs and output keep their long lines and typographic quotes
 """PII-free technical prompts: code, stack traces, logs, cluster output, configs, formulas.
 
 Written for Consentry's tests (not taken from any evaluation set). None of them holds personal
 data: no names of people, no e-mail or IP addresses, no phone numbers, no URL outside the loopback
 host or a package path. A detector that masks anything in them changes the code the model sees
-for nothing; `tests/test_technical_prompts_untouched.py` allows at most two of them any span.
+for nothing; `tests/test_technical_prompts_untouched.py` allows at most two of `PROMPTS` any span.
 """
 
 from __future__ import annotations
@@ -771,4 +771,347 @@ PASS
 ok  	example/codec	6.218s
 
 Why does decode allocate 5 times for a small payload?""",
+]
+
+# Written after the filters were in place, to check that they carry over to shapes they were not
+# built on (other languages, image references, CSV, time zones, diagnostics). What is still altered
+# here is printed by the test; see its docstring for why each remaining kind is accepted.
+LATER_PROMPTS: list[str] = [
+    '''PHP warning after upgrading to 8.3:
+
+Deprecated: Creation of dynamic property App\\Models\\Invoice::$total is deprecated in /var/www/app/Models/Invoice.php on line 41
+
+class Invoice {
+    public function __construct(public int $id, public array $lines = []) {}
+    public function sum(): float { return array_sum(array_column($this->lines, 'amount')); }
+}''',
+    '''C# LINQ question:
+
+var recent = orders
+    .Where(o => o.CreatedAt > DateTime.UtcNow.AddDays(-7))
+    .GroupBy(o => o.Region)
+    .Select(g => new { Region = g.Key, Total = g.Sum(o => o.Amount) })
+    .OrderByDescending(x => x.Total)
+    .ToList();
+
+EF Core translates AddDays fine but not the anonymous type in GroupBy. Why?''',
+    '''Swift concurrency:
+
+actor Counter {
+    private var value = 0
+    func increment() -> Int { value += 1; return value }
+}
+
+let counter = Counter()
+Task { print(await counter.increment()) }
+
+Warning: Passing argument of non-sendable type 'Counter' outside of main actor-isolated context.''',
+    '''Elixir GenServer times out:
+
+** (exit) exited in: GenServer.call(Inventory.Server, {:reserve, 42, 3}, 5000)
+    ** (EXIT) time out
+    (elixir 1.16.1) lib/gen_server.ex:1114: GenServer.call/3
+    (inventory 0.4.0) lib/inventory/api.ex:18: Inventory.Api.reserve/2
+
+The handle_call does a DB query that takes 6-8 seconds under load.''',
+    '''Scheduling in Spring:
+
+@Scheduled(cron = "0 0/15 * * * MON-FRI", zone = "UTC")
+public void syncCatalog() {
+    log.info("catalog sync started");
+    catalogClient.fetchSince(Instant.now().minus(Duration.ofMinutes(15)));
+}
+
+It also fires on Saturday after the daylight saving change. Is the zone wrong?''',
+    '''Python timing helpers:
+
+import time
+from datetime import timedelta
+
+CACHE_TTL = timedelta(days=30)
+RETRY_DELAYS = [0.5, 1, 2, 4, 8]
+
+def wait(attempt: int) -> None:
+    time.sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)])
+
+Is timedelta(days=30) the same as a month for cache expiry purposes?''',
+    '''JS timers:
+
+setTimeout(() => controller.abort(), 5000);
+const id = setInterval(poll, 60 * 1000);
+window.addEventListener("beforeunload", () => clearInterval(id));
+
+Why does the poll keep running in a background tab every minute instead of every 60s?''',
+    '''CHANGELOG.md
+
+## [2.1.0] - 2024-03-12
+### Added
+- Retry with exponential backoff for uploads
+### Fixed
+- Memory leak in the thumbnail worker
+
+## [2.0.3] - 2024-02-27
+### Fixed
+- Crash when the config file is empty
+
+How do I generate this from conventional commits?''',
+    '''HTTP exchange:
+
+POST /v1/exports HTTP/1.1
+Host: api.internal
+Content-Type: application/json
+Idempotency-Key: 5f0c2e1a-8d7b-4c1e-9a55-0b7e2f3c4d61
+
+{"format": "csv", "from": "2024-01-01", "to": "2024-01-31"}
+
+HTTP/1.1 202 Accepted
+Retry-After: 30
+
+Should the client poll or should we send a webhook?''',
+    '''PowerShell:
+
+PS C:\\build> Get-ChildItem -Recurse -Filter *.log | Where-Object { $_.LastWriteTime -lt (Get-Date).AddDays(-14) } | Remove-Item
+Remove-Item : Cannot remove item C:\\build\\logs\\agent.log: The process cannot access the file because it is being used by another process.
+
+How do I skip locked files?''',
+    '''LaTeX table misaligned:
+
+\\begin{tabular}{l r r}
+  \\toprule
+  Model & Accuracy & Latency (ms) \\\\
+  \\midrule
+  Baseline & 0.812 & 14.2 \\\\
+  Distilled & 0.798 & 6.1 \\\\
+  \\bottomrule
+\\end{tabular}
+
+The numbers are not right-aligned on the decimal point.''',
+    '''Markdown table from our benchmark:
+
+| batch size | p50 (ms) | p99 (ms) | throughput (req/s) |
+|-----------:|---------:|---------:|-------------------:|
+| 1          | 3.1      | 9.8      | 310                |
+| 8          | 11.4     | 27.0     | 690                |
+| 32         | 40.2     | 88.5     | 790                |
+
+Which batch size would you choose for a 50 ms latency budget?''',
+    '''Android logcat:
+
+E/AndroidRuntime: FATAL EXCEPTION: main
+    Process: com.example.notes, PID: 12873
+    java.lang.IllegalStateException: Fragment NoteListFragment not attached to a context.
+        at androidx.fragment.app.Fragment.requireContext(Fragment.java:972)
+        at com.example.notes.ui.NoteListFragment.onLoaded(NoteListFragment.kt:88)
+
+It happens when rotating the screen during a load.''',
+    '''Terraform variables:
+
+variable "retention_days" {
+  type    = number
+  default = 14
+}
+
+resource "aws_cloudwatch_log_group" "api" {
+  name              = "/ecs/api"
+  retention_in_days = var.retention_days
+}
+
+Error: expected retention_in_days to be one of [1 3 5 7 14 30 60 90], got 45''',
+    '''git log --oneline -6
+a41c9e2 (HEAD -> main) Bump version to 1.9.0
+7d03b18 Fix race in cache invalidation
+c2e77fa Merge pull request #412 from feature/streaming
+19bd5e0 Stream responses in chunks of 64 KiB
+e8f4a31 Add timeout to upstream calls (30s default)
+0b6d2c7 Drop support for Node 16
+
+How do I squash the last four into one commit?''',
+    '''JSON Schema:
+
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "properties": {
+    "interval": { "type": "string", "pattern": "^[0-9]+(ms|s|m|h)$" },
+    "startAt": { "type": "string", "format": "date-time" }
+  },
+  "required": ["interval"]
+}
+
+Is "90m" valid for interval? And can startAt be a date without a time?''',
+    '''Haskell type error:
+
+Main.hs:14:22: error:
+    • Couldn't match expected type ‘Maybe Int’ with actual type ‘Int’
+    • In the first argument of ‘fromMaybe’, namely ‘count’
+      In the expression: fromMaybe 0 count
+   |
+14 | total = fromMaybe 0 count + length items
+   |                     ^^^^^
+
+What is the idiomatic fix?''',
+    '''Webpack build:
+
+WARNING in asset size limit: The following asset(s) exceed the recommended size limit (244 KiB).
+Assets:
+  main.8f3a2c.js (1.21 MiB)
+  vendors.c91e0d.js (842 KiB)
+
+webpack 5.90.3 compiled with 1 warning in 18342 ms
+
+How do I split vendors.c91e0d.js further?''',
+    '''Airflow DAG:
+
+with DAG(
+    dag_id="daily_rollup",
+    schedule="30 2 * * *",
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
+) as dag:
+    rollup = PythonOperator(task_id="rollup", python_callable=run_rollup)
+
+The first run happened on January 2nd, not January 1st. Is that expected?''',
+    '''Units conversion in my physics homework script:
+
+g = 9.81  # m/s^2
+v0 = 20.0  # m/s
+t_peak = v0 / g          # about 2.04 s
+h_max = v0**2 / (2 * g)  # about 20.4 m
+
+Why does the simulation with dt = 0.01 s give 20.3 m?''',
+    '''docker pull fails:
+
+$ docker pull ghcr.io/acme-labs/api:1.4.2
+Error response from daemon: manifest unknown
+$ docker pull registry.gitlab.com/platform/tools/runner@sha256:3f1c9a7e2b6d4c8e0a5b7d9f1e3c5a7b9d1f3e5a7c9b1d3f5e7a9c1b3d5f7e9a
+
+The tag exists in the UI. Is it a multi-arch issue?''',
+    '''compose file:
+
+services:
+  db:
+    image: docker.io/library/postgres:16-alpine
+    environment:
+      TZ: Europe/Berlin
+      PGTZ: "Europe/Berlin"
+  app:
+    image: quay.io/example/app:2.0.1
+    depends_on: [db]
+
+Timestamps in the app are off by an hour. Which TZ setting wins?''',
+    '''Installing from a fork:
+
+pip install "git+https://github.com/example-org/parser.git@v0.9.1#egg=parser"
+go get golang.org/x/tools/gopls@latest
+npm install @example/ui-kit@^3.2.0
+
+The pip install hangs at "Cloning". Proxy issue?''',
+    '''Table DDL review:
+
+CREATE TABLE customers (
+    id           BIGSERIAL PRIMARY KEY,
+    country_code CHAR(2)      NOT NULL,
+    city         TEXT,
+    timezone     TEXT         DEFAULT 'UTC',
+    created_at   TIMESTAMPTZ  NOT NULL DEFAULT now(),
+    deleted_at   TIMESTAMPTZ
+);
+
+Should city be normalised into its own table?''',
+    '''AWS CLI output:
+
+$ aws ec2 describe-instances --region eu-west-1 --query "Reservations[].Instances[].State.Name"
+[
+    "running",
+    "stopped"
+]
+$ aws s3 ls s3://example-build-artifacts/releases/ --recursive | tail -2
+2024-03-11 18:02:44   48213311 releases/app-1.9.0.tar.gz
+2024-03-12 09:15:03   48299102 releases/app-1.9.1.tar.gz''',
+    '''CSV import error:
+
+sku,name,warehouse,qty,updated
+A-1001,Widget,North,40,2024-03-01
+A-1002,Gadget,South,0,2024-03-02
+A-1003,Doohickey,East,12,not-a-date
+
+pandas.read_csv(..., parse_dates=["updated"]) leaves the column as object dtype. Why?''',
+    '''Ruby spec fails:
+
+Failures:
+
+  1) Cart#total applies the discount
+     Failure/Error: expect(cart.total).to eq(90)
+
+       expected: 90
+            got: 100
+
+     # ./spec/models/cart_spec.rb:23:in `block (2 levels) in <top (required)>'
+
+Finished in 0.41 seconds (files took 1.2 seconds to load)
+12 examples, 1 failure''',
+    '''Kafka consumer lag:
+
+GROUP           TOPIC           PARTITION  CURRENT-OFFSET  LOG-END-OFFSET  LAG
+billing         invoices        0          1840211         1840290         79
+billing         invoices        1          1839977         1902455         62478
+billing         invoices        2          1840102         1840102         0
+
+Partition 1 is stuck. The consumer logs "Revoking previously assigned partitions" every 5 minutes.''',
+    '''Regex for log parsing:
+
+LINE = re.compile(
+    r"(?P<ts>\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}),\\d{3} "
+    r"(?P<level>[A-Z]+) \\[(?P<thread>[^\\]]+)\\] (?P<msg>.*)"
+)
+
+It fails on lines like "2024-03-12 08:00:00,123 INFO [main] Started". What is wrong?''',
+    '''systemctl status:
+
+● api.service - Orders API
+     Loaded: loaded (/etc/systemd/system/api.service; enabled; preset: enabled)
+     Active: active (running) since Tue 2024-03-12 08:00:04 UTC; 2 days ago
+   Main PID: 912 (gunicorn)
+      Tasks: 9 (limit: 4613)
+     Memory: 312.4M
+        CPU: 1h 12min 33.517s
+
+Memory grows by about 40M a day. Leak or cache?''',
+    '''Cron expression check: "0 9 * * MON" should run every Monday at 9am in the container,
+but the container clock is UTC and we want 9am Central European Time.
+Do I change the cron line or set TZ in the Dockerfile?''',
+    '''Excel formula:
+
+=IF(AND(B2>=DATE(2024,1,1), B2<=EOMONTH(B2,0)), SUMIFS(D:D, A:A, A2, B:B, ">="&B2), 0)
+
+It returns 0 for every row in March. The dates in column B are text, not numbers.''',
+    '''Load test results (k6):
+
+     http_req_duration..............: avg=182.4ms min=41.2ms med=150.1ms max=2.91s p(90)=310.6ms p(95)=402.8ms
+     http_reqs......................: 48211  401.2/s
+     iteration_duration.............: avg=1.18s min=1.04s med=1.15s max=3.92s
+     vus............................: 500    min=500 max=500
+
+Is p95 of 400ms acceptable for a checkout endpoint?''',
+    '''Feature flag config:
+
+flags:
+  new_checkout:
+    enabled: true
+    rollout: 25
+    regions: [DE, FR, NL]
+  dark_mode:
+    enabled: false
+
+Should regions use ISO codes or full country names?''',
+    '''Rust async error:
+
+error[E0277]: `Rc<RefCell<State>>` cannot be sent between threads safely
+   --> src/server.rs:41:18
+    |
+41  |     tokio::spawn(async move {
+    |     ^^^^^^^^^^^^ `Rc<RefCell<State>>` cannot be sent between threads safely
+
+Should I switch to Arc<Mutex<State>>?''',
 ]
