@@ -254,3 +254,11 @@ def test_inside_identifier() -> None:
     assert inside_identifier(text, text.index("Crash"), text.index("Crash") + 16)
     assert not inside_identifier(text, text.index("McDonald"), text.index("McDonald") + 8)
     assert not inside_identifier(text, text.index("Berlin"), text.index("Berlin") + 6)
+
+
+def test_names_next_to_punctuation_are_not_code() -> None:
+    text = "From: Ada Smith<ada@example.org>, cc J.Smith and Dr.Jones; JoAnn wrote"
+    for name in ("Smith<", "J.Smith", "Dr.Jones", "JoAnn"):
+        start = text.index(name.split(".")[-1].rstrip("<"), text.index(name))
+        word = name.split(".")[-1].rstrip("<")
+        assert not inside_identifier(text, start, start + len(word), camel_case=False), name

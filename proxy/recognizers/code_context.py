@@ -48,7 +48,7 @@ def glued(text: str, start: int, end: int) -> bool:
     return before or after
 
 
-def identifier_word(word: str) -> bool:
+def identifier_word(word: str, camel_case: bool = True) -> bool:
     """A word spelled like an identifier: digits or underscores among letters, or camel case."""
     if not word:
         return False
@@ -58,7 +58,13 @@ def identifier_word(word: str) -> bool:
     has_alpha = any(c.isalpha() for c in word)
     if has_digit and has_alpha and not _NUMBER_WORD.fullmatch(word):
         return True
-    return _INNER_CAPITAL.search(word) is not None and _NAME_PREFIX.match(word) is None
+    return camel_case and _INNER_CAPITAL.search(word) is not None and _NAME_PREFIX.match(word) is None
+
+
+# The word before a member access: "obj." right before the span.
+_RECEIVER = re.compile(r"(\w+)\.$")
+# Initials and titles written without a blank before the name: "J.Smith", "Dr.Smith".
+_ABBREVIATIONS = frozenset("abcdefghijklmnopqrstuvwxyz") | {"mr", "mrs", "ms", "dr", "st", "prof", "sr", "jr"}
 
 
 def dotted_member(text: str, start: int, end: int) -> bool:
@@ -70,28 +76,32 @@ def dotted_member(text: str, start: int, end: int) -> bool:
         word_end += 1
     before = text[max(0, word_start - 2) : word_start]
     after = text[word_end : word_end + 2]
-    if before.endswith(".") and before[:1].strip() and _WORD_CHAR.match(before[:1] or " "):
-        return True  # "obj.attr": a dot right after a word character
+    receiver = _RECEIVER.search(text, max(0, word_start - 40), word_start)
+    if receiver and receiver.group(1).casefold() not in _ABBREVIATIONS:
+        return True  # "obj.attr"; not "J.Smith" or "Dr.Smith"
     if before.endswith("::") or after.startswith("::") or before.endswith("->"):
         return True
-    if after[:1] in ("(", "[", "<"):
-        return True  # a call, an index, a generic type: "fib(", "rows[", "Map<"
+    if after[:1] in ("(", "["):
+        return True  # a call, an index: "fib(", "rows["
+    if after[:1] == "<" and "@" not in text[word_end : word_end + 60].split(">", 1)[0]:
+        return True  # a generic type "Map<K, V>"; not "Ada Smith<ada@example.org>"
     if before.endswith("<") and after[:1] in (">", ","):
         return True  # a type argument: "Vec<String>"
-    if before == "(*" or before.endswith("&"):
+    if before in ("(*", " &", "(&", "<&", "[&"):
         return True  # a pointer or reference type: "(*Server)", "&String"
     return after[:1] == "." and _WORD_CHAR.match(after[1:2] or " ") is not None
 
 
-def inside_identifier(text: str, start: int, end: int) -> bool:
-    """The span is a code token or part of one, judged on its own characters and neighbours."""
+def inside_identifier(text: str, start: int, end: int, camel_case: bool = True) -> bool:
+    """The span is a code token or part of one, judged on its own characters and neighbours.
+    `camel_case=False` for names of people, who can be spelled "JoAnn" or "DeShawn"."""
     span = text[start:end]
     if any(c in CODE_PUNCTUATION for c in span):
         return True
-    if glued(text, start, end) and identifier_word(_word_around(text, start, end)):
+    if glued(text, start, end) and identifier_word(_word_around(text, start, end), camel_case):
         return True
     words = re.findall(r"\w+", span)
-    if any(identifier_word(w) for w in words):
+    if any(identifier_word(w, camel_case) for w in words):
         return True
     return len(words) == 1 and dotted_member(text, start, end)
 

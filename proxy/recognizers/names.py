@@ -500,7 +500,7 @@ class PersonRecognizer(EntityRecognizer):
         or one word that is no first name on a line of code or output ("Size" in a `df -h`
         header), unless it is quoted. Names in code stay names: "Ada Lovelace" in a string
         literal, a full name in a comment."""
-        if inside_identifier(text, start, end):
+        if inside_identifier(text, start, end, camel_case=False):
             return True
         words = _tokenize(text[start:end])
         if len(words) != 1 or words[0].folded in self.given_names or not in_code(text, start, end):
