@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.recognizers.code_context import code_line, in_code, inside_identifier
+from proxy.recognizers.code_context import code_line, data_line, in_code, inside_identifier
 from proxy.recognizers.quasi_identifiers import keep_ner_span
 from proxy.recognizers.urls import CodeAwareUrlRecognizer
 
@@ -216,7 +216,6 @@ def test_direct_identifiers_in_code_are_still_found(analyzer) -> None:  # type: 
         "2024-03-12T14:22:01.532Z INFO  [http] GET /api",
         "May 02 03:00:01 host systemd[1]: Starting backup",
         "SELECT o.order_id FROM orders o",
-        "api-7d9f8b6c5d-2xkqp   1/1   Running   0   5d",
         "  File \"/srv/app/main.py\", line 42, in <module>",
         "$ git rebase -i HEAD~3",
     ],
@@ -238,6 +237,20 @@ def test_code_lines(line: str) -> None:
 )
 def test_prose_lines(line: str) -> None:
     assert not code_line(line)
+
+
+def test_rows_of_data_are_not_code() -> None:
+    assert data_line("api-7d9f8b6c5d-2xkqp   1/1   Running   0   5d")
+    assert data_line("sku-17,Widget,North,40,2024-03-01")
+    assert data_line("| 1 | widget | 40 |")
+    assert not code_line("sku-17,Widget,North,40,2024-03-01")
+    assert not data_line("Hello.  I live in Lisbon.  My flight is at 9.")
+
+
+def test_surnames_in_rows_of_data_stay_names(analyzer) -> None:  # type: ignore[no-untyped-def]
+    text = "email,first,last,plan\nnora.cook@example.org,Nora,Cook,pro\nsam.brown@example.net,Sam,Brown,free"
+    found = detected(analyzer, text, "PERSON")
+    assert "Cook" in " ".join(found) and "Brown" in " ".join(found)
 
 
 def test_backticks_and_fences() -> None:

@@ -12,6 +12,8 @@ questions answer most of it:
   reads as code or as a log/trace line (keywords, assignments, calls, SQL, a log level, a
   timestamp at the start). There, quasi-identifiers (dates, places, nationalities) need more
   evidence than in prose.
+- `in_data`: the span stands in a row of data (CSV, columns). That is not code: exports and
+  query results are where names of people stand, so only token shapes count there.
 
 Neither is ever a reason to drop a direct identifier: an e-mail address or a key in code is still
 an e-mail address or a key. Callers use these only for NER quasi-identifiers and for the
@@ -27,8 +29,9 @@ _NAME_PREFIX = re.compile(r"^(?:Mc|Mac|O'|D'|De|Di|Da|Du|Le|La|Van|Von|Fitz|St|B
 _INNER_CAPITAL = re.compile(r"[a-z][A-Z]")
 # Characters that never appear in a name, a place or a date written in prose.
 CODE_PUNCTUATION = frozenset("()[]{}<>=;*^|\\`$#@~+\u2248\u00d7\u00f7")  # and "≈", times, divide
-# Digits with a letter suffix that prose writes too: "12th", "1980s", "3pm", "10am".
-_NUMBER_WORD = re.compile(r"\d+(?:st|nd|rd|th|s|am|pm)", re.IGNORECASE)
+# Digits with a letter suffix that prose writes too: "12th", "1980s", "3pm", a house number "16b",
+# an hour "18h".
+_NUMBER_WORD = re.compile(r"\d+(?:st|nd|rd|th|s|am|pm)|\d{1,4}[^\W\d_]", re.IGNORECASE)
 _WORD_CHAR = re.compile(r"[\w]")
 
 
@@ -62,7 +65,7 @@ def identifier_word(word: str, camel_case: bool = True) -> bool:
 
 
 # The word before a member access: "obj." right before the span.
-_RECEIVER = re.compile(r"(\w+)\.$")
+_RECEIVER = re.compile(r"(\w+)\.\Z")
 # Initials and titles written without a blank before the name: "J.Smith", "Dr.Smith".
 _ABBREVIATIONS = frozenset("abcdefghijklmnopqrstuvwxyz") | {"mr", "mrs", "ms", "dr", "st", "prof", "sr", "jr"}
 
@@ -155,7 +158,7 @@ def line_of(text: str, start: int) -> str:
 
 
 def code_line(line: str) -> bool:
-    """A line that reads as code, a shell session, a log or trace line, config or tabular output."""
+    """A line of program text: code, a shell session, a log or trace line, a config key."""
     if not line.strip():
         return False
     return bool(
@@ -165,11 +168,14 @@ def code_line(line: str) -> bool:
         or _LEADING_TIMESTAMP.match(line)
         or _CODE_OPERATOR.search(line)
         or _CONFIG_KEY.match(line)
-        or _TABLE_ROW.search(line)
         or _CLI_OPTION.search(line)
-        or _CSV_ROW.match(line)
-        or _columns(line)
     )
+
+
+def data_line(line: str) -> bool:
+    """A row of data: CSV, tab- or pipe-separated, or columns aligned with spaces. Not code: rows
+    of a users table or a CSV export are where names and dates of people stand."""
+    return bool(line.strip()) and bool(_TABLE_ROW.search(line) or _CSV_ROW.match(line) or _columns(line))
 
 
 def _columns(line: str) -> bool:
@@ -194,3 +200,8 @@ def in_backticks(text: str, start: int, end: int) -> bool:
 def in_code(text: str, start: int, end: int) -> bool:
     """The span stands in code: backticks, a fenced block, or a line that reads as code."""
     return in_backticks(text, start, end) or code_line(line_of(text, start))
+
+
+def in_data(text: str, start: int, end: int) -> bool:
+    """The span stands in a row of data (see `data_line`)."""
+    return data_line(line_of(text, start))

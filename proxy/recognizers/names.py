@@ -41,7 +41,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from proxy.recognizers.code_context import in_code, inside_identifier
+from proxy.recognizers.code_context import in_code, in_data, inside_identifier, line_of
 from proxy.recognizers.quasi_identifiers import keep_ner_span
 
 log = logging.getLogger("consentry.recognizers.names")
@@ -495,18 +495,38 @@ class PersonRecognizer(EntityRecognizer):
         found += self._from_repetition(doc, found)
         return [r for r in self._results(doc, found) if not self._code_word(scan, r.start, r.end)]
 
+    def _english_compound(self, folded: str) -> bool:
+        """An English word, or two or more glued or hyphenated ("filesystem", "remove-item")."""
+        if self._english(folded):
+            return True
+        parts = folded.split("-")
+        if len(parts) > 1:
+            return all(len(p) >= 2 and self._english(p) for p in parts)
+        return any(
+            self._english(folded[:k]) and self._english(folded[k:]) for k in range(4, len(folded) - 3)
+        )
+
     def _code_word(self, text: str, start: int, end: int) -> bool:
         """A span that is code: part of an identifier ("Mi" of "512Mi", `context.Background()`),
-        or one word that is no first name on a line of code or output ("Size" in a `df -h`
-        header), unless it is quoted. Names in code stay names: "Ada Lovelace" in a string
-        literal, a full name in a comment."""
+        or one unquoted English word that is no first name on a line of program text, or in a row
+        of output without a first name or an e-mail address in it ("Size" in a `df -h` header).
+        Names in code stay names: a string literal, a full name in a comment, a surname in a CSV
+        row or a query result next to a first name."""
         if inside_identifier(text, start, end, camel_case=False):
             return True
         words = _tokenize(text[start:end])
-        if len(words) != 1 or words[0].folded in self.given_names or not in_code(text, start, end):
+        folded = words[0].folded if len(words) == 1 else ""
+        if not folded or folded in self.given_names or not self._english_compound(folded):
             return False
-        quoted = text[start - 1 : start] in ("'", '"') and text[end : end + 1] in ("'", '"')
-        return self._english(words[0].folded) or not quoted
+        if text[start - 1 : start] in ("'", '"') and text[end : end + 1] in ("'", '"'):
+            return False
+        if in_code(text, start, end):
+            return True
+        # a row of tool output ("Filesystem  Size  Used"), not of people: no first name, no e-mail
+        line = line_of(text, start)
+        return in_data(text, start, end) and "@" not in line and not any(
+            self._given(t) and t.folded not in self.ambiguous for t in _tokenize(line)
+        )
 
     @staticmethod
     def _ner_tokens(doc: _Doc, nlp_artifacts: NlpArtifacts | None) -> tuple[list[list[int]], set[int]]:

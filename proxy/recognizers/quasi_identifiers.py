@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from proxy.recognizers.code_context import in_code, inside_identifier, line_of
+from proxy.recognizers.code_context import in_code, in_data, inside_identifier, line_of
 
 _UNITS = (
     r"(?:ns|µs|us|ms|s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|"
@@ -50,9 +50,12 @@ _GENERIC_PERIOD = re.compile(
     r"(?:(?:day|week|month|quarter|year|hour|minute|second|weekend|weekday|night|morning|afternoon|evening)s?"
     r"|daily|weekly|monthly|quarterly|yearly|annually|annual|hourly|nightly|spring|summer|autumn|fall|winter"
     r"|(?:(?:on|every|next|last|this)\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)days?"
-    r"|(?:(?:in|of|during|early|late|mid|this|next|last|every)[\s-]+)*"
+    r"|(?:(?:in|of|during|early|late|mid|this|next|last|every)[\s-]+)+"
     r"(?:january|february|march|april|may|june|july|august|september|october|november|december))",
     re.IGNORECASE,
+)
+_MONTH_AFTER_PREPOSITION = re.compile(
+    r"\b(?:in|of|during|since|until|till|by|from|through|early|late|mid)[\s-]+$", re.IGNORECASE
 )
 _MONTHS_AND_DAYS = (
     "jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june july august "
@@ -61,7 +64,7 @@ _MONTHS_AND_DAYS = (
 # "Node 16", "Java 17", "Python 3": a product and its major version, not a date.
 _MAJOR_VERSION = re.compile(r"(?P<word>[A-Z][\w.+#-]*)\s+v?\d{1,3}")
 # A version on the same line makes a date a release date: "## [2.1.0] - 2024-03-12".
-_SEMVER = re.compile(r"\bv?\d+\.\d+\.\d+\b")
+_SEMVER = re.compile(r"(?<![\w.])v?\d{1,3}\.\d{1,3}\.\d{1,4}(?![\w.]|\.\d)")
 _VERSION = re.compile(r"(?:[A-Za-z][\w.+-]*\s+)?v?\d+(?:\.\d+){1,3}(?:[-+]?[\w.]+)?\+?", re.IGNORECASE)
 # "12.03.1984", "1.2.84": a day, a month and a year, which a version number rarely is.
 _DOTTED_DATE = re.compile(r"(?:0?[1-9]|[12]\d|3[01])\.(?:0?[1-9]|1[0-2])\.(?:\d{2}|\d{4})")
@@ -71,6 +74,8 @@ _TIME_OF_DAY = re.compile(
     rf"|\d{{1,2}}\s*{_AM_PM}|noon|midnight)(?:\s+(?:[A-Z]{{2,5}}|[A-Z][a-z]+|server|local|time|o'clock))*"
 )
 # A calendar date with a time to the second: "2024-03-12T14:22:01Z", "2024/05/02 09:14:33".
+# Numbers in table cells, one or several set apart by column gaps (not "89 97 11").
+_TABLE_NUMBERS = re.compile(r"[\d.,]+(?:(?:[ ]{2,}|\t\s*)[\d.,]+)*")
 _MACHINE_TIMESTAMP = re.compile(r"\d{4}[-/.]\d{2}[-/.]\d{2}[T ]\d{2}:\d{2}:\d{2}")
 _BIRTH_WORDS = re.compile(r"\b(?:dob|d\.o\.b|born|birth|birthday|birthdate|date_of_birth|geb)", re.IGNORECASE)
 _PLACE_PREPOSITION = re.compile(
@@ -107,11 +112,21 @@ def keep_ner_span(text: str, start: int, end: int, entity: str) -> bool:
 
 
 def _keep_date_time(text: str, start: int, end: int, span: str) -> bool:
+    if "\n" in text[start:end].strip():
+        # a span across lines ("0  1840211\n\nPartition 1") is judged line by line
+        parts = [m for m in re.finditer(r"[^\n]+", text[start:end]) if m.group().strip()]
+        return any(keep_ner_span(text, start + m.start(), start + m.end(), "DATE_TIME") for m in parts)
     if not span or _MACHINE_TIMESTAMP.search(span):
         return False
+    if _TABLE_NUMBERS.fullmatch(span) and in_data(text, start, end):
+        return False  # numbers in the columns of a table, not a date
     for shape in (_DURATION, _VAGUE_DURATION, _TIME_OF_DAY, _GENERIC_PERIOD):
         if shape.fullmatch(span):
             return False
+    # a month on its own after a preposition: "every row in March" (not "thx april": a name)
+    before = text[max(0, start - 12) : start]
+    if _MONTH_AFTER_PREPOSITION.search(before) and _GENERIC_PERIOD.fullmatch("in " + span):
+        return False
     if _VERSION.fullmatch(span) and not _DOTTED_DATE.fullmatch(span.split()[-1].lstrip("vV")):
         return False
     major = _MAJOR_VERSION.fullmatch(span)
