@@ -122,6 +122,9 @@ def test_durations_versions_times_and_code_are_not_dates(text: str, span: str) -
         ("The appointment is on 2024-05-02.", "2024-05-02"),
         ("We married in 2009.", "2009"),
         ('user = {"dob": "1984-03-12", "plan": "pro"}', "1984-03-12"),
+        ("Mein Geburtstag ist am 12.03", "am 12.03"),
+        ("See you on 3.12", "3.12"),
+        ("sam.brown@example.net,Sam,Brown,1984-03-12", "1984-03-12"),
     ],
 )
 def test_dates_of_people_are_kept(text: str, span: str) -> None:

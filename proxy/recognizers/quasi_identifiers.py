@@ -3,7 +3,7 @@
 DATE_TIME, LOCATION and NRP are quasi-identifiers: none names a person alone, together with other
 facts they can (a birth date, a home town). spaCy's small model tags much that is neither in
 technical text: durations ("250ms", "every 10 seconds", a pod age "5d"), versions ("3.11.7",
-"Python 3.12"), times of day, bare numbers and formulas, log timestamps; identifiers as places
+"Python 3.12"), times of day, numbers in tables, formulas, log timestamps; identifiers as places
 ("product_id", "CrashLoopBackOff"). Masking those changes the code the model sees and protects no
 one, so `keep_ner_span` drops
 
@@ -68,14 +68,17 @@ _SEMVER = re.compile(r"(?<![\w.])v?\d{1,3}\.\d{1,3}\.\d{1,4}(?![\w.]|\.\d)")
 _VERSION = re.compile(r"(?:[A-Za-z][\w.+-]*\s+)?v?\d+(?:\.\d+){1,3}(?:[-+]?[\w.]+)?\+?", re.IGNORECASE)
 # "12.03.1984", "1.2.84": a day, a month and a year, which a version number rarely is.
 _DOTTED_DATE = re.compile(r"(?:0?[1-9]|[12]\d|3[01])\.(?:0?[1-9]|1[0-2])\.(?:\d{2}|\d{4})")
+# "12.03" is a day and a month after "am" or "on", a version after "Python" or "v".
+_DAY_MONTH = re.compile(r"(?:0?[1-9]|[12]\d|3[01])\.(?:0?[1-9]|1[0-2])")
+_DATE_PREPOSITIONS = frozenset(str.split("on am vom bis ab seit until till by from since le du au el il den"))
 _AM_PM = r"[aApP]\.?[mM]\.?"
 _TIME_OF_DAY = re.compile(
     rf"(?:[Aa]t\s+|[Aa]round\s+|[Aa]bout\s+)?(?:\d{{1,2}}(?::\d{{2}}){{1,2}}(?:[.,]\d+)?\s*(?:{_AM_PM})?"
     rf"|\d{{1,2}}\s*{_AM_PM}|noon|midnight)(?:\s+(?:[A-Z]{{2,5}}|[A-Z][a-z]+|server|local|time|o'clock))*"
 )
-# A calendar date with a time to the second: "2024-03-12T14:22:01Z", "2024/05/02 09:14:33".
 # Numbers in table cells, one or several set apart by column gaps (not "89 97 11").
 _TABLE_NUMBERS = re.compile(r"[\d.,]+(?:(?:[ ]{2,}|\t\s*)[\d.,]+)*")
+# A calendar date with a time to the second: "2024-03-12T14:22:01Z", "2024/05/02 09:14:33".
 _MACHINE_TIMESTAMP = re.compile(r"\d{4}[-/.]\d{2}[-/.]\d{2}[T ]\d{2}:\d{2}:\d{2}")
 _BIRTH_WORDS = re.compile(r"\b(?:dob|d\.o\.b|born|birth|birthday|birthdate|date_of_birth|geb)", re.IGNORECASE)
 _PLACE_PREPOSITION = re.compile(
@@ -127,7 +130,7 @@ def _keep_date_time(text: str, start: int, end: int, span: str) -> bool:
     before = text[max(0, start - 12) : start]
     if _MONTH_AFTER_PREPOSITION.search(before) and _GENERIC_PERIOD.fullmatch("in " + span):
         return False
-    if _VERSION.fullmatch(span) and not _DOTTED_DATE.fullmatch(span.split()[-1].lstrip("vV")):
+    if _version(span):
         return False
     major = _MAJOR_VERSION.fullmatch(span)
     if major and major.group("word").casefold() not in _MONTHS_AND_DAYS.split():
@@ -140,6 +143,20 @@ def _keep_date_time(text: str, start: int, end: int, span: str) -> bool:
     if in_code(text, start, end):
         before = line_of(text, start)[: start - (text.rfind("\n", 0, start) + 1)]
         return _BIRTH_WORDS.search(before) is not None
+    return True
+
+
+def _version(span: str) -> bool:
+    """ "3.11.7", "v2.3", "Python 3.12"; not "12.03.1984" or "am 12.03"."""
+    if not _VERSION.fullmatch(span):
+        return False
+    words = span.split()
+    number = words[-1].lstrip("vV").rstrip("+")
+    if _DOTTED_DATE.fullmatch(number):
+        return False
+    if _DAY_MONTH.fullmatch(number) and words[-1][:1] not in "vV":
+        word = words[0] if len(words) > 1 else ""
+        return word[:1].isupper() and word.casefold() not in _DATE_PREPOSITIONS
     return True
 
 
