@@ -43,6 +43,8 @@ def urls(text: str) -> list[str]:
         ("ftp://files.example.de/pub", ["ftp://files.example.de/pub"]),
         ("my blog: someone.github.io", ["someone.github.io"]),
         ("profile at example.co.uk/people/4411", ["example.co.uk/people/4411"]),
+        ("short link bit.ly/3xYz", ["bit.ly/3xYz"]),
+        ("--host=mail.example.com", ["mail.example.com"]),
     ],
 )
 def test_real_urls_are_found(text: str, expected: list[str]) -> None:

@@ -11,10 +11,10 @@ TLD from a long list and cuts inside words, so in code it masks `app.ro` of `app
 - a bare host ("mail.google.com", "example.org/path") is a URL only if it is a whole token, its
   last label is a real TLD (the public-suffix snapshot that tldextract ships), and it does not read
   as code: no member access or call around it (`a.b.c(`, `.x`, `x[`), no camel case or capitals
-  inside, not a file name (`main.rs`, `deploy.sh`), not a member name whose name happens to be a
-  TLD (`user.id`, `items.red`, `obj.style`: such TLDs need a path after the host), not a receiver
-  like `self.` or `this.`, not a YAML key (`nginx.ingress.kubernetes.io/proxy-body-size:`), not
-  a Go import or module path (`require golang.org/x/sync v0.6.0`) and not a container image or
+  inside, not a file name (`main.rs`, `deploy.sh`; `bit.ly/x` is a link), not a member whose
+  name is a TLD (`user.id`, `items.red`, `obj.style`: such TLDs need a path after the host), not
+  a receiver like `self.` or `this.`, not a YAML key (`nginx.ingress.kubernetes.io/body-size:`),
+  not a Go import or module path (`require golang.org/x/sync v0.6.0`) and not a container image or
   module reference with its tag (`docker pull ghcr.io/org/api:1.4.2`, `image: quay.io/x/app:2`).
   Such references name a public package; a URL with a scheme is masked even there.
 
@@ -42,7 +42,7 @@ _URL_CHARS = r"[^\s<>\"'`{}|\\^]"
 _SCHEME_URL = re.compile(rf"(?<![\w.-])(?:[a-z]+\+)?{_SCHEMES}://{_URL_CHARS}+", re.IGNORECASE)
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_URL = re.compile(
-    rf"(?<![\w.@/\\$:#%&=?~+-])(?P<host>(?:{_LABEL}\.)+(?P<tld>[A-Za-z]{{2,63}}))(?![\w-])"
+    rf"(?<![\w.@/\\$:#%&?~+-])(?P<host>(?:{_LABEL}\.)+(?P<tld>[A-Za-z]{{2,63}}))(?![\w-])"
     rf"(?P<port>:\d{{2,5}}(?![\w.]))?(?P<path>[/?#]{_URL_CHARS}*)?"
 )
 _TRAILING = ".,;:!?'\""
@@ -55,7 +55,7 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-# TLDs that are also the extensions of files people paste names of.
+# TLDs that are also the extensions of files people paste names of: a URL only with a path.
 FILE_EXTENSION_TLDS = _words("py rs sh md pl pm so cc mk tf ps am la ly ml in zip mov pt ts rb")
 # TLDs that are also member names in code ("user.id", "items.red"): a host ending in one of these
 # is a URL only with a path after it. Every TLD longer than three letters that is not below is
@@ -164,8 +164,8 @@ class CodeAwareUrlRecognizer(EntityRecognizer):
         host, tld = m.group("host"), m.group("tld").casefold()
         labels = host.split(".")
         has_path = bool(m.group("path")) and end > m.end("host") + len(m.group("port") or "") + 1
-        if tld not in real_tlds() or tld in FILE_EXTENSION_TLDS:
-            return False
+        if tld not in real_tlds() or (tld in FILE_EXTENSION_TLDS and not has_path):
+            return False  # "deploy.sh"; "bit.ly/3xYz" is a link
         if any(c.isupper() for label in labels[1:] for c in label) or _camel(labels[0]):
             return False
         if labels[0][:1].isupper() and tld not in WEB_TLDS:
