@@ -280,3 +280,20 @@ def test_names_next_to_punctuation_are_not_code() -> None:
         start = text.index(name.split(".")[-1].rstrip("<"), text.index(name))
         word = name.split(".")[-1].rstrip("<")
         assert not inside_identifier(text, start, start + len(word), camel_case=False), name
+
+
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [
+        ("NAME                   COMPLETIONS\nnightly-load-28503360  1/1", "nightly-load-28503360"),
+        ("-rw-r--r-- 1 app app 9437 Mar 11 03:41 db-2024-03-11.dump", "2024-03-11"),
+        ("app   2211 94.1 41.3 8123456 6812344 ?    Rsl  09:14", "8123456 6812344"),
+        ("Backups run from 02:00 to 02:20.", "02:00 to"),
+    ],
+)
+def test_names_of_things_and_table_numbers_are_not_dates(text: str, span: str) -> None:
+    assert not keep(text, span)
+
+
+def test_dashed_dates_are_not_compound_names() -> None:
+    assert keep("She was born on 12-Mar-1984.", "12-Mar-1984")

@@ -95,11 +95,36 @@ def dotted_member(text: str, start: int, end: int) -> bool:
     return after[:1] == "." and _WORD_CHAR.match(after[1:2] or " ") is not None
 
 
+_TOKEN_PARTS = re.compile(r"[-_./:]")
+_LETTERS = re.compile(r"[^\W\d_]{2,}")
+# Parts of a dashed token that do not make it an identifier: "12-Mar-2024", "3-5pm".
+_DATE_PARTS = frozenset(
+    str.split("jan feb mar apr may jun jul aug sep sept oct nov dec am pm st nd rd th")
+)
+
+
+def compound_token(text: str, start: int, end: int) -> bool:
+    """The span is (part of) one token joining letters and digits with dashes, dots or
+    underscores: a resource or file name ("nightly-load-28503360", "db-2024-03-11.dump")."""
+    if any(c.isspace() for c in text[start:end].strip()):
+        return False
+    token_start = start
+    while token_start > 0 and not text[token_start - 1].isspace() and text[token_start - 1] not in "\"'`(,":
+        token_start -= 1
+    token_end = end
+    while token_end < len(text) and not text[token_end].isspace() and text[token_end] not in "\"'`),":
+        token_end += 1
+    token = text[token_start:token_end].rstrip(".:;")
+    parts = [p for p in _TOKEN_PARTS.split(token) if p]
+    words = [p for p in parts if _LETTERS.fullmatch(p) and p.casefold() not in _DATE_PARTS]
+    return bool(words) and any(c.isdigit() for c in token)
+
+
 def inside_identifier(text: str, start: int, end: int, camel_case: bool = True) -> bool:
     """The span is a code token or part of one, judged on its own characters and neighbours.
     `camel_case=False` for names of people, who can be spelled "JoAnn" or "DeShawn"."""
     span = text[start:end]
-    if any(c in CODE_PUNCTUATION for c in span):
+    if any(c in CODE_PUNCTUATION for c in span) or compound_token(text, start, end):
         return True
     if glued(text, start, end) and identifier_word(_word_around(text, start, end), camel_case):
         return True
@@ -126,6 +151,7 @@ _SHELL_OR_TRACE = re.compile(
     r"|.*\((?:integer|nil|error)\) "  # redis-cli replies
     r"|PS [^>\n]*> |(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40} "  # PowerShell, `git log --oneline`
     r"|(?i:warning|error|note|hint|fatal)(?:\[\w+\])?: "  # compiler and linter diagnostics
+    r"|[-dlcbps][rwx-]{9}[.+@]?\s"  # `ls -l`
     r"|.*(?:[A-Za-z]:\\[\w.$-]+\\|(?:^|\s)/(?:[\w.-]+/)+[\w.-]+)"  # a Windows or Unix path
 )
 _LOG_LEVEL = re.compile(

@@ -76,8 +76,10 @@ _TIME_OF_DAY = re.compile(
     rf"(?:[Aa]t\s+|[Aa]round\s+|[Aa]bout\s+)?(?:\d{{1,2}}(?::\d{{2}}){{1,2}}(?:[.,]\d+)?\s*(?:{_AM_PM})?"
     rf"|\d{{1,2}}\s*{_AM_PM}|noon|midnight)(?:\s+(?:[A-Z]{{2,5}}|[A-Z][a-z]+|server|local|time|o'clock))*"
 )
-# Numbers in table cells, one or several set apart by column gaps (not "89 97 11").
-_TABLE_NUMBERS = re.compile(r"[\d.,]+(?:(?:[ ]{2,}|\t\s*)[\d.,]+)*")
+# Numbers in table cells (in prose, "89 97 11" may be a phone number spaCy happened to cover).
+_TABLE_NUMBERS = re.compile(r"[\d.,]+(?:\s+[\d.,]+)*")
+# Words spaCy leaves at the end of a span: "02:00 to".
+_TRAILING_WORD = re.compile(r"\s+(?:to|and|or|until|till|through|from|-|\u2013)$", re.IGNORECASE)
 # A calendar date with a time to the second: "2024-03-12T14:22:01Z", "2024/05/02 09:14:33".
 _MACHINE_TIMESTAMP = re.compile(r"\d{4}[-/.]\d{2}[-/.]\d{2}[T ]\d{2}:\d{2}:\d{2}")
 _BIRTH_WORDS = re.compile(r"\b(?:dob|d\.o\.b|born|birth|birthday|birthdate|date_of_birth|geb)", re.IGNORECASE)
@@ -119,6 +121,7 @@ def _keep_date_time(text: str, start: int, end: int, span: str) -> bool:
         # a span across lines ("0  1840211\n\nPartition 1") is judged line by line
         parts = [m for m in re.finditer(r"[^\n]+", text[start:end]) if m.group().strip()]
         return any(keep_ner_span(text, start + m.start(), start + m.end(), "DATE_TIME") for m in parts)
+    span = _TRAILING_WORD.sub("", span)
     if not span or _MACHINE_TIMESTAMP.search(span):
         return False
     if _TABLE_NUMBERS.fullmatch(span) and in_data(text, start, end):
