@@ -1114,4 +1114,61 @@ error[E0277]: `Rc<RefCell<State>>` cannot be sent between threads safely
     |     ^^^^^^^^^^^^ `Rc<RefCell<State>>` cannot be sent between threads safely
 
 Should I switch to Arc<Mutex<State>>?''',
+    '''$ docker ps
+CONTAINER ID   IMAGE            COMMAND                  CREATED        STATUS                    PORTS      NAMES
+3f2a9c1d0b7e   api:1.9.1        "gunicorn app:app"       2 days ago     Up 2 days (healthy)       8000/tcp   shop-api-1
+9b8c7d6e5f4a   postgres:16      "docker-entrypoint.s…"   3 weeks ago    Up 14 hours (unhealthy)   5432/tcp   shop-db-1
+
+Why is the db unhealthy if it accepts connections?''',
+    '''$ ls -l backups/
+total 1843204
+-rw-r--r-- 1 backup backup 943718400 Mar 11 03:41 db-2024-03-11.dump
+-rw-r--r-- 1 backup backup 944113664 Mar 12 03:39 db-2024-03-12.dump
+
+Only two files, but retention is set to 7 days. Why are older ones gone?''',
+    '''$ uptime
+ 14:22:01 up 12 days,  3:04,  2 users,  load average: 7.81, 6.92, 5.40
+$ free -h
+               total        used        free      shared  buff/cache   available
+Mem:            15Gi        13Gi       412Mi       1.1Gi       2.0Gi       1.3Gi
+Swap:          2.0Gi       1.9Gi       100Mi
+
+Load is high with 4 cores. Is it the swapping?''',
+    '''helm list -n monitoring
+NAME            NAMESPACE       REVISION        UPDATED                                 STATUS          CHART                   APP VERSION
+prometheus      monitoring      14              2024-03-12 14:22:01.123456 +0000 UTC    deployed        prometheus-25.8.0       v2.48.0
+grafana         monitoring      6               2024-02-27 09:10:44.654321 +0000 UTC    failed          grafana-7.3.0           10.2.2
+
+How do I roll grafana back to revision 5?''',
+    '''kubectl get jobs -n etl
+NAME                   COMPLETIONS   DURATION   AGE
+nightly-load-28501920  1/1           47m        9h
+nightly-load-28503360  0/1           3h12m      3h12m
+backfill-march         1/1           6h5m       2d
+
+The 28503360 job is still running after 3 hours. How do I see which pod is stuck?''',
+    '''$ ps aux --sort=-%mem | head -4
+USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND
+app         2211 94.1 41.3 8123456 6812344 ?    Rsl  09:14  212:40 java -Xmx6g -jar service.jar
+postgres    1044  3.2  8.0 1432112 1318400 ?    Ss   Mar10   18:02 postgres: writer
+root         812  0.4  0.2  231880  34120 ?     Ssl  Mar10    2:11 /usr/bin/containerd''',
+    '''pip list --outdated
+Package    Version Latest Type
+---------- ------- ------ -----
+Django     4.2.9   5.0.3  wheel
+requests   2.31.0  2.31.0 wheel
+urllib3    1.26.18 2.2.1  wheel
+
+Is it safe to jump to Django 5.0 if we are on Python 3.10?''',
+    '''Grafana panel shows gaps every night between 02:00 and 02:15.
+The scrape config:
+
+scrape_configs:
+  - job_name: node
+    scrape_interval: 30s
+    scrape_timeout: 10s
+    static_configs:
+      - targets: ["node-exporter:9100"]
+
+Our backup job runs from 02:00 to 02:20 and saturates the disk. Related?''',
 ]
