@@ -137,7 +137,7 @@ def _person(fake: Faker, locale: str, rng: random.Random) -> dict[str, Field]:
     first, last = loc.first_name(), loc.last_name()
     first2, last2 = loc.first_name(), loc.last_name()
     em = f"{ascii_fold(first)}.{ascii_fold(last)}@{rng.choice(COMPANY_DOMAINS)}".replace(" ", "")
-    street = loc.street_address().replace("\n", ", ")
+    street = " ".join(loc.street_address().replace("\n", ", ").split())
     return {
         "first_l": Field(first.lower(), "PERSON"),
         "last_l": Field(last.lower(), "PERSON"),

@@ -74,10 +74,14 @@ def ascii_fold(value: str) -> str:
     return "".join(c for c in decomposed if c.isascii() and (c.isalnum() or c in ".-_")).lower()
 
 
-def write_jsonl(name: str, rows: list[dict]) -> Path:
-    path = SET_DIR / f"{name}.jsonl"
+def to_jsonl(rows: list[dict]) -> bytes:
     for row in rows:
         for span in row["spans"]:
             assert row["text"][span["start"] : span["end"]] == span["value"], span
-    path.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in rows))
+    return b"".join(orjson.dumps(row) + b"\n" for row in rows)
+
+
+def write_jsonl(name: str, rows: list[dict]) -> Path:
+    path = SET_DIR / f"{name}.jsonl"
+    path.write_bytes(to_jsonl(rows))
     return path

@@ -411,7 +411,7 @@ def values(f: Faker, locale: str, rng: random.Random) -> dict[str, Field]:
     _, phone, street_fn = LOCALES[locale]
     first, last = f.first_name(), f.last_name()
     first2, last2 = f.first_name(), f.last_name()
-    street = street_fn(f, rng)
+    street = " ".join(street_fn(f, rng).split())  # Faker leaves trailing spaces in some forms
     zip_, town = postcode(f, locale, rng), city(f, locale, rng)
     use_faker_phone = locale != "en-IN" and rng.random() < 0.25
     iban = ids.iban_print(f.iban(), rng) if locale != "en-IN" else ""

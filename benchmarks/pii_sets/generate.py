@@ -2,6 +2,7 @@
 
     python -m benchmarks.pii_sets.generate            # all sets
     python -m benchmarks.pii_sets.generate eu chat    # some
+    python -m benchmarks.pii_sets.generate --check    # exit 1 if a committed file differs
 
 Each set is a JSONL file next to this module in the format of shared.jsonl: one object per line,
 `{"text", "spans": [{"start", "end", "entity_type", "value", "subtype"?}], "locale"?, "kind"}`.
@@ -19,7 +20,7 @@ import sys
 from collections.abc import Callable
 
 from benchmarks.pii_sets import chat, eu, obfuscated, secrets_set
-from benchmarks.pii_sets.common import write_jsonl
+from benchmarks.pii_sets.common import SET_DIR, to_jsonl, write_jsonl
 from benchmarks.pii_sets.technical_prompts import PROMPTS
 
 
@@ -59,12 +60,20 @@ def main(argv: list[str]) -> int:
             [sys.executable, "-m", "benchmarks.pii_sets.generate", *argv],
             {**os.environ, "PYTHONHASHSEED": "0"},
         )
-    names = argv or list(SETS)
+    check = "--check" in argv
+    names = [a for a in argv if a != "--check"] or list(SETS)
+    stale = []
     for name in names:
         rows = SETS[name]()
+        if check:
+            if (SET_DIR / f"{name}.jsonl").read_bytes() != to_jsonl(rows):
+                stale.append(name)
+            continue
         path = write_jsonl(name, rows)
         print(f"{path.name}: {len(rows)} rows, {sum(len(r['spans']) for r in rows)} spans")
-    return 0
+    if stale:
+        print("differ from the generator:", ", ".join(stale))
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":
