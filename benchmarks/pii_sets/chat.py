@@ -17,6 +17,22 @@ from faker import Faker
 from benchmarks.pii_sets.common import Field, ascii_fold, render
 
 SEED = 9104
+US_AREA_CODES = (
+    "212",
+    "213",
+    "312",
+    "415",
+    "512",
+    "617",
+    "646",
+    "702",
+    "718",
+    "206",
+    "303",
+    "305",
+    "404",
+    "503",
+)
 COMPANY_DOMAINS = [
     "northwind.io",
     "brightpath.co",
@@ -110,17 +126,20 @@ KEY_VALUE = [
 def _phone(rng: random.Random, locale: str) -> str:
     d = lambda n: "".join(rng.choice("0123456789") for _ in range(n))  # noqa: E731
     if locale == "en_GB":
-        return rng.choice([f"07{d(3)} {d(6)}", f"+44 7{d(3)} {d(6)}"])
+        mobile = rng.choice("45789") + d(2)  # 074-079: mobiles
+        return rng.choice([f"07{mobile} {d(6)}", f"+44 7{mobile} {d(6)}"])
     if locale == "en_IN":
         return rng.choice([f"+91 9{d(4)} {d(5)}", f"9{d(9)}"])
     if locale in ("es_ES", "fr_FR", "de_DE", "it_IT"):
         cc = {"es_ES": "+34 6", "fr_FR": "+33 6", "de_DE": "+49 17", "it_IT": "+39 34"}[locale]
         return f"{cc}{d(2)} {d(3)} {d(3)}"
+    # NANP: an area code in service, an exchange starting 2-9 and not 555
+    area, exchange = rng.choice(US_AREA_CODES), f"{rng.randint(2, 9)}{rng.randint(0, 4)}{d(1)}"
     return rng.choice(
         [
-            f"({rng.randint(201, 989)}) {d(3)}-{d(4)}",
-            f"{rng.randint(201, 989)}-{d(3)}-{d(4)}",
-            f"+1 {rng.randint(201, 989)} {d(3)} {d(4)}",
+            f"({area}) {exchange}-{d(4)}",
+            f"{area}-{exchange}-{d(4)}",
+            f"+1 {area} {exchange} {d(4)}",
         ]
     )
 

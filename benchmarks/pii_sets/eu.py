@@ -28,13 +28,58 @@ def _digits(rng: random.Random, n: int) -> str:
     return "".join(rng.choice("0123456789") for _ in range(n))
 
 
+def _subscriber(rng: random.Random, n: int) -> str:
+    # a fixed-line subscriber number never starts with 0 (that is the trunk prefix)
+    return rng.choice("123456789") + _digits(rng, n - 1)
+
+
 # --- phones: (national form, international form) per numbering plan -----------------------------
+
+
+# mobile ranges in use (operators' published blocks), so no number is invalid by its prefix
+IT_MOBILE = (
+    "320",
+    "324",
+    "327",
+    "328",
+    "329",
+    "330",
+    "331",
+    "333",
+    "334",
+    "335",
+    "336",
+    "337",
+    "338",
+    "339",
+    "340",
+    "342",
+    "345",
+    "346",
+    "347",
+    "348",
+    "349",
+    "350",
+    "351",
+    "366",
+    "370",
+    "371",
+    "377",
+    "380",
+    "388",
+    "389",
+    "391",
+    "392",
+    "393",
+)
+PL_MOBILE = ("45", "50", "51", "53", "57", "60", "66", "69", "72", "73", "78", "79", "88")
 
 
 def phone_de(rng: random.Random) -> str:
     if rng.random() < 0.55:
         pre = rng.choice(["151", "152", "157", "160", "162", "170", "171", "172", "175", "176", "177", "179"])
-        sub = _digits(rng, rng.choice([7, 8]))
+        # 015x blocks have eight-digit subscriber numbers, 016x/017x seven or eight
+        sub = _digits(rng, 8 if pre.startswith("15") else rng.choice([7, 8]))
         return rng.choice(
             [
                 f"0{pre} {sub}",
@@ -46,7 +91,7 @@ def phone_de(rng: random.Random) -> str:
             ]
         )
     area = rng.choice(["30", "40", "89", "69", "221", "211", "711", "351", "341", "511", "421", "6221"])
-    sub = _digits(rng, 10 - len(area) if len(area) < 4 else 6)
+    sub = _subscriber(rng, 10 - len(area) if len(area) < 4 else 6)
     return rng.choice(
         [f"0{area} {sub}", f"(0{area}) {sub}", f"+49 {area} {sub}", f"0{area}-{sub[:3]} {sub[3:]}"]
     )
@@ -55,6 +100,8 @@ def phone_de(rng: random.Random) -> str:
 def phone_fr(rng: random.Random) -> str:
     first = rng.choice("67") if rng.random() < 0.6 else rng.choice("12345")
     pairs = [_digits(rng, 2) for _ in range(4)]
+    if first == "7":  # ARCEP has opened 073-079 to mobiles so far
+        pairs[0] = rng.choice("3456789") + pairs[0][1]
     return rng.choice(
         [
             f"0{first} {' '.join(pairs)}",
@@ -69,7 +116,8 @@ def phone_fr(rng: random.Random) -> str:
 
 def phone_es(rng: random.Random) -> str:
     if rng.random() < 0.6:
-        n = rng.choice("67") + _digits(rng, 8)
+        # mobiles: all of 6xx, and 71x-74x since 2011
+        n = rng.choice(["6" + _digits(rng, 1), "7" + rng.choice("1234")]) + _digits(rng, 7)
         return rng.choice(
             [
                 f"{n[:3]} {n[3:6]} {n[6:]}",
@@ -85,7 +133,7 @@ def phone_es(rng: random.Random) -> str:
 
 def phone_it(rng: random.Random) -> str:
     if rng.random() < 0.6:
-        n = "3" + rng.choice("234789") + _digits(rng, 8)
+        n = rng.choice(IT_MOBILE) + _digits(rng, 7)
         return rng.choice(
             [
                 f"{n[:3]} {n[3:6]} {n[6:]}",
@@ -97,13 +145,13 @@ def phone_it(rng: random.Random) -> str:
             ]
         )
     area = rng.choice(["06", "02", "011", "055", "081", "051", "041"])
-    sub = _digits(rng, 10 - len(area))
+    sub = _subscriber(rng, 10 - len(area))
     return rng.choice([f"{area} {sub[:4]} {sub[4:]}", f"{area} {sub}", f"+39 {area} {sub}", f"{area}-{sub}"])
 
 
 def phone_nl(rng: random.Random) -> str:
     if rng.random() < 0.6:
-        sub = _digits(rng, 8)
+        sub = rng.choice("12345") + _digits(rng, 7)  # 06-6 is for pagers, 06-7 unused
         return rng.choice(
             [
                 f"06-{sub}",
@@ -115,13 +163,13 @@ def phone_nl(rng: random.Random) -> str:
             ]
         )
     area = rng.choice(["20", "10", "70", "30", "40", "50"])
-    sub = _digits(rng, 7)
+    sub = _subscriber(rng, 7)
     return rng.choice([f"0{area}-{sub}", f"0{area} {sub[:3]} {sub[3:]}", f"+31 {area} {sub[:3]} {sub[3:]}"])
 
 
 def phone_pl(rng: random.Random) -> str:
     if rng.random() < 0.6:
-        n = rng.choice("5678") + _digits(rng, 8)
+        n = rng.choice(PL_MOBILE) + _digits(rng, 7)
         return rng.choice(
             [
                 f"{n[:3]} {n[3:6]} {n[6:]}",
@@ -132,7 +180,7 @@ def phone_pl(rng: random.Random) -> str:
             ]
         )
     area = rng.choice(["22", "12", "61", "71", "58", "42"])
-    sub = _digits(rng, 7)
+    sub = _subscriber(rng, 7)
     return rng.choice(
         [
             f"{area} {sub[:3]} {sub[3:5]} {sub[5:]}",
@@ -155,9 +203,10 @@ def phone_gb(rng: random.Random) -> str:
             ]
         )
     area, sub = rng.choice(
-        [("20", 8), ("161", 7), ("113", 7), ("121", 7), ("131", 7), ("1632", 6), ("117", 7)]
+        [("20", 8), ("161", 7), ("113", 7), ("121", 7), ("131", 7), ("1223", 6), ("117", 7)]
     )
-    s = _digits(rng, sub)
+    # London numbers start 3, 7 or 8 after 020; the other areas here start 2-4
+    s = rng.choice("378" if area == "20" else "234") + _digits(rng, sub - 1)
     if area == "20":
         return rng.choice([f"020 {s[:4]} {s[4:]}", f"+44 20 {s[:4]} {s[4:]}", f"(020) {s[:4]} {s[4:]}"])
     return rng.choice([f"0{area} {s[:3]} {s[3:]}", f"+44 {area} {s[:3]} {s[3:]}", f"(0{area}) {s}"])
@@ -170,7 +219,7 @@ def phone_in(rng: random.Random) -> str:
             [f"{n[:5]} {n[5:]}", f"+91 {n[:5]} {n[5:]}", f"+91-{n}", n, f"0{n[:5]} {n[5:]}", f"+91 {n}"]
         )
     area, sub = rng.choice([("22", 8), ("11", 8), ("80", 8), ("44", 8), ("40", 8), ("20", 8), ("33", 8)])
-    s = _digits(rng, sub)
+    s = "2" + _digits(rng, sub - 1)  # BSNL-era landlines of the metros start with 2
     return rng.choice([f"0{area} {s[:4]} {s[4:]}", f"0{area}-{s}", f"+91 {area} {s[:4]} {s[4:]}"])
 
 
@@ -413,7 +462,9 @@ def values(f: Faker, locale: str, rng: random.Random) -> dict[str, Field]:
     first2, last2 = f.first_name(), f.last_name()
     street = " ".join(street_fn(f, rng).split())  # Faker leaves trailing spaces in some forms
     zip_, town = postcode(f, locale, rng), city(f, locale, rng)
-    use_faker_phone = locale != "en-IN" and rng.random() < 0.25
+    # Faker's de_DE, nl_NL, en_GB and en_IN numbers include invalid ones ("0005119117", unassigned area
+    # codes); those locales use the numbering-plan generators above only
+    use_faker_phone = locale in ("fr", "es", "it", "pl") and rng.random() < 0.25
     iban = ids.iban_print(f.iban(), rng) if locale != "en-IN" else ""
     return {
         "name": Field(f"{first} {last}", "PERSON"),

@@ -15,6 +15,7 @@ import random
 from faker import Faker
 
 from benchmarks.pii_sets.common import Field, ascii_fold, render
+from benchmarks.pii_sets.eu import IT_MOBILE, PL_MOBILE
 
 SEED = 9103
 NBSP, NNBSP, THIN, ZWSP = "\u00a0", "\u202f", "\u2009", "\u200b"
@@ -25,6 +26,11 @@ FULLWIDTH_AT = "\uff20"
 
 def _d(rng: random.Random, n: int) -> str:
     return "".join(rng.choice("0123456789") for _ in range(n))
+
+
+def _nz(rng: random.Random, lowest: int = 1) -> str:
+    """A first digit of a subscriber number (never the trunk 0; US exchanges start at 2)."""
+    return str(rng.randint(lowest, 9))
 
 
 def phone(rng: random.Random) -> tuple[str, str, str]:
@@ -39,6 +45,8 @@ def phone(rng: random.Random) -> tuple[str, str, str]:
         )
     if kind == 1:
         pairs = [f"0{rng.choice('67')}"] + [_d(rng, 2) for _ in range(4)]
+        if pairs[0] == "07":  # only 073-079 are open to mobiles
+            pairs[1] = rng.choice("3456789") + pairs[1][1]
         if rng.random() < 0.5:
             return NNBSP.join(pairs), "NNBSP", "fr"
         return f"+33{NNBSP}{pairs[0][1]}{NNBSP}" + NNBSP.join(pairs[1:]), "NNBSP", "fr"
@@ -56,9 +64,9 @@ def phone(rng: random.Random) -> tuple[str, str, str]:
             [
                 f"+49 176 {_d(rng, 8)}",
                 f"090-{_d(rng, 4)}-{_d(rng, 4)}",
-                f"+44 7911 {_d(rng, 6)}",
-                f"(030) {_d(rng, 8)}",
-                f"+1 (415) {_d(rng, 3)}-{_d(rng, 4)}",
+                f"+44 7{rng.choice('4789')}{_d(rng, 2)} {_d(rng, 6)}",
+                f"(030) {_nz(rng)}{_d(rng, 7)}",
+                f"+1 (415) {_nz(rng, 2)}{_d(rng, 2)}-{_d(rng, 4)}",
             ]
         )
         return plain.translate(FULLWIDTH), "FULLWIDTH_DIGITS", "mixed"
@@ -67,9 +75,9 @@ def phone(rng: random.Random) -> tuple[str, str, str]:
         return (
             rng.choice(
                 [
-                    f"{area} / {_d(rng, 4)} {_d(rng, 4)}",
-                    f"{area} / {_d(rng, 2)} {_d(rng, 2)} {_d(rng, 2)} {_d(rng, 2)}",
-                    f"{area}/ {_d(rng, 7)}",
+                    f"{area} / {_nz(rng)}{_d(rng, 3)} {_d(rng, 4)}",
+                    f"{area} / {_nz(rng)}{_d(rng, 1)} {_d(rng, 2)} {_d(rng, 2)} {_d(rng, 2)}",
+                    f"{area}/ {_nz(rng)}{_d(rng, 6)}",
                 ]
             ),
             "AREA_SLASH",
@@ -89,11 +97,19 @@ def phone(rng: random.Random) -> tuple[str, str, str]:
             "de",
         )
     if kind == 6:
-        n = f"07{_d(rng, 9)}" if rng.random() < 0.5 else f"06{_d(rng, 8)}"
+        n = f"07{rng.choice('45789')}{_d(rng, 8)}" if rng.random() < 0.5 else f"06{_d(rng, 8)}"
         return " ".join(n), "SPACED_DIGITS", "en-GB" if n.startswith("07") else "fr"
-    pre = rng.choice(["+39", "+34", "+31", "+48"])
+    # mobiles: Italy 3xx + 7 digits, Spain 6xx, the Netherlands 6 + 8 digits, Poland's mobile blocks
+    cc, national = rng.choice(
+        [
+            ("+39", rng.choice(IT_MOBILE) + _d(rng, 7)),
+            ("+34", "6" + _d(rng, 8)),
+            ("+31", "6" + rng.choice("12345") + _d(rng, 7)),
+            ("+48", rng.choice(PL_MOBILE) + _d(rng, 7)),
+        ]
+    )
     sep = rng.choice([NBSP, NNBSP, THIN])
-    return sep.join([pre, _d(rng, 3), _d(rng, 3), _d(rng, 3)]), "MIXED_SPACES", "mixed"
+    return sep.join([cc, national[:3], national[3:6], national[6:]]), "MIXED_SPACES", "mixed"
 
 
 def email(f: Faker, rng: random.Random) -> tuple[str, str]:
