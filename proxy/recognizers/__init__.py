@@ -10,7 +10,9 @@ from presidio_analyzer import EntityRecognizer
 
 from proxy.recognizers.addresses import StreetAddressRecognizer
 from proxy.recognizers.cards import CardNumberRecognizer
+from proxy.recognizers.iban import IbanRecognizer
 from proxy.recognizers.names import NerRecognizer, PersonRecognizer
+from proxy.recognizers.national_ids import national_id_recognizers
 from proxy.recognizers.phones import PhoneNumberRecognizer
 from proxy.recognizers.secrets import SecretRecognizer
 
@@ -23,6 +25,8 @@ def consentry_recognizers(phone_regions: Sequence[str] | None = None) -> list[En
         NerRecognizer(),
         StreetAddressRecognizer(),
         SecretRecognizer(),
+        IbanRecognizer(),
+        *national_id_recognizers(),
     ]
 
 
@@ -31,6 +35,7 @@ REPLACED_DEFAULTS: frozenset[str] = frozenset(
     {
         "PhoneRecognizer",  # phones.PhoneNumberRecognizer: more regions and formats, same validity floor
         "CreditCardRecognizer",  # cards.CardNumberRecognizer: every issuer prefix and length, Luhn
+        "IbanRecognizer",  # iban.IbanRecognizer: ends at the country's registered length (no next word)
         "SpacyRecognizer",  # names.NerRecognizer (no product names) + names.PersonRecognizer (PERSON)
     }
 )
