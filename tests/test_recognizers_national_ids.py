@@ -7,8 +7,11 @@ the French and German social-security documentation), that example anchors the a
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from proxy.detection import PresidioDetector
 from proxy.recognizers import REPLACED_DEFAULTS, consentry_recognizers
 from proxy.recognizers import id_checksums as checks
 from proxy.recognizers.national_ids import NationalIdRecognizer, national_id_recognizers
@@ -180,6 +183,7 @@ def test_invalid_checksums_are_not_reported(recognizers, value: str) -> None:
         ("IN_AADHAAR", "Aadhaar: 2345 6789 0124", "2345 6789 0124"),
         ("IN_AADHAAR", "UID 987654321012", "987654321012"),
         ("FR_NIR", "numéro de sécurité sociale : 255081416802538", "255081416802538"),
+        ("FR_NIR", "N° SS 2550814168025 38", "2550814168025 38"),
         ("UK_NINO", "National Insurance number ab123456c", "ab123456c"),
         ("UK_NINO", "NI: AB123456", "AB123456"),
         ("IN_PAN", "PAN card abcpe1234f", "abcpe1234f"),
@@ -251,3 +255,25 @@ def test_registered_and_scored_above_a_phone_reading() -> None:
     names = {rec.name for rec in consentry_recognizers()}
     assert {"ConsentryNlBsnRecognizer", "ConsentryIbanRecognizer"} <= names
     assert "IbanRecognizer" in REPLACED_DEFAULTS
+
+
+def test_detector_masks_identifiers_under_their_own_types(detector: PresidioDetector) -> None:
+    """Through the real detector and the bundled policy: registered, above the default threshold,
+    and the identifier's type wins where a phone reading of the same digits overlaps it."""
+    from rules import load_rules
+
+    consent = load_rules().consent_for("any-customer")
+    texts = [
+        "Mi DNI es 12345678Z y mi IBAN ES91 2100 0418 4502 0005 1332 gracias",
+        "Meine Steuer-ID ist 86 095 742 719.",
+        "BSN 111 222 333",
+        "Order 111222333 shipped",
+    ]
+    found = asyncio.run(detector.detect(texts, consent))
+    spans = [
+        {(text[s.start : s.end], s.entity_type) for s in row} for text, row in zip(texts, found, strict=True)
+    ]
+    assert {("12345678Z", "ES_NIF"), ("ES91 2100 0418 4502 0005 1332", "IBAN_CODE")} <= spans[0]
+    assert ("86 095 742 719", "DE_TAX_ID") in spans[1]
+    assert ("111 222 333", "NL_BSN") in spans[2]
+    assert not any(t == "NL_BSN" for _, t in spans[3])

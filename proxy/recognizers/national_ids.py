@@ -84,6 +84,7 @@ SPECS: tuple[IdSpec, ...] = (
         (
             Form(r"[1278][ .](?:\d{2}[ .]){2}(?:\d{2}|2[AB])[ .]\d{3}[ .]\d{3}[ .]?\d{2}", 0.85),
             Form(r"[1278]\d{4}(?:\d{2}|2[AB])\d{8}", 0.0),
+            Form(r"[1278]\d{4}(?:\d{2}|2[AB])\d{6} \d{2}", 0.0),  # number, then its key
         ),
         checks.valid_fr_nir,
         _words("nir", "nss", "insee", r"s[ée]cu", r"s[ée]curit[ée]\s+sociale", r"carte\s+vitale",
