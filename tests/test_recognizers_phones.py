@@ -177,6 +177,8 @@ def test_national_numbers_with_context_words_in_european_languages(
         "+420 601 123 456",
         "+46 70 123 45 67",
         "+81 3-1234-5678",
+        "(+49) 0176 - 2345 6789",
+        "(+44) 20 7946 0958",
     ],
 )
 def test_international_forms_of_the_new_regions(recognizer: PhoneNumberRecognizer, number: str) -> None:
@@ -224,3 +226,22 @@ def test_prefilter_agrees_with_the_matcher_on_national_numbers() -> None:
         agreed += recognizer._whole_number_valid(number) == matcher_says
     assert valid > 30  # the sample holds valid numbers, so the comparison means something
     assert agreed == 300
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Proszę o kontakt pod numerem 512 345 678",
+        "Potete richiamarmi al 347 123 456",
+        "Je kunt me bereiken op 612 345 678",
+        "Erreichen Sie mich unter 612 345 678",
+        "Vous pouvez me rappeler au 612 345 678",
+        "Puede contactarme en el 612 345 678",
+    ],
+)
+def test_inflected_context_words_lift_numbers_that_read_as_amounts(
+    recognizer: PhoneNumberRecognizer, text: str
+) -> None:
+    number = text[-11:]
+    assert found(recognizer, text) == [number]
+    assert found(recognizer, f"Wert {number}") == []  # the same digits without a phone word

@@ -40,15 +40,16 @@ DEFAULT_REGIONS: tuple[str, ...] = (
 # (same length, so offsets stay valid) or "Phone:\n070 ..." would read as the word "n070".
 _ESCAPED_BREAK = re.compile(r"\\[nrt]")
 
-# A candidate: optional international prefix, optional "(0)" trunk hint, an optional area code in
-# parentheses, then digit groups joined by single spaces, dots or dashes, or by a slash or dash
-# with spaces around ("030 / 1234 5678", "0176 - 234 567 89"); optional extension.
+# A candidate: optional international prefix (also in parentheses, "(+49)"), optional "(0)" trunk
+# hint, an optional area code in parentheses, then digit groups joined by single spaces, dots or
+# dashes, or by a slash or dash with spaces around ("030 / 1234 5678", "0176 - 234 567 89");
+# optional extension.
 # Not glued to words, to other numbers (decimals, dates, times, IPs) or to currency signs.
 _CANDIDATE = re.compile(
     r"""
     (?<![\w+@#$€£¥%&=/])(?<!\d[.,:\-])
     (?P<number>
-      (?P<intl>(?:\+|\b00)[1-9]\d{0,2}[ .\-]?)?
+      (?P<intl>(?:\+|\b00)[1-9]\d{0,2}[ .\-]?|\(\+[1-9]\d{0,2}\)[ .\-]?)?
       (?:\(0\)[ .\-]?)?
       (?:\(\d{1,5}\)[ .\-]?)?
       \d{1,15}(?:(?:[ .\-]|[ ]?[/\-\u2013][ ]?)\d{1,10}){0,6}
@@ -78,13 +79,14 @@ _CONTEXT_BEFORE = re.compile(
     r"\b(?:phone|telephone|tel|ph|mobile|mob|cell|cellphone|handy|fax|call|calls|calling|ring|dial|"
     r"text|texts|sms|whatsapp|viber|message|messages|contact|reach|reachable|number|hotline|helpline|"
     r"landline|voicemail|desk|office|direct|home|work|answering|answer|pager|"
-    # de, fr, es, it, nl, pl
-    r"telefon\w*|rufnummer|handy\w*|mobil\w*|festnetz\w*|durchwahl|anruf\w*|erreichbar|"
-    r"t[ée]l[ée]phone|portable|num[ée]ro|appel\w*|joindre|fixe|"
+    # de, fr, es, it, nl, pl, with their inflections ("numerem", "richiamarmi", "bereiken")
+    r"telefon\w*|ruf\w*|anruf\w*|r[üu]ckruf\w*|zur[üu]ckruf\w*|handy\w*|mobil\w*|festnetz\w*|durchwahl|"
+    r"erreich\w*|kontakt\w*|"
+    r"t[ée]l[ée]phon\w*|portable|num[ée]ro|r?appel\w*|joindre|joignable|fixe|contact\w*|"
     r"tel[ée]fono|m[óo]vil|celular|llam\w*|n[úu]mero|"
-    r"cellulare|cell|chiam\w*|"
-    r"telefoonnummer|mobiel|mobieltje|bel|bellen|nummer|"
-    r"kom[óo]rk\w*|numer|zadzwo\w*|dzwo\w*)\b"
+    r"cellulare|cell|(?:ri)?chiam\w*|contatt\w*|recapito|"
+    r"telefoon\w*|mobiel\w*|bel|bellen|belt|terugbellen|opbellen|gebeld|bereik\w*|nummer|"
+    r"kom[óo]rk\w*|numer\w*|zadzwo\w*|dzwo\w*)\b"
     r"|\b[tmfp]\s*[:.]\s*$",
     re.IGNORECASE,
 )
