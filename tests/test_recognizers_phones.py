@@ -161,6 +161,7 @@ def test_default_regions_cover_the_eu_and_the_named_countries() -> None:
         ("mobiel", "06-12345678"),
         ("komórka", "512 345 678"),
         ("telefon", "22 123 45 67"),
+        ("cellulare:", "347/1234567"),
     ],
 )
 def test_national_numbers_with_context_words_in_european_languages(
@@ -195,6 +196,9 @@ def test_international_forms_of_the_new_regions(recognizer: PhoneNumberRecognize
         "Rechnung 0221 / 445566",
         "n° de commande 0612345678",
         "Datum 01/05/2024 10:30",
+        "vedi 347/1234567",
+        "Umsatz 512 345 678 zł",
+        "Przychód 512 345 678 PLN",
     ],
 )
 def test_slashes_and_spaced_dashes_only_join_phone_groups(

@@ -71,8 +71,9 @@ _DOT_GROUPS = re.compile(r"^\d{2,4}(?:\.\d{2,4}){2,5}$")
 _DATE = re.compile(r"^(?:\d{4}([.\-/])\d{1,2}\1\d{1,2}|\d{1,2}([.\-/])\d{1,2}\2\d{2,4})$")
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:[ .]\d{3})+$")
-# A slash or a spaced dash between groups: only after an area code with its trunk zero or an
-# international prefix ("030 / 1234 5678"), never in ranges or ratios ("2019 - 2023", "1920/1080").
+# A slash or a spaced dash between groups: after an area code with its trunk zero or an
+# international prefix ("030 / 1234 5678"); otherwise ("347/1234567", an Italian mobile) only with
+# phone words nearby, so ranges and ratios ("2019 - 2023", "1920/1080") stay readable.
 _WIDE_SEPARATOR = re.compile(r"/| [\-\u2013]|[\-\u2013] |\u2013")
 
 _CONTEXT_BEFORE = re.compile(
@@ -112,7 +113,7 @@ _NEGATIVE_BEFORE = re.compile(
 )
 _UNIT_AFTER = re.compile(
     r"^\s*(?:%|€|\$|£|usd|eur|gbp|chf|dollars?|euros?|pounds?|ms|s|sec|seconds|km|kg|mb|gb|kb|bytes|"
-    r"users|items|rows|times|people|units|pcs)\b",
+    r"users|items|rows|times|people|units|pcs|z[łl]|pln|czk|huf|sek|nok|dkk|ron|bgn|kr|k[čc]|ft|lei)(?!\w)",
     re.IGNORECASE,
 )
 _WORD_AFTER = re.compile(r"^[ ]\w")
@@ -178,7 +179,7 @@ class PhoneNumberRecognizer(EntityRecognizer):
         core = number.strip()
         if _DATE.match(core) or _IPV4.match(core):
             return False
-        if _WIDE_SEPARATOR.search(core) and (core.count("/") > 1 or not core.startswith(("+", "0", "("))):
+        if core.count("/") > 1:
             return False
         # "(0)" and one area code at most, parentheses only around digits
         return core.count("(") == core.count(")") <= 2
@@ -200,6 +201,8 @@ class PhoneNumberRecognizer(EntityRecognizer):
         context = bool(_CONTEXT_BEFORE.search(near)) or bool(_LABEL_AFTER.match(after))
 
         international = match.group("intl") is not None
+        if not context and _WIDE_SEPARATOR.search(number) and not number.startswith(("+", "0", "(")):
+            return 0.0, ""
         # a Luhn-valid card number is the card recognizer's, unless only phone words surround it
         if (
             not international
