@@ -1,0 +1,198 @@
+"""E-mail addresses written so that an e-mail pattern does not see them.
+
+People (and scraping-averse web pages) write addresses as "john dot smith at gmail dot com",
+"jane(at)example(dot)org", "jane [at] example [dot] org", "name AT domain DOT com", or put spaces
+around the at sign ("john.smith @ gmail.com"). Presidio's EmailRecognizer needs the plain
+`local@domain.tld` form; this recognizer finds the written forms and returns the whole written
+form as the span. Plain addresses are left to Presidio. (Full-width at signs, zero-width spaces
+inside an address and the like are handled earlier: detection reads a normalised view, see
+`proxy.normalise`.)
+
+Precision comes from the domain and from the words used:
+- the domain must end in a real top-level domain: one of the 2-letter country codes or a short
+  list of generic ones, all present in the public-suffix list snapshot bundled with tldextract
+  (the tests check that). Code-file extensions that are also country codes (py, rs, md, sh) are
+  not accepted, so "main dot py" stays text;
+- separators in brackets ("(at)", "[dot]"), in capitals ("AT", "DOT") and an at sign with spaces
+  are deliberate and enough; a spelled lower-case "at" ("meet me at the station dot") needs more:
+  no pronoun, article or common verb as a part ("look at this dot com bubble"), no function word
+  as the top-level domain after a spelled "dot" ("this dot in"), and one of: a separator inside
+  the local part ("john dot smith"), a well-known mail provider as the domain, or an e-mail word
+  shortly before ("email", "contact", "write to");
+- an at sign with spaces is refused next to code punctuation (`x = a @ self.data` is a matrix
+  product), and never spans a line break (decorators).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from proxy.recognizers.cards import scored_result
+
+ENTITY = "EMAIL_ADDRESS"
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+COUNTRY_TLDS = _words(
+    """
+    ac ad ae af ag ai al am ao aq ar as at au aw ax az ba bb be bf bg bh bi bj bm bn bo br bs bt bv
+    bw by bz ca cc cd cf cg ch ci cl cm cn co cr cu cv cw cx cy cz de dj dk dm do dz ec ee eg es et
+    eu fi fj fm fo fr ga gb gd ge gf gg gh gi gl gm gn gp gq gr gs gt gu gw gy hk hm hn hr ht hu id
+    ie il im in io iq ir is it je jo jp ke kg ki km kn kp kr kw ky kz la lb lc li lk lr ls lt lu lv
+    ly ma mc md me mg mh mk ml mn mo mp mq mr ms mt mu mv mw mx my mz na nc ne nf ng ni nl no nr nu
+    nz om pa pe pf ph pk pl pm pn pr ps pt pw py qa re ro rs ru rw sa sb sc sd se sg sh si sj sk sl
+    sm sn so sr ss st su sv sx sy sz tc td tf tg th tj tk tl tm tn to tr tt tv tw tz ua ug uk us uy
+    uz va vc ve vg vi vn vu wf ws ye yt zm zw
+    """
+)
+GENERIC_TLDS = _words(
+    """
+    com org net edu gov mil int info biz name pro mobi app dev asia email online tech xyz site cloud
+    digital company solutions agency studio design media group team systems network services
+    consulting law legal health care clinic bank finance insurance shop store club life family
+    school academy university london berlin paris wien nyc amsterdam swiss bayern koeln hamburg
+    """
+)
+# Country codes that are far more often file extensions in prompts about code.
+_CODE_EXTENSIONS = frozenset({"py", "rs", "md", "sh"})
+TLDS = (COUNTRY_TLDS | GENERIC_TLDS) - _CODE_EXTENSIONS
+
+# Country codes that are English function words: not a TLD right after a spelled "dot".
+_WORD_TLDS = frozenset({"am", "an", "as", "at", "be", "by", "do", "go", "if", "in", "is", "it", "me",
+                        "my", "no", "of", "on", "or", "so", "to", "up", "us"})  # fmt: skip
+# Words that are a sentence around a spelled "at"/"dot", not parts of an address.
+_PROSE_WORDS = _words(
+    """
+    a an the this that these those it its me you him her us them we they i he she one my your our
+    their his here there where what who which look looking looked looks meet meeting met arrive
+    arrived arriving be is are was were been being am stay stayed staying work working home least
+    most all once first last best noon night midnight time times point end start top bottom same
+    least sea school church
+    """
+)
+_MAIL_PROVIDERS = _words(
+    """
+    gmail googlemail yahoo ymail hotmail outlook icloud aol protonmail proton gmx yandex zoho
+    fastmail posteo tutanota mailbox hey bluewin t-online freenet
+    """
+)
+_MAIL_WORDS = re.compile(
+    r"\b(?:e-?mail|mail|mailto|inbox|address|contact|write|reach|send|cc|bcc)\w*\b", re.IGNORECASE
+)
+_CODE_AROUND = re.compile(r"[=(){}\[\];]")
+
+_AT = (
+    r"(?P<at>[ \t]*[(\[{<][ \t]*(?i:at)[ \t]*[)\]}>][ \t]*"  # (at) [at] {at} <at>
+    r"|[ \t]*@[ \t]*"  # at sign, with spaces (without, it is a plain address)
+    r"|\s+(?:at|AT)\s+)"  # spelled
+)
+_DOT = (
+    r"(?:[ \t]*[(\[{<][ \t]*(?i:dot)[ \t]*[)\]}>][ \t]*"
+    r"|\s+(?:dot|DOT)\s+"
+    r"|\.(?=[A-Za-z0-9]))"  # a literal dot inside the name, not a full stop before a space
+)
+_LOCAL_ATOM = r"[A-Za-z0-9](?:[A-Za-z0-9_%+\-]*[A-Za-z0-9])?"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+_CANDIDATE = re.compile(
+    rf"(?<![\w.@%+\-'\u2019])(?P<local>{_LOCAL_ATOM}(?:{_DOT}{_LOCAL_ATOM})*){_AT}"
+    rf"(?P<domain>{_LABEL}(?:{_DOT}{_LABEL})+)(?![\w@])"
+)
+_DOT_SEPARATOR = re.compile(_DOT)
+_LOCAL_WORDS = re.compile(_DOT + r"|[_%+\-]")
+_ANY_AT = re.compile(r"@|\b(?:at|AT)\b")
+_BRACKETED = re.compile(r"[(\[{<]")
+
+
+class ObfuscatedEmailRecognizer(EntityRecognizer):
+    """E-mail addresses with spelled, bracketed or spaced separators; the whole written form."""
+
+    def __init__(
+        self, supported_language: str = "en", name: str = "ConsentryObfuscatedEmailRecognizer"
+    ) -> None:
+        super().__init__(supported_entities=[ENTITY], supported_language=supported_language, name=name)
+
+    def load(self) -> None:
+        pass
+
+    def analyze(
+        self, text: str, entities: Sequence[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if (entities and ENTITY not in entities) or not _ANY_AT.search(text):
+            return []
+        found: list[RecognizerResult] = []
+        position = 0
+        while match := _CANDIDATE.search(text, position):
+            address = _address(text, match)
+            if address is None:
+                position = match.start() + 1
+                continue
+            end, score = address
+            found.append(scored_result(self, match.start(), end, score, "written-out e-mail address"))
+            position = end
+        return found
+
+
+def _address(text: str, match: re.Match[str]) -> tuple[int, float] | None:
+    """Where the address of a candidate ends (its domain cut after the last real TLD) and its
+    score, or None when the candidate is not an obfuscated address."""
+    at, local = match.group("at"), match.group("local")
+    labels: list[tuple[int, int]] = []  # the domain's labels, as (start, end) in text
+    separators: list[str] = []
+    label_start = match.start("domain")
+    for separator in _DOT_SEPARATOR.finditer(text, label_start, match.end("domain")):
+        labels.append((label_start, separator.start()))
+        separators.append(separator.group())
+        label_start = separator.end()
+    labels.append((label_start, match.end("domain")))
+    last = next(
+        (
+            k
+            for k in range(len(labels) - 1, 0, -1)
+            if _is_tld(text[slice(*labels[k])].lower(), separators[k - 1])
+        ),
+        None,
+    )
+    if last is None:
+        return None
+    domain_labels = [text[start:end].lower() for start, end in labels[: last + 1]]
+    written = [at, *separators[:last], *_DOT_SEPARATOR.findall(local)]
+    if all(separator in (".", "@") for separator in written):
+        return None  # a plain address: Presidio's recognizer finds it
+    if "@" in at and _CODE_AROUND.search(_line(text, match.start(), labels[last][1])):
+        return None
+    spelled = [s.strip() for s in written if s.strip().lower() in ("at", "dot")]
+    if spelled:
+        words = [*_LOCAL_WORDS.split(local), *domain_labels]
+        if any(word.lower() in _PROSE_WORDS for word in words):
+            return None
+    deliberate = "@" in at or any(_BRACKETED.search(s) for s in written) or any(s.isupper() for s in spelled)
+    if not deliberate and not _mail_evidence(text, match.start(), local, domain_labels[0]):
+        return None
+    return labels[last][1], 0.9 if deliberate else 0.75
+
+
+def _is_tld(label: str, separator_before: str) -> bool:
+    if label not in TLDS:
+        return False
+    return not (separator_before.strip() == "dot" and label in _WORD_TLDS)
+
+
+def _line(text: str, start: int, end: int) -> str:
+    line_end = text.find("\n", end)
+    return text[text.rfind("\n", 0, start) + 1 : len(text) if line_end < 0 else line_end]
+
+
+def _mail_evidence(text: str, start: int, local: str, first_label: str) -> bool:
+    """A lower-case spelled "at" reads as prose unless something else says e-mail."""
+    if _DOT_SEPARATOR.search(local) or any(c.isdigit() or c == "_" for c in local):
+        return True
+    if first_label in _MAIL_PROVIDERS:
+        return True
+    return bool(_MAIL_WORDS.search(text, max(0, start - 60), start))
