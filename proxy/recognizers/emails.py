@@ -86,7 +86,8 @@ _MAIL_PROVIDERS = _words(
 _MAIL_WORDS = re.compile(
     r"\b(?:e-?mail|mail|mailto|inbox|address|contact|write|reach|send|cc|bcc)\w*\b", re.IGNORECASE
 )
-_CODE_AROUND = re.compile(r"[=(){}\[\];]")
+_CODE_AROUND = re.compile(r"[={};]")
+_CALLED = re.compile(r"[(\[]|\.\w")
 
 _AT = (
     r"(?P<at>[ \t]*[(\[{<][ \t]*(?i:at)[ \t]*[)\]}>][ \t]*"  # (at) [at] {at} <at>
@@ -165,7 +166,7 @@ def _address(text: str, match: re.Match[str]) -> tuple[int, float] | None:
     written = [at, *separators[:last], *_DOT_SEPARATOR.findall(local)]
     if all(separator in (".", "@") for separator in written):
         return None  # a plain address: Presidio's recognizer finds it
-    if "@" in at and _CODE_AROUND.search(_line(text, match.start(), labels[last][1])):
+    if "@" in at and _code_around(text, match.start(), labels[last][1]):
         return None
     spelled = [s.strip() for s in written if s.strip().lower() in ("at", "dot")]
     if spelled:
@@ -184,9 +185,14 @@ def _is_tld(label: str, separator_before: str) -> bool:
     return not (separator_before.strip() == "dot" and label in _WORD_TLDS)
 
 
-def _line(text: str, start: int, end: int) -> str:
+def _code_around(text: str, start: int, end: int) -> bool:
+    """An assignment or statement on the same line, or a call or index right after: code."""
+    line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
-    return text[text.rfind("\n", 0, start) + 1 : len(text) if line_end < 0 else line_end]
+    rest = text[end : len(text) if line_end < 0 else line_end]
+    return bool(
+        _CODE_AROUND.search(text[line_start:start]) or _CODE_AROUND.search(rest) or _CALLED.match(rest)
+    )
 
 
 def _mail_evidence(text: str, start: int, local: str, first_label: str) -> bool:
