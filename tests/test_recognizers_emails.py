@@ -39,6 +39,9 @@ def found(recognizer: ObfuscatedEmailRecognizer, text: str) -> list[str]:
         "wilma.hofer @hofer-bau.ch",
         "wilma(at)hofer-bau.ch",
         "wilma@hofer-bau(dot)ch",
+        "wilma.hofer@hofer-bau .ch",
+        "wilma underscore hofer at gmx dot net",
+        "wilma underscore hofer AT hofer-bau DOT it",
     ],
 )
 def test_written_forms_are_found_whole(recognizer: ObfuscatedEmailRecognizer, address: str) -> None:
@@ -60,6 +63,17 @@ def test_the_domain_ends_at_its_last_real_tld(recognizer: ObfuscatedEmailRecogni
     assert found(recognizer, "Mail me: oskar [at] lindqvist [dot] se.Thanks") == [
         "oskar [at] lindqvist [dot] se"
     ]
+
+
+def test_a_function_word_tld_needs_evidence(recognizer: ObfuscatedEmailRecognizer) -> None:
+    assert found(recognizer, "scrivimi: piero at libero dot it") == ["piero at libero dot it"]
+    assert found(recognizer, "it was piero at noon dot it") == []
+    # A later "dot in" does not extend an address that already ended in a real TLD.
+    assert found(recognizer, "email bob at acme dot com dot in the morning") == ["bob at acme dot com"]
+
+
+def test_a_space_after_a_full_stop_is_not_a_dot(recognizer: ObfuscatedEmailRecognizer) -> None:
+    assert found(recognizer, "mail wilma @ hofer-bau.ch. It is urgent") == ["wilma @ hofer-bau.ch"]
 
 
 def test_plain_addresses_are_left_to_presidio(recognizer: ObfuscatedEmailRecognizer) -> None:

@@ -64,7 +64,7 @@ GENERIC_TLDS = _words(
 _CODE_EXTENSIONS = frozenset({"py", "rs", "md", "sh"})
 TLDS = (COUNTRY_TLDS | GENERIC_TLDS) - _CODE_EXTENSIONS
 
-# Country codes that are English function words: not a TLD right after a spelled "dot".
+# Country codes that are English function words: after a spelled "dot" they need other evidence.
 _WORD_TLDS = frozenset({"am", "an", "as", "at", "be", "by", "do", "go", "if", "in", "is", "it", "me",
                         "my", "no", "of", "on", "or", "so", "to", "up", "us"})  # fmt: skip
 # Words that are a sentence around a spelled "at"/"dot", not parts of an address.
@@ -80,11 +80,15 @@ _PROSE_WORDS = _words(
 _MAIL_PROVIDERS = _words(
     """
     gmail googlemail yahoo ymail hotmail outlook icloud aol protonmail proton gmx yandex zoho
-    fastmail posteo tutanota mailbox hey bluewin t-online freenet
+    fastmail posteo tutanota mailbox hey bluewin t-online freenet web libero virgilio tiscali
+    orange wanadoo laposte sfr seznam wp onet interia o2 btinternet sky virgin ziggo telenet skynet
+    sunrise bigpond rediffmail qq 163 126 naver daum mail
     """
 )
 _MAIL_WORDS = re.compile(
-    r"\b(?:e-?mail|mail|mailto|inbox|address|contact|write|reach|send|cc|bcc)\w*\b", re.IGNORECASE
+    r"\b(?:e-?mail|mail|mailto|inbox|address|adresse|contact|kontakt|write|reach|send|cc|bcc|correo|"
+    r"courriel|scrivi|schreib|escrib|écri)\w*\b",
+    re.IGNORECASE,
 )
 _CODE_AROUND = re.compile(r"[={};]")
 _CALLED = re.compile(r"[(\[]|\.\w")
@@ -97,16 +101,21 @@ _AT = (
 _DOT = (
     r"(?:[ \t]*[(\[{<][ \t]*(?i:dot)[ \t]*[)\]}>][ \t]*"
     r"|\s+(?:dot|DOT)\s+"
-    r"|\.(?=[A-Za-z0-9]))"  # a literal dot inside the name, not a full stop before a space
+    r"|\.(?=[A-Za-z0-9])"  # a literal dot inside the name, not a full stop before a space
+    r"|[ \t]+\.[ \t]*(?=[A-Za-z0-9]))"  # a space before a dot: never a full stop
 )
+# Only inside the local part: "ada underscore lovelace".
+_LOCAL_SEPARATOR = rf"(?:{_DOT}|\s+(?:underscore|UNDERSCORE|dash|DASH|hyphen|HYPHEN)\s+)"
 _LOCAL_ATOM = r"[A-Za-z0-9](?:[A-Za-z0-9_%+\-]*[A-Za-z0-9])?"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
 _CANDIDATE = re.compile(
-    rf"(?<![\w.@%+\-'\u2019])(?P<local>{_LOCAL_ATOM}(?:{_DOT}{_LOCAL_ATOM})*){_AT}"
+    rf"(?<![\w.@%+\-'\u2019])(?P<local>{_LOCAL_ATOM}(?:{_LOCAL_SEPARATOR}{_LOCAL_ATOM})*){_AT}"
     rf"(?P<domain>{_LABEL}(?:{_DOT}{_LABEL})+)(?![\w@])"
 )
 _DOT_SEPARATOR = re.compile(_DOT)
-_LOCAL_WORDS = re.compile(_DOT + r"|[_%+\-]")
+_LOCAL_SEPARATORS = re.compile(_LOCAL_SEPARATOR)
+_LOCAL_WORDS = re.compile(_LOCAL_SEPARATOR + r"|[_%+\-]")
+_SPELLED = frozenset({"at", "dot", "underscore", "dash", "hyphen"})
 _ANY_AT = re.compile(r"@|\b(?:at|AT)\b")
 _BRACKETED = re.compile(r"[(\[{<]")
 
@@ -152,37 +161,33 @@ def _address(text: str, match: re.Match[str]) -> tuple[int, float] | None:
         separators.append(separator.group())
         label_start = separator.end()
     labels.append((label_start, match.end("domain")))
-    last = next(
-        (
-            k
-            for k in range(len(labels) - 1, 0, -1)
-            if _is_tld(text[slice(*labels[k])].lower(), separators[k - 1])
-        ),
-        None,
-    )
-    if last is None:
+    domain_labels = [text[start:end].lower() for start, end in labels]
+    # The last real TLD; a function word after a spelled "dot" only if no other TLD comes before.
+    tlds = [k for k in range(len(labels) - 1, 0, -1) if domain_labels[k] in TLDS]
+    plain = [k for k in tlds if not _word_tld(domain_labels[k], separators[k - 1])]
+    if not tlds:
         return None
-    domain_labels = [text[start:end].lower() for start, end in labels[: last + 1]]
-    written = [at, *separators[:last], *_DOT_SEPARATOR.findall(local)]
+    last = plain[0] if plain else tlds[0]
+    domain_labels = domain_labels[: last + 1]
+    written = [at, *separators[:last], *_LOCAL_SEPARATORS.findall(local)]
     if all(separator in (".", "@") for separator in written):
         return None  # a plain address: Presidio's recognizer finds it
     if "@" in at and _code_around(text, match.start(), labels[last][1]):
         return None
-    spelled = [s.strip() for s in written if s.strip().lower() in ("at", "dot")]
+    spelled = [s.strip() for s in written if s.strip().lower() in _SPELLED]
     if spelled:
-        words = [*_LOCAL_WORDS.split(local), *domain_labels]
+        words = [*_LOCAL_WORDS.split(local), *domain_labels[:-1]]  # the TLD was checked above
         if any(word.lower() in _PROSE_WORDS for word in words):
             return None
     deliberate = "@" in at or any(_BRACKETED.search(s) for s in written) or any(s.isupper() for s in spelled)
-    if not deliberate and not _mail_evidence(text, match.start(), local, domain_labels[0]):
+    needs_evidence = not deliberate or not plain
+    if needs_evidence and not _mail_evidence(text, match.start(), local, domain_labels[0]):
         return None
     return labels[last][1], 0.9 if deliberate else 0.75
 
 
-def _is_tld(label: str, separator_before: str) -> bool:
-    if label not in TLDS:
-        return False
-    return not (separator_before.strip() == "dot" and label in _WORD_TLDS)
+def _word_tld(label: str, separator_before: str) -> bool:
+    return separator_before.strip() == "dot" and label in _WORD_TLDS
 
 
 def _code_around(text: str, start: int, end: int) -> bool:
@@ -197,7 +202,7 @@ def _code_around(text: str, start: int, end: int) -> bool:
 
 def _mail_evidence(text: str, start: int, local: str, first_label: str) -> bool:
     """A lower-case spelled "at" reads as prose unless something else says e-mail."""
-    if _DOT_SEPARATOR.search(local) or any(c.isdigit() or c == "_" for c in local):
+    if _LOCAL_SEPARATORS.search(local) or any(c.isdigit() or c == "_" for c in local):
         return True
     if first_label in _MAIL_PROVIDERS:
         return True
