@@ -1,26 +1,29 @@
 """E-mail addresses written so that an e-mail pattern does not see them.
 
 People (and scraping-averse web pages) write addresses as "john dot smith at gmail dot com",
-"jane(at)example(dot)org", "jane [at] example [dot] org", "name AT domain DOT com", or put spaces
-around the at sign ("john.smith @ gmail.com"). Presidio's EmailRecognizer needs the plain
-`local@domain.tld` form; this recognizer finds the written forms and returns the whole written
-form as the span. Plain addresses are left to Presidio. (Full-width at signs, zero-width spaces
-inside an address and the like are handled earlier: detection reads a normalised view, see
-`proxy.normalise`.)
+"jane(at)example(dot)org", "jane [at] example [dot] org", "name AT domain DOT com", "ada underscore
+lovelace at ...", or put spaces around the at sign ("john.smith @ gmail.com") or before a dot
+("ada@example .org"). Presidio's EmailRecognizer needs the plain `local@domain.tld` form; this
+recognizer finds the written forms and returns the whole written form as the span. Plain
+addresses are left to Presidio. (Full-width at signs, zero-width spaces inside an address and the
+like are handled earlier: detection reads a normalised view, see `proxy.normalise`.)
 
 Precision comes from the domain and from the words used:
 - the domain must end in a real top-level domain: one of the 2-letter country codes or a short
   list of generic ones, all present in the public-suffix list snapshot bundled with tldextract
   (the tests check that). Code-file extensions that are also country codes (py, rs, md, sh) are
-  not accepted, so "main dot py" stays text;
+  not accepted, so "main dot py" stays text. The domain ends at its last such label, so the words
+  after an address are not swallowed; a full stop followed by a space is never a dot;
 - separators in brackets ("(at)", "[dot]"), in capitals ("AT", "DOT") and an at sign with spaces
   are deliberate and enough; a spelled lower-case "at" ("meet me at the station dot") needs more:
-  no pronoun, article or common verb as a part ("look at this dot com bubble"), no function word
-  as the top-level domain after a spelled "dot" ("this dot in"), and one of: a separator inside
-  the local part ("john dot smith"), a well-known mail provider as the domain, or an e-mail word
-  shortly before ("email", "contact", "write to");
-- an at sign with spaces is refused next to code punctuation (`x = a @ self.data` is a matrix
-  product), and never spans a line break (decorators).
+  no pronoun, article or common verb as a part ("look at this dot com bubble"), and one of: a
+  separator or digit inside the local part ("john dot smith"), a well-known mail provider as the
+  domain, or an e-mail word shortly before ("email", "contact", "write to"). A top-level domain
+  that is also an English function word after a spelled "dot" ("this dot in") needs that
+  evidence too, whatever the separators;
+- an at sign with spaces is refused in a line of code (an assignment or statement on the line, a
+  call or index right after): `x = a @ self.data` is a matrix product. It never spans a line
+  break (decorators).
 """
 
 from __future__ import annotations
@@ -108,15 +111,27 @@ _DOT = (
 _LOCAL_SEPARATOR = rf"(?:{_DOT}|\s+(?:underscore|UNDERSCORE|dash|DASH|hyphen|HYPHEN)\s+)"
 _LOCAL_ATOM = r"[A-Za-z0-9](?:[A-Za-z0-9_%+\-]*[A-Za-z0-9])?"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+_NOT_AFTER = r"(?<![\w.@%+\-'\u2019])"
 _CANDIDATE = re.compile(
-    rf"(?<![\w.@%+\-'\u2019])(?P<local>{_LOCAL_ATOM}(?:{_LOCAL_SEPARATOR}{_LOCAL_ATOM})*){_AT}"
+    rf"{_NOT_AFTER}(?P<local>{_LOCAL_ATOM}(?:{_LOCAL_SEPARATOR}{_LOCAL_ATOM})*){_AT}"
     rf"(?P<domain>{_LABEL}(?:{_DOT}{_LABEL})+)(?![\w@])"
 )
 _DOT_SEPARATOR = re.compile(_DOT)
+# The local part read backwards from the at (the match then checks it forwards).
+_ATOM_BEFORE = re.compile(r"(?<![A-Za-z0-9_%+\-])" + _LOCAL_ATOM + r"\Z")
+_SEPARATOR_BEFORE = re.compile(
+    r"(?:[ \t]*[(\[{<][ \t]*(?i:dot)[ \t]*[)\]}>][ \t]*|[ \t]*\."
+    r"|\s+(?:dot|DOT|underscore|UNDERSCORE|dash|DASH|hyphen|HYPHEN)\s+)\Z"
+)
 _LOCAL_SEPARATORS = re.compile(_LOCAL_SEPARATOR)
 _LOCAL_WORDS = re.compile(_LOCAL_SEPARATOR + r"|[_%+\-]")
 _SPELLED = frozenset({"at", "dot", "underscore", "dash", "hyphen"})
-_ANY_AT = re.compile(r"@|\b(?:at|AT)\b")
+# Cheap anchors first: an at sign or word, followed by something shaped like a domain. Only
+# around those is the full pattern searched (it is tried at every word start, too slow for all text).
+_AT_TOKEN = re.compile(r"@|\b(?i:at)\b")
+_DOMAIN_AHEAD = re.compile(rf"(?:[ \t]*[)\]}}>])?\s*{_LABEL}{_DOT}{_LABEL}")
+_LONGEST_LOCAL = 120  # characters before the at a local part may start
+_LONGEST_DOMAIN = 400
 _BRACKETED = re.compile(r"[(\[{<]")
 
 
@@ -134,19 +149,47 @@ class ObfuscatedEmailRecognizer(EntityRecognizer):
     def analyze(
         self, text: str, entities: Sequence[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
-        if (entities and ENTITY not in entities) or not _ANY_AT.search(text):
+        if entities and ENTITY not in entities:
             return []
         found: list[RecognizerResult] = []
-        position = 0
-        while match := _CANDIDATE.search(text, position):
-            address = _address(text, match)
-            if address is None:
-                position = match.start() + 1
+        position = 0  # text before it is taken by an address already found
+        for token in _AT_TOKEN.finditer(text):
+            if token.start() < position or not _DOMAIN_AHEAD.match(text, token.end()):
                 continue
-            end, score = address
-            found.append(scored_result(self, match.start(), end, score, "written-out e-mail address"))
-            position = end
+            window_end = min(len(text), token.end() + _LONGEST_DOMAIN)
+            # The longest local part that makes an address through this very at.
+            for local_start in _local_starts(
+                text, token.start(), max(position, token.start() - _LONGEST_LOCAL)
+            ):
+                match = _CANDIDATE.match(text, local_start, window_end)
+                if match is None or not match.start("at") <= token.start() < match.end("at"):
+                    continue
+                address = _address(text, match)
+                if address is not None:
+                    end, score = address
+                    found.append(scored_result(self, match.start(), end, score, "written-out e-mail address"))
+                    position = end
+                    break
         return found
+
+
+def _local_starts(text: str, at: int, limit: int) -> list[int]:
+    """Where a local part ending just before the at separator at `at` may start, leftmost (longest)
+    first: parsed backwards, atom by atom, so its cost is the local part's length."""
+    end = at
+    while end > limit and text[end - 1] in " \t\r\n([{<":
+        end -= 1
+    starts: list[int] = []
+    while end > limit:
+        atom = _ATOM_BEFORE.search(text, max(limit, end - 64), end)
+        if atom is None:
+            break
+        starts.append(atom.start())
+        separator = _SEPARATOR_BEFORE.search(text, max(limit, atom.start() - 24), atom.start())
+        if separator is None:
+            break
+        end = separator.start()
+    return starts[::-1]
 
 
 def _address(text: str, match: re.Match[str]) -> tuple[int, float] | None:
