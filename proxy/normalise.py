@@ -28,8 +28,12 @@ NFKC of the whole text (with the folds above), except where a compatibility char
 is itself a combining mark (the half-width katakana voicing marks): those stay uncomposed.
 
 Cost: this runs on every segment. ASCII text (`str.isascii`, a C scan) and text that is already
-NFKC and holds none of the removed characters come back unchanged with the identity map; other
-text is copied in bulk and only its runs of non-ASCII characters are normalised per cluster.
+NFKC and holds none of the removed characters come back unchanged with the identity map (about
+0.1 us and 15 us per KB). Otherwise, without combining characters, each distinct changed character
+is replaced with one `str.replace`, and the map records only the characters whose length changed
+(removed or expanded): 20-50 us per KB. Text with combining sequences is normalised cluster by
+cluster within its non-ASCII runs (a few hundred us per KB, rare). spaCy and the recognizers take
+tens of milliseconds per KB, so the view adds well under 1%.
 """
 
 from __future__ import annotations
