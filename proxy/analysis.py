@@ -17,6 +17,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 from spacy.tokens import Doc
 
 from proxy.logs import install as install_content_free_logs
+from proxy.normalise import OffsetMap, normalise
 
 log = logging.getLogger("consentry.analysis")
 
@@ -183,6 +184,10 @@ class Analysis:
         self.analyze(["warm up John Smith in London"], self.entities, use_ner=True)
 
     def analyze(self, texts: Sequence[str], entities: Sequence[str], use_ner: bool) -> list[list[RawSpan]]:
+        """Spans per text, in the texts' own offsets; found on their normalised views (`normalise`),
+        so values written with odd spaces, full-width forms or invisible characters are found too."""
+        views = [normalise(text) for text in texts]
+        texts = [view for view, _ in views]  # the rest reads the views; spans are mapped back below
         engine = self.analyzer.nlp_engine
         assert isinstance(engine, TrimmedSpacyNlpEngine)
         if use_ner and len(texts) > 4:
@@ -198,7 +203,14 @@ class Analysis:
                 text=text, language="en", entities=list(entities), nlp_artifacts=art, score_threshold=0.0
             )
             out.append([(r.start, r.end, r.entity_type, float(r.score)) for r in results])
-        return out
+        return [to_original(spans, offsets) for spans, (_, offsets) in zip(out, views, strict=True)]
+
+
+def to_original(spans: list[RawSpan], offsets: OffsetMap) -> list[RawSpan]:
+    """Spans found on a normalised view, in the original text's offsets."""
+    if offsets.is_identity:
+        return spans
+    return [(*offsets.to_original(start, end), etype, score) for start, end, etype, score in spans]
 
 
 # ---------------------------------------------------------------- process-pool entry points

@@ -10,6 +10,7 @@ from presidio_analyzer import EntityRecognizer
 
 from proxy.recognizers.addresses import StreetAddressRecognizer
 from proxy.recognizers.cards import CardNumberRecognizer
+from proxy.recognizers.emails import ObfuscatedEmailRecognizer
 from proxy.recognizers.fields import FieldRecognizer
 from proxy.recognizers.iban import IbanRecognizer
 from proxy.recognizers.names import NerRecognizer, PersonRecognizer
@@ -29,6 +30,7 @@ def consentry_recognizers(phone_regions: Sequence[str] | None = None) -> list[En
         FieldRecognizer(),
         IbanRecognizer(),
         *national_id_recognizers(),
+        ObfuscatedEmailRecognizer(),
     ]
 
 
