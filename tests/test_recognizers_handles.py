@@ -13,7 +13,12 @@ def recognizer() -> UserHandleRecognizer:
 
 
 def handles(recognizer: UserHandleRecognizer, text: str) -> list[str]:
-    return [text[r.start : r.end] for r in recognizer.analyze(text, [ENTITY])]
+    """Each mention with its `@` (the span itself starts after it)."""
+    found = []
+    for r in recognizer.analyze(text, [ENTITY]):
+        assert text[r.start - 1] == "@"
+        found.append(text[r.start - 1 : r.end])
+    return found
 
 
 @pytest.mark.parametrize(
@@ -74,8 +79,8 @@ def test_registered_and_an_email_address_wins(analyzer) -> None:  # type: ignore
     results = analyzer.analyze(text=text, language="en", score_threshold=0.4)
     spans = resolve_overlaps([Span(r.start, r.end, r.entity_type, r.score) for r in results])
     typed = {text[s.start : s.end]: s.entity_type for s in spans}
-    assert typed["@sorrel_k"] == ENTITY
-    assert typed["@pell@hachyderm.social"] == "EMAIL_ADDRESS"
+    assert typed["sorrel_k"] == ENTITY
+    assert typed["pell@hachyderm.social"] == "EMAIL_ADDRESS"
 
 
 def test_default_rules_mask_handles() -> None:

@@ -1,4 +1,5 @@
 """User handles and mentions (USER_HANDLE): "@maria_lopez", "@okafor-dev", "@jo@fosstodon.org".
+The span is the name after the `@` ("maria_lopez", "jo@fosstodon.org"); the `@` stays in clear.
 
 A handle names one person on a platform as surely as their name does, so it is an entity of its
 own (masked by the default rules like every type without its own action). Shapes, from the
@@ -117,7 +118,8 @@ class UserHandleRecognizer(EntityRecognizer):
                 if looks_like_code:
                     continue  # "@SpringBootApplication" in a pasted class
             score = self.SCORE if m.group("instance") is None else self.SCORE_FEDIVERSE
-            results.append(self._result(m.start(), m.end(), score))
+            # the name after the `@`: the sign is no personal data and keeps the mention readable
+            results.append(self._result(m.start("user"), m.end(), score))
         return results
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:
