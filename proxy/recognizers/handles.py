@@ -41,7 +41,7 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.casefold().split())
 
 
-GROUP_MENTIONS = _words("here channel everyone all room")
+GROUP_MENTIONS = _words("here channel everyone all room oncall")
 
 # Names after `@` in code and markup: Python decorators, Java/Kotlin/C#/Swift/TypeScript
 # annotations, JSDoc/Javadoc/PHPDoc tags, CSS/Sass/Less at-rules, Razor/Blade directives.

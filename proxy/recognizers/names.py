@@ -14,13 +14,20 @@ names), extends them over surnames, initials and particles, and adds names found
   and repetition (a name found once is masked everywhere in the text);
 - capitalised words no dictionary knows, two or more in a row ("Marsilius Chenard") or addressed
   by name ("Kirie, can I ..."), unless spaCy saw a place there;
-- lower-case names ("jakov jurić"): a lexicon first name followed by a word that is not English.
+- lower-case names ("jakov jurić"): a lexicon first name followed by a word that is not English;
+- chat, CRM notes and e-mail, where names go uncapitalised: after "thanks,", "thx", "met with",
+  "talked to", "cc", "per", "ask X to" (a lexicon first name in any case, or after a greeting or a
+  meeting a word no dictionary knows, with the surname-shaped words after it); the subject of a
+  sentence or line before a verb ("maria is out": a first name; "williams said ok": a surname
+  shape, i.e. no English word or a first name plus "s"/"son"/"sen", and only before a speech
+  verb); a name alone on the line after "Best,", "Regards,", "--" or before "Sent from my";
+  header and CRM fields for people ("From:", "To:", "Cc:", "Attendees:", "Assignee:").
 
 What keeps over-masking down: English words that are also first names ("Will", "Mark", "Grace",
 "April"; a curated list plus the lexicon's names that WordNet knows as verbs or adjectives) need
 more evidence than other names; "English word" is WordNet's vocabulary as bundled with the spaCy
-model's lemmatizer tables; product and tool names are never a person on their own; a PERSON span
-never crosses a line break.
+model's lemmatizer tables; product and tool names are never a person on their own; chat
+shorthand ("thx", "lgtm", "pls") is no name; a PERSON span never crosses a line break.
 
 `NerRecognizer` replaces Presidio's SpacyRecognizer: the same entities minus PERSON (which
 `PersonRecognizer` emits), and without product/tool names tagged as places or people.
@@ -82,7 +89,8 @@ PRODUCT_NAMES = _words(
     keycloak tailscale wireguard hetzner gitea woodpecker proxmox ceph homebrew tailwind rxjava
     lorem ipsum nextjs kubectl minikube rustc gcc clang bazel deno nodejs wget openssl systemd
     journalctl sudo certbot tmux pylint isort pyenv nvm dependabot renovate codex cursor google
-    microsoft localhost llm llms
+    microsoft localhost llm llms bun kong ada pascal sora phi sqlalchemy stackoverflow kwargs argv
+    stdin stdout stderr
     """
 )
 # Chat shorthand that no dictionary knows and no lexicon holds as a name: "thx", "pls", "lgtm".
@@ -983,11 +991,19 @@ class PersonRecognizer(EntityRecognizer):
         return self._given(tok) and tok.folded not in self.ambiguous
 
     def _any_case_unknown(self, tok: _Token) -> bool:
+        """No dictionary's word, and no compound of English words: "platform-team", "kube-proxy",
+        "stackoverflow" are tools and teams, not people."""
         if tok.is_lower:
-            # "platform-team", "kube-proxy": compounds of English words are no names
             parts = tok.folded.split("-")
-            return self._lower_unknown(tok) and not (len(parts) > 1 and any(map(self._english, parts)))
-        return tok.is_cap and self._unknown(tok)
+            if not self._lower_unknown(tok) or (len(parts) > 1 and any(map(self._english, parts))):
+                return False
+        elif not (tok.is_cap and self._unknown(tok)):
+            return False
+        word = tok.folded  # two content words of four letters or more: "okafor" is no "oka" + "for"
+        return not any(
+            self._english(word[:k]) and self._english(word[k:]) and word[k:] not in STOP_WORDS
+            for k in range(4, len(word) - 3)
+        )
 
     def _patronymic(self, tok: _Token) -> bool:
         """A surname made of a first name no dictionary knows: "williams", "evans", "jensen"."""
