@@ -53,6 +53,7 @@ def test_mentions(recognizer: UserHandleRecognizer, text: str, expected: list[st
         "@media (max-width: 600px) { .nav { display: none; } }\n@import url(theme.css);",
         "npm install @types/node @angular/core @scope/pkg",
         "@here deploy is done, @channel please verify, @everyone thanks",
+        "cc: #eng-alerts, @oncall",
         "lunch @12:30, apples @3.50 each, retina icon@2x.png",
         "Wrap it in `@decorator` syntax",
         "```python\n@cached\ndef area(r): return r * r\n```",

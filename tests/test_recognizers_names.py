@@ -284,6 +284,8 @@ def test_signatures_and_headers(recognizer: PersonRecognizer, text: str, expecte
         "thx, lgtm. pls merge when ci is green",
         "Ask chatgpt to summarise it, then ask copilot to write tests.",
         "config is loaded lazily.\nnumpy wants a float array here.",
+        "Thanks, pagerduty! The alert fired on time.",
+        "# thanks, stackoverflow\ndef parse(x):\n    return x",
     ],
 )
 def test_chat_text_without_people(recognizer: PersonRecognizer, text: str) -> None:
