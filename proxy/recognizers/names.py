@@ -900,9 +900,12 @@ class PersonRecognizer(EntityRecognizer):
         name-shaped words that follow it."""
         found, tokens = [], doc.tokens
         for i in range(1, len(tokens)):
-            if tokens[i - 1].folded.replace("\u2019", "'") not in _CHAT_TRIGGERS:
+            trigger = tokens[i - 1].folded
+            if trigger not in _CHAT_TRIGGERS and trigger.replace("\u2019", "'") not in _CHAT_TRIGGERS:
                 continue
             tok = tokens[i]
+            if tok.folded in STOP_WORDS or len(tok.text) < 3:
+                continue  # most words after "to", "with", "in": cheap to rule out first
             given = self._any_case_given(tok)
             if not given and not self._any_case_unknown(tok):
                 continue
@@ -993,6 +996,12 @@ class PersonRecognizer(EntityRecognizer):
     def _any_case_unknown(self, tok: _Token) -> bool:
         """No dictionary's word, and no compound of English words: "platform-team", "kube-proxy",
         "stackoverflow" are tools and teams, not people."""
+        cached = tok.classes.get("_any_case_unknown")
+        if cached is None:
+            cached = tok.classes["_any_case_unknown"] = self._any_case_unknown_uncached(tok)
+        return cached
+
+    def _any_case_unknown_uncached(self, tok: _Token) -> bool:
         if tok.is_lower:
             parts = tok.folded.split("-")
             if not self._lower_unknown(tok) or (len(parts) > 1 and any(map(self._english, parts))):
