@@ -11,7 +11,8 @@ import os
 from collections.abc import Sequence
 
 import spacy
-from presidio_analyzer import AnalyzerEngine
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 from spacy.tokens import Doc
 
@@ -105,6 +106,40 @@ class TrimmedSpacyNlpEngine(SpacyNlpEngine):
         return self._doc_to_nlp_artifact(self.nlp[language].make_doc(text), language)
 
 
+class CandidatesOnlyContextEnhancer(LemmaContextAwareEnhancer):
+    """Presidio's lemma context enhancer, given only the results it can change.
+
+    The stock enhancer deep-copies every result of a text before it looks at any (about 40% of
+    Presidio's own time per short text here, most of it on results of recognizers that have no
+    context words); results of one call are ours alone, so only those it may raise are copied."""
+
+    def enhance_using_context(
+        self,
+        text: str,
+        raw_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts,
+        recognizers: list[EntityRecognizer],
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
+        with_context = {recognizer.id for recognizer in recognizers if recognizer.context}
+        positions = [
+            i
+            for i, result in enumerate(raw_results)
+            if (meta := result.recognition_metadata)
+            and meta.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY) in with_context
+            and not meta.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY)
+        ]
+        if not positions:
+            return list(raw_results)
+        enhanced = super().enhance_using_context(
+            text, [raw_results[i] for i in positions], nlp_artifacts, recognizers, context
+        )
+        results = list(raw_results)
+        for i, result in zip(positions, enhanced, strict=True):
+            results[i] = result
+        return results
+
+
 def build_analyzer(
     model_name: str, custom: bool = True, trimmed: bool = True, phone_regions: Sequence[str] | None = None
 ) -> AnalyzerEngine:
@@ -122,7 +157,11 @@ def build_analyzer(
 
     nlp_engine.ner_model_configuration = NerModelConfiguration.from_dict(NER_MODEL_CONFIGURATION)
     nlp_engine.load()
-    analyzer = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
+    analyzer = AnalyzerEngine(
+        nlp_engine=nlp_engine,
+        supported_languages=["en"],
+        context_aware_enhancer=CandidatesOnlyContextEnhancer() if trimmed else None,
+    )
     if custom:
         from proxy.recognizers import REPLACED_DEFAULTS, consentry_recognizers
 

@@ -10,6 +10,7 @@ from presidio_analyzer import EntityRecognizer
 
 from proxy.recognizers.addresses import StreetAddressRecognizer
 from proxy.recognizers.cards import CardNumberRecognizer
+from proxy.recognizers.fields import FieldRecognizer
 from proxy.recognizers.handles import UserHandleRecognizer
 from proxy.recognizers.names import NerRecognizer, PersonRecognizer
 from proxy.recognizers.phones import PhoneNumberRecognizer
@@ -24,6 +25,7 @@ def consentry_recognizers(phone_regions: Sequence[str] | None = None) -> list[En
         NerRecognizer(),
         StreetAddressRecognizer(),
         SecretRecognizer(),
+        FieldRecognizer(),
         UserHandleRecognizer(),
     ]
 
