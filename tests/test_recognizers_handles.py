@@ -58,6 +58,8 @@ def test_mentions(recognizer: UserHandleRecognizer, text: str, expected: list[st
         "Wrap it in `@decorator` syntax",
         "```python\n@cached\ndef area(r): return r * r\n```",
         "reach us @example.com",
+        "the replica answers @db-2.internal and @cache.local",
+        "DATABASE_URL=postgres://app:***@db.example.net:5432/app",
         "diff --git a/x b/x\n@@ -1,3 +1,4 @@",
     ],
 )

@@ -14,13 +14,16 @@ What an `@` is when it is no handle, and how this module tells:
   before a definition ("@dataclass\\nclass"), a well-known decorator, annotation, doc-comment tag
   or CSS/Sass at-rule name ("@Override", "@param", "@media", "@import"), or a PascalCase name in a
   text that looks like code ("@SpringBootApplication");
-- npm scopes and paths: followed by `/` ("@types/node", "@angular/core");
+- npm scopes and paths: followed by `/` ("@types/node", "@angular/core"); host names
+  ("@example.com", "@db.internal": tldextract's public-suffix snapshot and private suffixes) and
+  the host part of a URL with credentials ("postgres://app:***@db");
 - Slack's group mentions "@here", "@channel", "@everyone"; times and prices ("@5pm", "@3.50");
 - anything inside inline code or a fenced code block.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -74,8 +77,11 @@ CODE_NAMES = _words(
     endsection yield livewire vite click submit input change keyup keydown
     """
 )
-# The last label of a domain: "@example.com" after a blank is a domain, not a handle.
-_DOMAIN_ENDINGS = _words("com org net io dev co uk de fr edu gov app ai me info biz eu us")
+# Private and reserved name suffixes (RFC 2606/6761: test, example, invalid, localhost); public
+# ones come from tldextract's bundled public-suffix snapshot.
+_PRIVATE_SUFFIXES = _words(
+    "local localdomain internal intranet lan corp home svc cluster arpa localhost test example invalid"
+)
 # A definition on the next line makes a line holding only "@name" a decorator.
 _DEFINITION_NEXT = re.compile(
     r"[ \t]*(?:@|def |async |class |public |private |protected |internal |static |final |abstract |"
@@ -96,7 +102,7 @@ class UserHandleRecognizer(EntityRecognizer):
         super().__init__(supported_entities=[ENTITY], supported_language=supported_language, name=name)
 
     def load(self) -> None:
-        pass
+        _public_suffixes()  # read the suffix snapshot at start-up, not on the first dotted mention
 
     def analyze(
         self, text: str, entities: Sequence[str], nlp_artifacts: NlpArtifacts | None = None
@@ -145,7 +151,20 @@ def _handle_shaped(user: str) -> bool:
     parts = user.split(".")
     if any(p.casefold() in CODE_NAMES for p in parts):
         return False
-    return not (len(parts) > 1 and parts[-1].casefold() in _DOMAIN_ENDINGS)
+    return len(parts) == 1 or not _domain(user)
+
+
+def _domain(name: str) -> bool:
+    """ "@example.com", "@db.internal": a host name after a blank, not a handle ("@marlo.vance")."""
+    last = name.rsplit(".", 1)[-1].casefold()
+    return last in _PRIVATE_SUFFIXES or bool(_public_suffixes()(name).suffix)
+
+
+@functools.cache
+def _public_suffixes():  # type: ignore[no-untyped-def]
+    import tldextract  # a dependency of presidio-analyzer; the snapshot, never the network
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
 
 
 def _code_use(text: str, m: re.Match[str]) -> bool:
@@ -153,6 +172,9 @@ def _code_use(text: str, m: re.Match[str]) -> bool:
     after = text[m.end() : m.end() + 1]
     if after in ("(", "/"):
         return True
+    word_start = max(text.rfind(" ", 0, m.start()), text.rfind("\n", 0, m.start())) + 1
+    if "://" in text[word_start : m.start()]:
+        return True  # the host of a URL with a user and password: "scheme://user:***@db"
     line_start = text.rfind("\n", 0, m.start()) + 1
     line_end = text.find("\n", m.end())
     if text[line_start : m.start()].strip() or (line_end != -1 and text[m.end() : line_end].strip()):
