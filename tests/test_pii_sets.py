@@ -204,3 +204,10 @@ def test_generator_reproduces_the_committed_files() -> None:
         timeout=120,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_the_aadhaar_check_digit_follows_the_published_verhoeff_example() -> None:
+    from benchmarks.pii_sets.checks import verhoeff_check
+
+    assert verhoeff_check("236") == 3  # the worked example of Verhoeff's scheme
+    assert verhoeff_check("12345") == 1

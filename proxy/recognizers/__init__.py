@@ -12,7 +12,9 @@ from proxy.recognizers.addresses import StreetAddressRecognizer
 from proxy.recognizers.cards import CardNumberRecognizer
 from proxy.recognizers.fields import FieldRecognizer
 from proxy.recognizers.handles import UserHandleRecognizer
+from proxy.recognizers.iban import IbanRecognizer
 from proxy.recognizers.names import NerRecognizer, PersonRecognizer
+from proxy.recognizers.national_ids import national_id_recognizers
 from proxy.recognizers.phones import PhoneNumberRecognizer
 from proxy.recognizers.secrets import SecretRecognizer
 
@@ -26,6 +28,8 @@ def consentry_recognizers(phone_regions: Sequence[str] | None = None) -> list[En
         StreetAddressRecognizer(),
         SecretRecognizer(),
         FieldRecognizer(),
+        IbanRecognizer(),
+        *national_id_recognizers(),
         UserHandleRecognizer(),
     ]
 
@@ -35,6 +39,7 @@ REPLACED_DEFAULTS: frozenset[str] = frozenset(
     {
         "PhoneRecognizer",  # phones.PhoneNumberRecognizer: more regions and formats, same validity floor
         "CreditCardRecognizer",  # cards.CardNumberRecognizer: every issuer prefix and length, Luhn
+        "IbanRecognizer",  # iban.IbanRecognizer: ends at the country's registered length (no next word)
         "SpacyRecognizer",  # names.NerRecognizer (no product names) + names.PersonRecognizer (PERSON)
     }
 )
