@@ -12,6 +12,7 @@ from proxy.recognizers.addresses import StreetAddressRecognizer
 from proxy.recognizers.cards import CardNumberRecognizer
 from proxy.recognizers.emails import ObfuscatedEmailRecognizer
 from proxy.recognizers.fields import FieldRecognizer
+from proxy.recognizers.handles import UserHandleRecognizer
 from proxy.recognizers.iban import IbanRecognizer
 from proxy.recognizers.names import NerRecognizer, PersonRecognizer
 from proxy.recognizers.national_ids import national_id_recognizers
@@ -31,6 +32,7 @@ def consentry_recognizers(phone_regions: Sequence[str] | None = None) -> list[En
         IbanRecognizer(),
         *national_id_recognizers(),
         ObfuscatedEmailRecognizer(),
+        UserHandleRecognizer(),
     ]
 
 
