@@ -1,12 +1,18 @@
 """Detection time, Consentry's detector vs stock Presidio, measured in the same run.
 
     python -m benchmarks.pii_speed [--repeats 15] [--workers 2]
+    python -m benchmarks.pii_speed --concurrency 1,16,64 [--requests 400] [--workers 1]
 
 Fresh text: every measured text is new (no cache can help), at 200 B, 1 KB, 4 KB and 16 KB;
 median and p95 per size, and per KB. Replayed chat: a 10-turn conversation where every request
 carries the whole history, total detection time over the 10 requests. Consentry runs its real
 request path (`PresidioDetector.detect`: worker processes, per-segment cache); stock Presidio is
 `AnalyzerEngine.analyze` on every segment, as a proxy without a cache would call it.
+
+With `--concurrency`: requests per second and latency of the detector alone under concurrent
+fresh requests (110-byte prompts without personal data, 1 KB prompts with it), batching across
+requests on and off (`batch_texts=1`), the two detectors alternating in the same run. Use
+`--workers 1` for a per-core figure.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 SIZES = (200, 1024, 4096, 16384)
 
@@ -78,6 +85,95 @@ def fresh_text(size: int, rng: random.Random) -> str:
     while sum(len(p) + 1 for p in parts) < size:
         parts.append(sentence(rng))
     return " ".join(parts)[:size]
+
+
+def short_prompt(rng: random.Random) -> str:
+    """A fresh ~110-byte prompt without personal data."""
+    return f"Request {rng.randrange(10**9)}: {rng.choice(TECH)} Keep it short."[:110]
+
+
+def pii_prompt(rng: random.Random) -> str:
+    """A fresh 1 KB prompt dense with personal data."""
+    parts: list[str] = [f"Ticket {rng.randrange(10**9)}:"]
+    while sum(len(p) + 1 for p in parts) < 1024:
+        kind = rng.randrange(3)
+        name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+        if kind == 0:
+            mailbox = f"{name.split()[0].lower()}{rng.randrange(10**4)}@example.org"
+            parts.append(f"Customer {name} wrote from {mailbox}.")
+        elif kind == 1:
+            parts.append(f"Ship it to {rng.randrange(1, 300)} {rng.choice(STREETS)}, {rng.choice(CITIES)}.")
+        else:
+            parts.append(f"Call {name} on +44 20 7946 {rng.randrange(1000, 9999)} before Friday.")
+    return " ".join(parts)[:1024]
+
+
+async def concurrent_rate(
+    detect: Callable[[str], Any], make: Callable[[], str], concurrency: int, total: int
+) -> tuple[float, float, float, int]:
+    """(requests/s, p50 ms, p99 ms, refused) of `total` fresh requests, `concurrency` in flight."""
+    from proxy.detection import DetectionOverloaded
+
+    latencies: list[float] = []
+    refused = 0
+    remaining = total
+
+    async def client() -> None:
+        nonlocal remaining, refused
+        while remaining > 0:
+            remaining -= 1
+            text = make()
+            started = time.perf_counter()
+            try:
+                await detect(text)
+            except DetectionOverloaded:
+                refused += 1
+                continue
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    ordered = sorted(latencies) or [0.0]
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return len(latencies) / elapsed, statistics.median(ordered) * 1000, p99 * 1000, refused
+
+
+async def run_concurrency(levels: Sequence[int], total: int, workers: int, seed: int) -> None:
+    from proxy.detection import PresidioDetector
+    from rules.loader import load_rules
+
+    consent = load_rules().consent_for("benchmark-customer")
+    detectors = {
+        "unbatched": PresidioDetector(workers=workers, timeout_s=30, batch_texts=1, max_queue_wait_s=30),
+        "batched": PresidioDetector(workers=workers, timeout_s=30, max_queue_wait_s=30),
+    }
+    for detector in detectors.values():
+        await detector.start()
+    rng = random.Random(seed)
+    prompts = {
+        "110 B, no personal data": lambda: short_prompt(rng),
+        "1 KB, personal data": lambda: pii_prompt(rng),
+    }
+    print(f"fresh requests, {total} per cell, detector workers={workers}; requests/s, p50/p99 ms")
+    print("prompt                  | conc | unbatched rps  p50/p99    | batched rps  p50/p99      | rps x")
+    for label, make in prompts.items():
+        for level in levels:
+            cells = {}
+            for name, detector in detectors.items():
+                async def detect(text: str, detector: PresidioDetector = detector) -> Any:
+                    return await detector.detect([text], consent)
+
+                await concurrent_rate(detect, make, level, max(level, total // 10))  # warm
+                cells[name] = await concurrent_rate(detect, make, level, total)
+            (u_rps, u50, u99, u_ref), (b_rps, b50, b99, b_ref) = cells["unbatched"], cells["batched"]
+            refused = f"  refused {u_ref}/{b_ref}" if u_ref or b_ref else ""
+            print(
+                f"{label:<23} | {level:>4} | {u_rps:>7.1f} {u50:>7.1f}/{u99:<7.1f} | "
+                f"{b_rps:>7.1f} {b50:>7.1f}/{b99:<9.1f} | {b_rps / u_rps:>4.2f}{refused}"
+            )
+    for detector in detectors.values():
+        await detector.close()
 
 
 def conversation(rng: random.Random, turns: int = 10) -> list[list[str]]:
@@ -169,8 +265,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--workers", type=int, default=2, help="detector processes (0: one thread)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--concurrency", help="comma-separated levels, e.g. 1,16,64: the throughput table")
+    parser.add_argument("--requests", type=int, default=400, help="requests per cell with --concurrency")
     args = parser.parse_args(argv)
-    asyncio.run(run(args.repeats, args.workers, args.seed))
+    if args.concurrency:
+        levels = [int(level) for level in args.concurrency.split(",")]
+        asyncio.run(run_concurrency(levels, args.requests, args.workers, args.seed))
+    else:
+        asyncio.run(run(args.repeats, args.workers, args.seed))
     return 0
 
 

@@ -23,6 +23,13 @@ class DetectorMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.batch_jobs = Histogram(
+            "consentry_detection_batch_jobs",
+            "Detection jobs a worker ran in one call (jobs that queued while every worker was busy "
+            "are batched across requests)",
+            buckets=(1, 2, 4, 8, 16, 32),
+            registry=r,
+        )
         self.workers_alive = Gauge(
             "consentry_detector_workers_alive", "Detector workers with their model loaded", registry=r
         )

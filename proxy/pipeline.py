@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 import traceback
@@ -43,6 +44,7 @@ from proxy.errors import (
     too_large,
     upstream_redirect,
 )
+from proxy.field_names import labelled
 from proxy.formats.answers import ResponseTransformer, StreamAbort
 from proxy.identity import CUSTOMER_HEADER, resolve_customer, split_path
 from proxy.ledger import Ledger
@@ -273,7 +275,9 @@ class Pipeline:
     ) -> tuple[Decision, Restorer]:
         found: list[list[Span]] = [[] for _ in slots.segments]
         if slots.segments:
-            found = await self._find(slots.segments, consent, trace)
+            read = [labelled(key, text) for key, text in zip(slots.keys, slots.segments, strict=True)]
+            found = await self._find([text for text, _ in read], consent, trace)
+            found = [_unlabelled(spans, shift) for spans, (_, shift) in zip(found, read, strict=True)]
         # The decision sees every type found, also one that an overlapping span of another type
         # hides: a low-scoring US_SSN under a DATE_TIME must still trip a "block" rule.
         found_types = Counter(span.entity_type for per_segment in found for span in per_segment)
@@ -544,3 +548,14 @@ class Pipeline:
                 consent_version=trace.consent_version,
             )
         )
+
+
+def _unlabelled(spans: list[Span], shift: int) -> list[Span]:
+    """Spans of a value read as `key: value` (`field_names.labelled`), on the value alone."""
+    if not shift:
+        return spans
+    return [
+        dataclasses.replace(span, start=max(0, span.start - shift), end=span.end - shift)
+        for span in spans
+        if span.end > shift
+    ]

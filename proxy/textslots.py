@@ -54,6 +54,9 @@ def _text_or_none(container: Container, key: Any, what: str) -> str | None:
 class TextSlots:
     def __init__(self) -> None:
         self.segments: list[str] = []
+        # The object key each segment is the value of (None: a key itself, an array item, a
+        # message's text): a field name is evidence of what its value holds.
+        self.keys: list[str | None] = []
         self._writers: list[Callable[[str], None]] = []
         # Dicts whose keys were registered: renamed after every value is written (the value
         # writers address their entries by the old keys).
@@ -63,9 +66,14 @@ class TextSlots:
         self.identifiers: list[tuple[Container, Any]] = []
         self.unscannable: set[str] = set()
 
-    def _segment(self, text: str, write: Callable[[str], None]) -> None:
+    def _segment(self, text: str, write: Callable[[str], None], field: Any = None) -> None:
         self.segments.append(text)
+        self.keys.append(field if isinstance(field, str) else None)
         self._writers.append(write)
+
+    @staticmethod
+    def _field(container: Container, key: Any) -> str | None:
+        return key if isinstance(container, MutableMapping) and isinstance(key, str) else None
 
     def add(self, container: Container, key: Any) -> None:
         """Register container[key] if it holds a non-empty string; absent or null is nothing to scan,
@@ -76,7 +84,7 @@ class TextSlots:
             def write(new: str, c: Container = container, k: Any = key) -> None:
                 c[k] = new  # type: ignore[index]
 
-            self._segment(value, write)
+            self._segment(value, write, self._field(container, key))
 
     def _add_integer(self, container: Container, key: Any, value: int) -> None:
         digits = str(abs(value))
@@ -90,7 +98,7 @@ class TextSlots:
             if new != old:
                 c[k] = sign + new  # type: ignore[index]
 
-        self._segment(digits, write)
+        self._segment(digits, write, self._field(container, key))
 
     def add_object(
         self,

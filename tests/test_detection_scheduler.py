@@ -12,14 +12,17 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from proxy.detection.errors import DetectionError, DetectionOverloaded, WorkerLost
-from proxy.detection.plan import Job
+from proxy.detection.plan import PIECE_CHARS, Job
 from proxy.detection.scheduler import Scheduler
 from proxy.metrics import DetectorMetrics
 from tests.fakes.detectors import SlowWorkers
 
 
-def jobs(count: int, chars: int = 100) -> list[Job]:
-    return [Job(["PERSON"], False, texts=["x" * chars], origins=[(0, 0)], chars=chars) for _ in range(count)]
+def jobs(count: int, chars: int = PIECE_CHARS, entities: Sequence[str] = ("PERSON",)) -> list[Job]:
+    """Jobs of a whole piece each by default: too large to batch, so each is one call."""
+    return [
+        Job(list(entities), False, texts=["x" * chars], origins=[(0, 0)], chars=chars) for _ in range(count)
+    ]
 
 
 def scheduler(workers: Any, max_queue_wait_s: float = 0.5, max_queued_jobs: int = 1000) -> Scheduler:
@@ -53,12 +56,12 @@ async def test_a_small_request_waits_for_one_piece_not_for_a_large_request(same_
 async def test_each_application_gets_its_share_of_the_workers() -> None:
     workers = SlowWorkers(2, job_s=0.05)
     queue = scheduler(workers, max_queue_wait_s=60)
-    first = asyncio.create_task(queue.run(jobs(10, chars=100), "a", 10))
+    first = asyncio.create_task(queue.run(jobs(10), "a", 10))
     await asyncio.sleep(0.01)
-    second = asyncio.create_task(queue.run(jobs(10, chars=200), "b", 10))
+    second = asyncio.create_task(queue.run(jobs(10, chars=PIECE_CHARS - 1), "b", 10))
     await asyncio.gather(first, second)
 
-    order = ["a" if chars == 100 else "b" for _, chars in workers.started]
+    order = ["a" if chars == PIECE_CHARS else "b" for _, chars in workers.started]
     assert order[:2] == ["a", "a"]  # alone, "a" had both workers
     # from then on the applications alternate: one worker each, not "a" first and "b" after
     assert order[2:12].count("b") == 5, order

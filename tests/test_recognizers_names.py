@@ -211,3 +211,82 @@ def test_products_are_neither_people_nor_places(analyzer, text: str) -> None:  #
 def test_ner_recognizer_keeps_other_entities(analyzer) -> None:  # type: ignore[no-untyped-def]
     assert "PERSON" not in NerRecognizer().supported_entities
     assert detected(analyzer, "We flew from Lisbon to Porto.", "LOCATION") == ["Lisbon", "Porto"]
+
+
+# ------------------------------------------------------------ chat, CRM notes and e-mail
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Thanks, ingrid! The fix is live.", ["ingrid"]),
+        ("thx wendell, that saved me an hour. Deploying now.", ["wendell"]),
+        ("Cheers, rosalind", ["rosalind"]),
+        ("CRM note: met with ottilie brandvold about the renewal. Budget is Q3.", ["ottilie brandvold"]),
+        ("Met with Ottilie brandvold today.", ["Ottilie brandvold"]),
+        ("Spoke with gunnhild on Monday. Talked to okonkwo about pricing.", ["gunnhild", "okonkwo"]),
+        ("Please ask Radomir to send the quote. CC leopoldine.", ["Radomir", "leopoldine"]),
+        ("Next: ask vasquezova to update the forecast.", ["vasquezova"]),
+        ("Per isidora, the contract renews in May.", ["isidora"]),
+    ],
+)
+def test_chat_contexts(recognizer: PersonRecognizer, text: str, expected: list[str]) -> None:
+    assert names(recognizer, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("williams said ok to the new date.\nThe PO is pending.", ["williams"]),
+        ("Status: okonkwo confirmed the PO. Legal is next.", ["okonkwo"]),
+        ("Update: gunnhild is out today, so the demo moves.", ["gunnhild"]),
+        ("Draft is ready.\nrichards wrote back this morning.", ["richards"]),
+    ],
+)
+def test_sentence_subjects(recognizer: PersonRecognizer, text: str, expected: list[str]) -> None:
+    assert names(recognizer, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("See you Friday.\n\nBest,\nMark\n", ["Mark"]),
+        ("Works for me.\nKind regards,\nGrace Tolliver | Account Manager", ["Grace Tolliver"]),
+        ("Attached.\n\nthanks,\nradomir ekwueme", ["radomir ekwueme"]),
+        ("Sounds good.\n-- \nLeopoldine Varga\n+1 202 555 0147", ["Leopoldine Varga"]),
+        ("On my way\nIsidora Pelletier\nSent from my phone", ["Isidora Pelletier"]),
+        ("From: Radomir Ekwueme <r.e@example.com>\nTo: okonkwo, Wenzel Tamm\nSubject: Q3", [
+            "Radomir Ekwueme",
+            "okonkwo",
+            "Wenzel Tamm",
+        ]),
+        ("Assignee: jtamm\nReporter: gunnhild", ["jtamm", "gunnhild"]),
+    ],
+)
+def test_signatures_and_headers(recognizer: PersonRecognizer, text: str, expected: list[str]) -> None:
+    assert names(recognizer, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks, that worked! Now ask redis to persist with appendonly yes.",
+        "kubectl said the pod was evicted. git said nothing to commit.",
+        "Please ping localhost, then ask the team to check the logs.",
+        "Thanks,\nThe Platform Team",
+        "Best,\nSupport",
+        "To: do list for Friday\nFrom: 2024-01-01",
+        "From: alerts@example.com\nTo: oncall@example.com",
+        "Owner: platform-team\nContact: support",
+        "docs said nothing about retries. Security said ok.",
+        "Per spec, the config is loaded once. Contact support if it fails.",
+        "Met with the vendor. Spoke with legal about the contract.",
+        "thx, lgtm. pls merge when ci is green",
+        "Ask chatgpt to summarise it, then ask copilot to write tests.",
+        "config is loaded lazily.\nnumpy wants a float array here.",
+        "Thanks, pagerduty! The alert fired on time.",
+        "# thanks, stackoverflow\ndef parse(x):\n    return x",
+    ],
+)
+def test_chat_text_without_people(recognizer: PersonRecognizer, text: str) -> None:
+    assert names(recognizer, text) == []

@@ -127,3 +127,125 @@ def test_configured_regions_reach_the_recognizer() -> None:
 
     phones = [r for r in consentry_recognizers(["CH"]) if isinstance(r, PhoneNumberRecognizer)]
     assert phones and phones[0].regions == ("CH",)
+
+
+# ------------------------------------------------------------------ European regions and forms
+
+EU_MEMBER_STATES = (
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
+    "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+)  # fmt: skip
+
+
+def test_default_regions_cover_the_eu_and_the_named_countries() -> None:
+    from proxy.recognizers.phones import DEFAULT_REGIONS
+
+    assert set(EU_MEMBER_STATES) | {"GB", "US", "CA", "IN", "AU", "BR", "JP", "CH", "NO"} <= set(
+        DEFAULT_REGIONS
+    )
+
+
+@pytest.mark.parametrize(
+    ("label", "number"),
+    [
+        ("Telefon:", "030 / 1234 5678"),
+        ("Ruf an:", "0221/445566"),
+        ("Handy", "0151 23456789"),
+        ("téléphone", "01 42 68 53 00"),
+        ("portable :", "06 12 34 56 78"),
+        ("teléfono", "912 34 56 78"),
+        ("móvil", "612 34 56 78"),
+        ("cellulare", "347 123 4567"),
+        ("telefono", "06 1234 5678"),
+        ("telefoonnummer", "020 123 4567"),
+        ("mobiel", "06-12345678"),
+        ("komórka", "512 345 678"),
+        ("telefon", "22 123 45 67"),
+        ("cellulare:", "347/1234567"),
+    ],
+)
+def test_national_numbers_with_context_words_in_european_languages(
+    recognizer: PhoneNumberRecognizer, label: str, number: str
+) -> None:
+    assert found(recognizer, f"{label} {number}") == [number]
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+49 (0) 176 - 234 567 89",
+        "+48 512 345 678",
+        "+420 601 123 456",
+        "+46 70 123 45 67",
+        "+81 3-1234-5678",
+        "(+49) 0176 - 2345 6789",
+        "(+44) 20 7946 0958",
+    ],
+)
+def test_international_forms_of_the_new_regions(recognizer: PhoneNumberRecognizer, number: str) -> None:
+    assert found(recognizer, f"Bitte an {number} schreiben") == [number]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Jahre 2019 - 2023 im Vergleich",
+        "Auflösung 1920/1080 Pixel",
+        "in 2021/2022 we grew",
+        "Bestellnummer: 0301234567",
+        "Rechnung 0221 / 445566",
+        "n° de commande 0612345678",
+        "Datum 01/05/2024 10:30",
+        "vedi 347/1234567",
+        "Umsatz 512 345 678 zł",
+        "Przychód 512 345 678 PLN",
+    ],
+)
+def test_slashes_and_spaced_dashes_only_join_phone_groups(
+    recognizer: PhoneNumberRecognizer, text: str
+) -> None:
+    assert found(recognizer, text) == []
+
+
+def test_prefilter_agrees_with_the_matcher_on_national_numbers() -> None:
+    """The numbering-plan prefilter only skips regions where phonenumbers' matcher finds nothing."""
+    import random
+
+    from phonenumbers import Leniency, PhoneNumberMatcher
+
+    recognizer = PhoneNumberRecognizer(regions=("DE", "PL", "FR", "GB", "JP", "BR", "SE", "IT"))
+    rng = random.Random(11)
+    agreed = valid = 0
+    for _ in range(300):
+        number = rng.choice(["0", "", "00"]) + "".join(
+            rng.choice("0123456789") for _ in range(rng.randint(7, 11))
+        )
+        digits = len(number)
+        matcher_says = any(
+            sum(c.isdigit() for c in m.raw_string) == digits
+            for region in recognizer.regions
+            for m in PhoneNumberMatcher(number, region, leniency=Leniency.VALID, max_tries=1)
+        )
+        valid += matcher_says
+        agreed += recognizer._whole_number_valid(number) == matcher_says
+    assert valid > 30  # the sample holds valid numbers, so the comparison means something
+    assert agreed == 300
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Proszę o kontakt pod numerem 512 345 678",
+        "Potete richiamarmi al 347 123 456",
+        "Je kunt me bereiken op 612 345 678",
+        "Erreichen Sie mich unter 612 345 678",
+        "Vous pouvez me rappeler au 612 345 678",
+        "Puede contactarme en el 612 345 678",
+    ],
+)
+def test_inflected_context_words_lift_numbers_that_read_as_amounts(
+    recognizer: PhoneNumberRecognizer, text: str
+) -> None:
+    number = text[-11:]
+    assert found(recognizer, text) == [number]
+    assert found(recognizer, f"Wert {number}") == []  # the same digits without a phone word

@@ -42,6 +42,18 @@ ENTITY_TYPES = [
     "US_ITIN",
     "US_PASSPORT",
     "UK_NHS",
+    # Consentry's national identifiers (proxy/recognizers/national_ids.py)
+    "IT_FISCAL_CODE",
+    "FR_NIR",
+    "ES_NIF",
+    "ES_NIE",
+    "NL_BSN",
+    "PL_PESEL",
+    "DE_TAX_ID",
+    "DE_PENSION_NUMBER",
+    "UK_NINO",
+    "IN_AADHAAR",
+    "IN_PAN",
 ]
 
 

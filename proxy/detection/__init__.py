@@ -31,7 +31,7 @@ from models.spans import Span
 from proxy.analysis import NER_ENTITIES, Analysis, RawSpan
 from proxy.detection.errors import DetectionError, DetectionOverloaded
 from proxy.detection.plan import Job, plan_jobs, text_cost
-from proxy.detection.scheduler import Scheduler, Workers
+from proxy.detection.scheduler import BATCH_TEXTS, Scheduler, Workers
 from proxy.detection.workers import ProcessPool, ThreadRunner
 from proxy.known_identifiers import KnownIdentifierMatcher
 from proxy.metrics import DetectorMetrics, Metrics
@@ -93,6 +93,7 @@ class PresidioDetector:
         max_queue_wait_s: float = 0.25,
         max_queued_jobs: int = 1000,
         worker_max_rss_mb: int = 1024,
+        batch_texts: int = BATCH_TEXTS,
     ) -> None:
         self.model_name = model_name
         self.phone_regions = tuple(phone_regions) if phone_regions else None
@@ -101,6 +102,7 @@ class PresidioDetector:
         self.max_queue_wait_s = max_queue_wait_s
         self.max_queued_jobs = max_queued_jobs
         self.worker_max_rss_mb = worker_max_rss_mb
+        self.batch_texts = batch_texts
         self.cache = SpanCache(max_entries=cache_entries)
         self.metrics = DetectorMetrics(CollectorRegistry())  # private until `instrument`
         self._local: Analysis | None = None
@@ -180,7 +182,9 @@ class PresidioDetector:
         )
 
     def _new_scheduler(self, workers: Workers) -> Scheduler:
-        return Scheduler(workers, self.metrics, self.max_queue_wait_s, self.max_queued_jobs)
+        return Scheduler(
+            workers, self.metrics, self.max_queue_wait_s, self.max_queued_jobs, self.batch_texts
+        )
 
     def _scheduler_here(self) -> Scheduler:
         if self._scheduler is not None:

@@ -13,9 +13,17 @@ recent mean job time, divided by the workers alive — exceeds `max_queue_wait_s
 holds `max_queued_jobs`. When no worker is alive it is refused with DetectionError (503) and the
 time until one is expected back.
 
+Micro-batching: a worker that becomes free while jobs wait takes several of them at once, in the
+same fair order, as one call (up to BATCH_CHARS characters, BATCH_TEXTS texts), so the model runs
+once over texts from many requests (`nlp.pipe`): spaCy's fixed cost per call is paid once per
+batch, not once per request. Nothing ever waits to fill a batch: a lone request goes out alone and
+at once; batches form only from jobs that queue while every worker is busy. The answers are split
+back per job (and per job's entity list), so a request sees exactly what it would have alone.
+
 Past a request's deadline its queued jobs are dropped and only the workers still running its
-jobs are stopped (and replaced by the pool). A job whose worker died is run once more on
-another worker when the deadline leaves time for it: detection is idempotent.
+jobs are stopped (and replaced by the pool); jobs of other requests batched with them count as
+lost and are run again. A job whose worker died is run once more on another worker when the
+deadline leaves time for it: detection is idempotent.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from typing import Protocol
 
 from proxy.analysis import RawSpan
 from proxy.detection.errors import DetectionError, DetectionOverloaded, JobFailed, WorkerLost
-from proxy.detection.plan import Job
+from proxy.detection.plan import PIECE_CHARS, Job
 from proxy.metrics import DetectorMetrics
 
 log = logging.getLogger("consentry.detection")
@@ -42,6 +50,11 @@ Spans = list[list[RawSpan]]
 PRIOR_JOB_S = 0.05  # mean job time assumed until a job has been timed (a 1 KB prompt)
 JOB_TIME_WEIGHT = 0.2  # weight of the newest job in the running mean: it follows a change in ~10 jobs
 MAX_ATTEMPTS = 2  # a job whose worker died is run once more
+# One call's bound when jobs are batched: the bound of one job's characters (so a batch costs a
+# worker no more memory, and a request behind it waits no longer, than one large job), and a
+# count of texts past which nlp.pipe gains nothing more (its own batch size).
+BATCH_CHARS = PIECE_CHARS
+BATCH_TEXTS = 32
 
 
 class Workers(Protocol):
@@ -97,8 +110,10 @@ class Scheduler:
         metrics: DetectorMetrics,
         max_queue_wait_s: float = 0.25,
         max_queued_jobs: int = 1000,
+        batch_texts: int = BATCH_TEXTS,
     ) -> None:
         self.workers = workers
+        self.batch_texts = batch_texts  # 1: no batching (benchmarks measure both)
         self.metrics = metrics
         self.max_queue_wait_s = max_queue_wait_s
         self.max_queued_jobs = max_queued_jobs
@@ -175,7 +190,7 @@ class Scheduler:
         return (ahead + busy / 2) * self.mean_job_s / alive
 
     def _jobs_ahead(self, app: str) -> int:
-        """Jobs dispatched before a new request's first one, by the fair order of `_next_job`:
+        """Jobs dispatched before a new request's first one, by the fair order of `_next_place`:
         within its application, one job of every older request that holds no worker yet; of every
         other application, as many jobs as it gets turns meanwhile."""
         own = sum(1 for ticket in self._apps.get(app, ()) if not ticket.running)
@@ -198,57 +213,94 @@ class Scheduler:
             worker = self.workers.take()
             if worker is None:
                 return
-            queued = self._next_job()
-            queued.worker = worker
-            ticket = queued.ticket
-            ticket.running.add(queued)
-            self._running_by_app[ticket.app] += 1
-            if not ticket.waited:
-                ticket.waited = True
-                self.metrics.queue_wait.observe(self._loop.time() - ticket.admitted_at)
-            task = self._loop.create_task(self._execute(queued, worker))
+            # Jobs already queued are spread over the workers free now before any is batched:
+            # latency first while there is spare capacity, batches only from a backlog.
+            share = -(-self._queued_jobs // (self.workers.idle_count + 1))
+            batch = self._next_batch(max(1, share))
+            now = self._loop.time()
+            for queued in batch:
+                queued.worker = worker
+                ticket = queued.ticket
+                ticket.running.add(queued)
+                if not ticket.waited:
+                    ticket.waited = True
+                    self.metrics.queue_wait.observe(now - ticket.admitted_at)
+            self.metrics.batch_jobs.observe(len(batch))
+            task = self._loop.create_task(self._execute(batch, worker))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def _next_job(self) -> _QueuedJob:
-        """The next job by fair share: see the module's docstring."""
+    def _next_batch(self, max_jobs: int) -> list[_QueuedJob]:
+        """The next job by fair share, and the jobs after it in the same order that fit one call."""
+        batch = [self._take(*self._next_place())]
+        chars, texts = batch[0].job.chars, len(batch[0].job.texts)
+        while self._apps and len(batch) < max_jobs and texts < self.batch_texts:
+            app, ticket = self._next_place()
+            job = ticket.queued[0].job
+            if job.use_ner != batch[0].job.use_ner:
+                break  # the NER model is the cost: never run it for a job that needs none
+            if chars + job.chars > BATCH_CHARS or texts + len(job.texts) > self.batch_texts:
+                break
+            batch.append(self._take(app, ticket))
+            chars += job.chars
+            texts += len(job.texts)
+        return batch
+
+    def _next_place(self) -> tuple[str, _Ticket]:
+        """Whose job runs next by fair share: see the module's docstring."""
         app = min(self._apps, key=lambda a: (self._running_by_app[a], self._last_served.get(a, -1)))
-        tickets = self._apps[app]
-        ticket = min(tickets, key=lambda t: (len(t.running), t.number))
+        ticket = min(self._apps[app], key=lambda t: (len(t.running), t.number))
+        return app, ticket
+
+    def _take(self, app: str, ticket: _Ticket) -> _QueuedJob:
         queued = ticket.queued.popleft()
         if not ticket.queued:
+            tickets = self._apps[app]
             tickets.remove(ticket)
             if not tickets:
                 del self._apps[app]
         self._last_served[app] = next(self._served)
+        self._running_by_app[app] += 1
         self._queued_jobs -= 1
         self.metrics.queue_jobs.set(self._queued_jobs)
         return queued
 
-    async def _execute(self, queued: _QueuedJob, worker: object) -> None:
-        job = queued.job
-        queued.attempts += 1
+    async def _execute(self, batch: list[_QueuedJob], worker: object) -> None:
+        for queued in batch:
+            queued.attempts += 1
+        texts = [text for queued in batch for text in queued.job.texts]
+        entities = sorted({entity for queued in batch for entity in queued.job.entities})
         started = self._loop.time()
         try:
-            spans = await self.workers.run(worker, job.texts, job.entities, job.use_ner)
+            spans = await self.workers.run(worker, texts, entities, batch[0].job.use_ner)
+            if len(spans) != len(texts):
+                raise JobFailed(f"{len(spans)} answers for {len(texts)} texts")
         except WorkerLost:
-            self._ran(queued)
-            self._retry_or_fail(queued)
+            for queued in batch:
+                self._ran(queued)
+                self._retry_or_fail(queued)
         except JobFailed as exc:
-            self._ran(queued)
-            self._settle(queued, DetectionError(f"detector failed: {exc}"))
+            for queued in batch:
+                self._ran(queued)
+                self._settle(queued, DetectionError(f"detector failed: {exc}"))
         except Exception as exc:  # never let a job's failure go unanswered
-            self._ran(queued)
             log.exception("detection job failed unexpectedly")
-            self._settle(queued, DetectionError(f"detector failed: {type(exc).__name__}"))
+            for queued in batch:
+                self._ran(queued)
+                self._settle(queued, DetectionError(f"detector failed: {type(exc).__name__}"))
         else:
-            self._ran(queued)
             elapsed = self._loop.time() - started
+            # Admission counts jobs: what one job costs when it runs in a batch of this size.
             weight = JOB_TIME_WEIGHT if self._timed else 1.0  # the first job replaces the prior
             self._timed = True
-            self.mean_job_s += weight * (elapsed - self.mean_job_s)
-            if not queued.future.done():
-                queued.future.set_result(spans)
+            self.mean_job_s += weight * (elapsed / len(batch) - self.mean_job_s)
+            offset = 0
+            for queued in batch:
+                self._ran(queued)
+                own = spans[offset : offset + len(queued.job.texts)]
+                offset += len(queued.job.texts)
+                if not queued.future.done():
+                    queued.future.set_result(_only(own, queued.job.entities, entities))
         finally:
             self._dispatch()
 
@@ -306,3 +358,12 @@ class Scheduler:
         for queued in ticket.running:
             # its answer comes later and is dropped; the future must not hold an unread error
             queued.future.cancel()
+
+
+def _only(spans: Spans, wanted: Sequence[str], asked: Sequence[str]) -> Spans:
+    """A job's spans when its batch asked for more entity types than it did (other customers'
+    rules): what it would have got alone."""
+    if len(wanted) == len(asked):
+        return spans
+    keep = set(wanted)
+    return [[span for span in text_spans if span[2] in keep] for text_spans in spans]

@@ -11,7 +11,12 @@ from presidio_analyzer import EntityRecognizer
 from proxy.recognizers.addresses import StreetAddressRecognizer
 from proxy.recognizers.cards import CardNumberRecognizer
 from proxy.recognizers.dates import CodeAwareDateRecognizer
+from proxy.recognizers.emails import ObfuscatedEmailRecognizer
+from proxy.recognizers.fields import FieldRecognizer
+from proxy.recognizers.handles import UserHandleRecognizer
+from proxy.recognizers.iban import IbanRecognizer
 from proxy.recognizers.names import NerRecognizer, PersonRecognizer
+from proxy.recognizers.national_ids import national_id_recognizers
 from proxy.recognizers.phones import PhoneNumberRecognizer
 from proxy.recognizers.secrets import SecretRecognizer
 from proxy.recognizers.urls import CodeAwareUrlRecognizer
@@ -25,6 +30,11 @@ def consentry_recognizers(phone_regions: Sequence[str] | None = None) -> list[En
         NerRecognizer(),
         StreetAddressRecognizer(),
         SecretRecognizer(),
+        FieldRecognizer(),
+        IbanRecognizer(),
+        *national_id_recognizers(),
+        ObfuscatedEmailRecognizer(),
+        UserHandleRecognizer(),
         CodeAwareUrlRecognizer(),
         CodeAwareDateRecognizer(),
     ]
@@ -35,6 +45,7 @@ REPLACED_DEFAULTS: frozenset[str] = frozenset(
     {
         "PhoneRecognizer",  # phones.PhoneNumberRecognizer: more regions and formats, same validity floor
         "CreditCardRecognizer",  # cards.CardNumberRecognizer: every issuer prefix and length, Luhn
+        "IbanRecognizer",  # iban.IbanRecognizer: ends at the country's registered length (no next word)
         "SpacyRecognizer",  # names.NerRecognizer (no product names) + names.PersonRecognizer (PERSON)
         "UrlRecognizer",  # urls.CodeAwareUrlRecognizer: whole tokens, real TLDs, not identifiers of code
         "DateRecognizer",  # dates.CodeAwareDateRecognizer: the same patterns, not timestamps in code and logs

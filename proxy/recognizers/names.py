@@ -14,13 +14,20 @@ names), extends them over surnames, initials and particles, and adds names found
   and repetition (a name found once is masked everywhere in the text);
 - capitalised words no dictionary knows, two or more in a row ("Marsilius Chenard") or addressed
   by name ("Kirie, can I ..."), unless spaCy saw a place there;
-- lower-case names ("jakov jurić"): a lexicon first name followed by a word that is not English.
+- lower-case names ("jakov jurić"): a lexicon first name followed by a word that is not English;
+- chat, CRM notes and e-mail, where names go uncapitalised: after "thanks,", "thx", "met with",
+  "talked to", "cc", "per", "ask X to" (a lexicon first name in any case, or after a greeting or a
+  meeting a word no dictionary knows, with the surname-shaped words after it); the subject of a
+  sentence or line before a verb ("maria is out": a first name; "williams said ok": a surname
+  shape, i.e. no English word or a first name plus "s"/"son"/"sen", and only before a speech
+  verb); a name alone on the line after "Best,", "Regards,", "--" or before "Sent from my";
+  header and CRM fields for people ("From:", "To:", "Cc:", "Attendees:", "Assignee:").
 
 What keeps over-masking down: English words that are also first names ("Will", "Mark", "Grace",
 "April"; a curated list plus the lexicon's names that WordNet knows as verbs or adjectives) need
 more evidence than other names; "English word" is WordNet's vocabulary as bundled with the spaCy
-model's lemmatizer tables; product and tool names are never a person on their own; a PERSON span
-never crosses a line break.
+model's lemmatizer tables; product and tool names are never a person on their own; chat
+shorthand ("thx", "lgtm", "pls") is no name; a PERSON span never crosses a line break.
 
 `NerRecognizer` replaces Presidio's SpacyRecognizer: the same entities minus PERSON (which
 `PersonRecognizer` emits), and without product/tool names tagged as places or people.
@@ -83,7 +90,18 @@ PRODUCT_NAMES = _words(
     lambda cosmos bedrock hive spark tempo cortex mimir loki thanos apache ember karma mocha jest
     poetry babel eclipse oracle swift rust dart elm macbook iphone ipad pixel figma sketch miro
     keycloak tailscale wireguard hetzner gitea woodpecker proxmox ceph homebrew tailwind rxjava
-    lorem ipsum nextjs
+    lorem ipsum nextjs kubectl minikube rustc gcc clang bazel deno nodejs wget openssl systemd
+    journalctl sudo certbot tmux pylint isort pyenv nvm dependabot renovate codex cursor google
+    microsoft localhost llm llms bun kong ada pascal sora phi sqlalchemy stackoverflow kwargs argv
+    stdin stdout stderr
+    """
+)
+# Chat shorthand that no dictionary knows and no lexicon holds as a name: "thx", "pls", "lgtm".
+CHAT_WORDS = _words(
+    """
+    pls plz thx tks tnx ty tysm np btw fyi imo imho tbh afaik asap eod eow eta ooo wfh pto lol lmk idk
+    iirc brb ttyl ack nvm rn tmrw tmr wrt aka irl jk omg tldr yup nah sry cya hmu ngl lgtm ptal wip
+    noreply
     """
 )
 
@@ -348,6 +366,59 @@ _COMMA_GAP = re.compile(r"[ \t]*,[ \t]*")
 _LIST_GAP = re.compile(r"[ \t]*,?[ \t]+")
 CONJUNCTIONS = frozenset({"and", "or", "und", "et", "y", "e", "og", "och", "en"})
 
+# Chat and CRM notes, where names are often not capitalised ("thanks, maria", "met with debora
+# humes"). After a `strong` context a word no dictionary knows is a name too; after a `weak` one
+# only a lexicon first name is ("ask redis to", "ping localhost", "per spec" are no people).
+_CHAT_CONTEXT = re.compile(
+    r"(?:\b(?P<strong>thanks|thank[ \t]+you|thx|tks|tysm|cheers|hi|hello|hey|dear|congrats"
+    r"|(?:met|meeting|meet|call|chat|catch[ \t]+up|sync|synced|talked|talking|talk|spoke|speaking|speak|"
+    r"spoken)[ \t]+(?:with|to)|e-?mailed|texted|messaged|dm['\u2019]?e?d)"
+    r"|\b(?P<weak>cc['\u2019]?d|cc|bcc|pinged|ping|loop(?:ed|ing)?[ \t]+in|ask|asked|asking|tell|told|"
+    r"telling|per|according[ \t]+to|reach(?:ed)?[ \t]+out[ \t]+to|assign(?:ed)?[ \t]+to|"
+    r"forward(?:ed)?[ \t]+to|contact(?:ed)?))"
+    r"[ \t]*[,:]?[ \t]+\Z",
+    re.IGNORECASE,
+)
+# The last words of those contexts: only a token after one of them is looked at (the hot path).
+_CHAT_TRIGGERS = _words(
+    """
+    thanks you thx tks tysm cheers hi hello hey dear congrats with to e-mailed emailed texted messaged
+    dm'd dmd dmed cc cc'd bcc pinged ping in ask asked asking tell told telling per contact contacted
+    """
+)
+# Verbs after a sentence's first word that make it a person: "williams said ok", "maria is out".
+# After a speech verb a word no dictionary knows (or "williams") is enough; the others need a
+# lexicon first name ("kubectl is", "config will" are no people).
+SPEECH_VERBS = _words(
+    """
+    said says wrote writes asked asks replied replies mentioned mentions confirmed confirms agreed
+    agrees suggested suggests thinks thought told tells emailed texted pinged approved promised
+    responded answered explained recommended requested
+    """
+)
+SUBJECT_VERBS = SPEECH_VERBS | _words(
+    """
+    is was will would can could should has had isn't wasn't won't can't doesn't didn't does did wants
+    wanted needs needed just also sent shared called joined left went got gave took made
+    """
+)
+# Closing lines of a letter or e-mail; a name alone on the next line is its signature.
+_SIGN_OFF = re.compile(
+    r"(?im)^[ \t>]*(?:(?:best|kind|warm|warmest|many)[ \t]+(?:regards|wishes|thanks)|best|regards"
+    r"|thanks(?:[ \t]+again)?|thank[ \t]+you|thx|cheers|sincerely|yours(?:[ \t]+(?:truly|sincerely))?"
+    r"|all[ \t]+the[ \t]+best|talk[ \t]+soon|take[ \t]+care|br|--|\u2014|xoxo|xo)[ \t]*[,.!]?[ \t]*\r?\n"
+    r"[ \t>]*(?=[^\W\d_])"
+)
+_SENT_FROM = re.compile(r"(?im)^[ \t>]*(?P<name>[^\W\d_][^\n]{0,60})\r?\n[ \t>]*sent[ \t]+from[ \t]+my\b")
+# Header and CRM fields that hold people: "From: maria lopez", "Attendees: Wu, Okafor".
+_NAME_HEADER = re.compile(
+    r"(?im)^[ \t>*\-]*(?:from|to|cc|bcc|reply-to|sender|recipients?|attendees?|participants?|owner|"
+    r"assignee|assigned[ \t]+to|reporter|contact|account[ \t]+owner|sales[ \t]+rep|author|organi[sz]er)"
+    r"[ \t]*:[ \t]*(?=[^\W\d_])"
+)
+_ITEM_GAP = re.compile(r"[ \t]*(?:[,;&/]|and)[ \t]*|[ \t]+and[ \t]+")
+_LINE_REST = re.compile(r"[ \t]*(?:$|[,|(\u2013\u2014-])", re.MULTILINE)
+
 
 # ------------------------------------------------------------------------------------ recognizer
 
@@ -382,7 +453,7 @@ class PersonRecognizer(EntityRecognizer):
     ) -> None:
         self.given_names = first_names() if given_names is None else given_names
         vocabulary = english_vocabulary() if vocabulary is None else vocabulary
-        self.english = vocabulary.words | STOP_WORDS
+        self.english = vocabulary.words | STOP_WORDS | CHAT_WORDS
         self.non_nouns = vocabulary.non_nouns
         # first names that are everyday words too: curated, plus the lexicon's verbs/adjectives
         self.ambiguous = (
@@ -489,6 +560,10 @@ class PersonRecognizer(EntityRecognizer):
         found += self._from_lexicon(doc, ner_other, {i for run in ner_person for i in run})
         found += self._from_context(doc)
         found += self._from_lowercase(doc)
+        found += self._from_chat_context(doc)
+        found += self._from_sentence_subject(doc)
+        found += self._from_signatures(doc)
+        found += self._from_headers(doc)
         found += self._from_unknown_words(doc, ner_other)
         found += self._from_speaker_labels(doc, found)
         found += self._from_coordination(doc, found, ner_other)
@@ -827,6 +902,7 @@ class PersonRecognizer(EntityRecognizer):
             tok.text.isalpha()
             and not tok.contraction
             and tok.folded not in STOP_WORDS
+            and tok.folded not in CHAT_WORDS
             and not self._non_noun(tok.folded)
             and tok.folded not in STRUCTURAL_WORDS
             and tok.folded not in PRODUCT_NAMES
@@ -851,6 +927,167 @@ class PersonRecognizer(EntityRecognizer):
             and tok.folded not in STRUCTURAL_WORDS
             and tok.folded not in PARTICLES
         )
+
+    # ------------------------------------------------------------ chat, CRM notes, e-mail
+
+    def _from_chat_context(self, doc: _Doc) -> list[_Found]:
+        """ "thanks, maria", "met with debora humes", "ask Jo Okafor to": a first name (any case)
+        after a chat context, or after a strong one a word no dictionary knows; then the
+        name-shaped words that follow it."""
+        found, tokens = [], doc.tokens
+        for i in range(1, len(tokens)):
+            trigger = tokens[i - 1].folded
+            if trigger not in _CHAT_TRIGGERS and trigger.replace("\u2019", "'") not in _CHAT_TRIGGERS:
+                continue
+            tok = tokens[i]
+            if tok.folded in STOP_WORDS or len(tok.text) < 3:
+                continue  # most words after "to", "with", "in": cheap to rule out first
+            given = self._any_case_given(tok)
+            if not given and not self._any_case_unknown(tok):
+                continue
+            window = doc.text[max(0, tokens[i - 1].start - 24) : tok.start]
+            m = _CHAT_CONTEXT.search(window)
+            if m is None or not (given or self._strong_chat_context(doc, m, i)):
+                continue
+            # after a first name, an English noun is a surname too: "met with debora humes"
+            last = self._name_run(doc, i, nouns=given)
+            found.append(_Found(i, last, self.SCORE_CONTEXT, "chat context"))
+        return found
+
+    def _from_sentence_subject(self, doc: _Doc) -> list[_Found]:
+        """ "maria is out today", "williams said ok": the first word of a sentence or line, then a
+        verb. A lexicon first name with any of the verbs; a surname-shaped word (no English word,
+        or a first name plus "s"/"son"/"sen") only with a speech verb."""
+        found, tokens = [], doc.tokens
+        for i in range(len(tokens) - 1):
+            verb = tokens[i + 1]
+            if not doc.starts[i] or not doc.joined[i + 1] or not verb.is_lower:
+                continue
+            folded = verb.folded.replace("\u2019", "'")
+            if folded not in SUBJECT_VERBS:
+                continue
+            tok = tokens[i]
+            speech = folded in SPEECH_VERBS
+            if tok.is_lower:
+                shaped = self._lower_unknown(tok) or self._patronymic(tok)
+                name = self._lower_given(tok) or (speech and shaped)
+            else:
+                name = speech and tok.is_cap and (self._unknown(tok) or self._patronymic(tok))
+            if name:
+                found.append(_Found(i, i, self.SCORE_LOWER, "subject of a sentence"))
+        return found
+
+    def _from_signatures(self, doc: _Doc) -> list[_Found]:
+        """A name alone on its line after "Best,", "Thanks,", "--", or before "Sent from my ..."."""
+        found = []
+        starts = [m.end() for m in _SIGN_OFF.finditer(doc.text)]
+        starts += [m.start("name") for m in _SENT_FROM.finditer(doc.text)]
+        for start in starts:
+            i = doc.index_at(start)
+            if i is None:
+                continue
+            tok = doc.tokens[i]
+            # a signature is evidence enough for "Mark" and "Grace", not for "The Team"
+            given = tok.folded in self.given_names and tok.folded not in STOP_WORDS
+            if not (given or self._any_case_unknown(tok)) or tok.folded in PRODUCT_NAMES:
+                continue
+            last = self._name_run(doc, i, nouns=True)
+            if _LINE_REST.match(doc.text, doc.tokens[last].end):
+                found.append(_Found(i, last, self.SCORE_CONTEXT, "signature"))
+        return found
+
+    def _from_headers(self, doc: _Doc) -> list[_Found]:
+        """ "From: maria lopez", "Attendees: Wu Chen, okafor and Jo Baker": each item of a header
+        or CRM field for people that starts with a first name or a word no dictionary knows."""
+        found, tokens, text = [], doc.tokens, doc.text
+        for m in _NAME_HEADER.finditer(text):
+            i = doc.index_at(m.end())
+            while i is not None:
+                tok = tokens[i]
+                last = self._name_run(doc, i)
+                end = tokens[last].end
+                after = text[end : end + 2]  # "maria@", "maria.lopez@": an e-mail address's user
+                in_address = after[:1] == "@" or (after[:1] == "." and after[1:].isalnum())
+                given = self._any_case_given(tok) or (last > i and tok.folded in self.given_names)
+                if not in_address and (given or self._any_case_unknown(tok)):
+                    found.append(_Found(i, last, self.SCORE_CONTEXT, "header field"))
+                gap = _ITEM_GAP.match(text, end)
+                i = doc.index_at(gap.end()) if gap and last + 1 < len(tokens) else None
+        return found
+
+    @staticmethod
+    def _strong_chat_context(doc: _Doc, m: re.Match[str], i: int) -> bool:
+        """A meeting or greeting context, or "ask X to" / "tell X that" (not "ask redis about")."""
+        if m.group("strong") is not None:
+            return True
+        nxt = doc.tokens[i + 1] if i + 1 < len(doc.tokens) else None
+        return nxt is not None and doc.joined[i + 1] and nxt.folded in ("to", "that")
+
+    def _any_case_given(self, tok: _Token) -> bool:
+        """A first name that is no everyday word, capitalised or not."""
+        if tok.is_lower:
+            return self._lower_given(tok)
+        return self._given(tok) and tok.folded not in self.ambiguous
+
+    def _any_case_unknown(self, tok: _Token) -> bool:
+        """No dictionary's word, and no compound of English words: "platform-team", "kube-proxy",
+        "stackoverflow" are tools and teams, not people."""
+        cached = tok.classes.get("_any_case_unknown")
+        if cached is None:
+            cached = tok.classes["_any_case_unknown"] = self._any_case_unknown_uncached(tok)
+        return cached
+
+    def _any_case_unknown_uncached(self, tok: _Token) -> bool:
+        if tok.is_lower:
+            parts = tok.folded.split("-")
+            if not self._lower_unknown(tok) or (len(parts) > 1 and any(map(self._english, parts))):
+                return False
+        elif not (tok.is_cap and self._unknown(tok)):
+            return False
+        word = tok.folded  # two content words of four letters or more: "okafor" is no "oka" + "for"
+        return not any(
+            self._english(word[:k]) and self._english(word[k:]) and word[k:] not in STOP_WORDS
+            for k in range(4, len(word) - 3)
+        )
+
+    def _patronymic(self, tok: _Token) -> bool:
+        """A surname made of a first name no dictionary knows: "williams", "evans", "jensen"."""
+        folded = tok.folded
+        for suffix in ("s", "son", "sen", "sson"):
+            stem = folded[: -len(suffix)]
+            if (
+                folded.endswith(suffix)
+                and len(stem) >= 3
+                and self.given_names.get(stem, 0) >= self.MIN_FREQUENCY_LOWER_ENGLISH
+                and stem not in self.english
+                and stem not in self.ambiguous
+            ):
+                return True
+        return False
+
+    def _name_run(self, doc: _Doc, i: int, nouns: bool = False) -> int:
+        """The last token of a name starting at token i: up to two more name-shaped words on the
+        same line, capitalised or not; stops at verbs, English words ("nouns": English nouns go on,
+        as in signatures) and punctuation."""
+        tokens, last = doc.tokens, i
+        while last + 1 < len(tokens) and last - i < 2 and doc.joined[last + 1]:
+            if tokens[last].possessive:
+                break
+            nxt = tokens[last + 1]
+            if nxt.is_lower:
+                shaped = (
+                    self._lower_given(nxt)
+                    or self._lower_unknown(nxt)
+                    or self._patronymic(nxt)
+                    or (nouns and self._lower_noun(nxt))
+                )
+            else:
+                verb = self._non_noun(nxt.folded) and not nouns
+                shaped = self._name_word(nxt) and nxt.text != "I" and not verb
+            if not shaped:
+                break
+            last += 1
+        return last
 
     def _from_speaker_labels(self, doc: _Doc, found: list[_Found]) -> list[_Found]:
         """A transcript ("Hugo: What a wife.\\nKimberly: ..."): once one speaker label is a name,

@@ -13,6 +13,13 @@ phone words before ("phone", "call", "fax", "reach me at") or labels after ("...
 Hard negatives are ruled out by shape or by the word right before the number: dates and
 timestamps, IP addresses, versions, amounts, ISBNs, order/tracking/invoice/ticket numbers, house
 numbers after "Address:". This recognizer subsumes Presidio's PhoneRecognizer and replaces it.
+
+Regions: every EU member state and the other large plans (DEFAULT_REGIONS). Trying phonenumbers'
+matcher in ~40 regions would cost more than the whole rest of detection, so it runs only for
+national-format numbers (an international number is judged once, for its own country) and only
+in the regions whose numbering plan (length and leading digits from phonenumbers' metadata, after
+the trunk prefix or country code) admits the digits: most regions are ruled out by a regex.
+Context words are English plus German, French, Spanish, Italian, Dutch and Polish.
 """
 
 from __future__ import annotations
@@ -27,28 +34,32 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from proxy.recognizers.cards import card_words_before, is_card_number, scored_result
 
-# Regions whose national formats count as evidence (configurable per instance). Presidio's own
-# list plus the larger European, Commonwealth and Latin-American numbering plans.
+# Regions whose national formats count as evidence (configurable per instance): every EU member
+# state, the UK, Switzerland, Norway, North America, India, Australia, Brazil and Japan, plus
+# Presidio's own list (NZ, MX, IL). Most frequent first: the check stops at the first region.
 DEFAULT_REGIONS: tuple[str, ...] = (
-    "US", "CA", "GB", "IE", "DE", "AT", "CH", "FR", "BE", "NL", "LU", "IT", "ES", "PT",
-    "AU", "NZ", "IN", "BR", "MX", "IL",
+    "US", "CA", "GB", "IE", "DE", "AT", "CH", "FR", "BE", "NL", "LU", "IT", "ES", "PT", "PL",
+    "SE", "DK", "FI", "NO", "CZ", "SK", "HU", "RO", "BG", "GR", "HR", "SI", "EE", "LV", "LT",
+    "CY", "MT", "AU", "NZ", "IN", "BR", "JP", "MX", "IL",
 )  # fmt: skip
 
 # Texts pasted from JSON or logs carry line breaks as the two characters "\n": treat them as breaks
 # (same length, so offsets stay valid) or "Phone:\n070 ..." would read as the word "n070".
 _ESCAPED_BREAK = re.compile(r"\\[nrt]")
 
-# A candidate: optional international prefix, optional "(0)" trunk hint, an optional area code in
-# parentheses, then digit groups joined by single spaces, dots or dashes; optional extension.
+# A candidate: optional international prefix (also in parentheses, "(+49)"), optional "(0)" trunk
+# hint, an optional area code in parentheses, then digit groups joined by single spaces, dots or
+# dashes, or by a slash or dash with spaces around ("030 / 1234 5678", "0176 - 234 567 89");
+# optional extension.
 # Not glued to words, to other numbers (decimals, dates, times, IPs) or to currency signs.
 _CANDIDATE = re.compile(
     r"""
     (?<![\w+@#$€£¥%&=/])(?<!\d[.,:\-])
     (?P<number>
-      (?P<intl>(?:\+|\b00)[1-9]\d{0,2}[ .\-]?)?
+      (?P<intl>(?:\+|\b00)[1-9]\d{0,2}[ .\-]?|\(\+[1-9]\d{0,2}\)[ .\-]?)?
       (?:\(0\)[ .\-]?)?
       (?:\(\d{1,5}\)[ .\-]?)?
-      \d{1,15}(?:[ .\-]\d{1,10}){0,6}
+      \d{1,15}(?:(?:[ .\-]|[ ]?[/\-\u2013][ ]?)\d{1,10}){0,6}
     )
     (?P<ext>[ ]?(?:x|ext\.?|extension)[ ]?\d{1,6})?
     (?![\w]|[.,:/\-]\d)
@@ -67,16 +78,29 @@ _DOT_GROUPS = re.compile(r"^\d{2,4}(?:\.\d{2,4}){2,5}$")
 _DATE = re.compile(r"^(?:\d{4}([.\-/])\d{1,2}\1\d{1,2}|\d{1,2}([.\-/])\d{1,2}\2\d{2,4})$")
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:[ .]\d{3})+$")
+# A slash or a spaced dash between groups: after an area code with its trunk zero or an
+# international prefix ("030 / 1234 5678"); otherwise ("347/1234567", an Italian mobile) only with
+# phone words nearby, so ranges and ratios ("2019 - 2023", "1920/1080") stay readable.
+_WIDE_SEPARATOR = re.compile(r"/| [\-\u2013]|[\-\u2013] |\u2013")
 
 _CONTEXT_BEFORE = re.compile(
     r"\b(?:phone|telephone|tel|ph|mobile|mob|cell|cellphone|handy|fax|call|calls|calling|ring|dial|"
     r"text|texts|sms|whatsapp|viber|message|messages|contact|reach|reachable|number|hotline|helpline|"
-    r"landline|voicemail|desk|office|direct|home|work|answering|answer|pager)\b"
+    r"landline|voicemail|desk|office|direct|home|work|answering|answer|pager|"
+    # de, fr, es, it, nl, pl, with their inflections ("numerem", "richiamarmi", "bereiken")
+    r"telefon\w*|ruf\w*|anruf\w*|r[üu]ckruf\w*|zur[üu]ckruf\w*|handy\w*|mobil\w*|festnetz\w*|durchwahl|"
+    r"erreich\w*|kontakt\w*|"
+    r"t[ée]l[ée]phon\w*|portable|num[ée]ro|r?appel\w*|joindre|joignable|fixe|contact\w*|"
+    r"tel[ée]fono|m[óo]vil|celular|llam\w*|n[úu]mero|"
+    r"cellulare|cell|(?:ri)?chiam\w*|contatt\w*|recapito|"
+    r"telefoon\w*|mobiel\w*|bel|bellen|belt|terugbellen|opbellen|gebeld|bereik\w*|nummer|"
+    r"kom[óo]rk\w*|numer\w*|zadzwo\w*|dzwo\w*)\b"
     r"|\b[tmfp]\s*[:.]\s*$",
     re.IGNORECASE,
 )
 _LABEL_AFTER = re.compile(
-    r"^\s*[-\u2013(,/]?\s*\(?(?:office|fax|mobile|mob|cell|home|work|tel|phone|direct|landline|main|desk)\b",
+    r"^\s*[-\u2013(,/]?\s*\(?(?:office|fax|mobile|mob|cell|home|work|tel|phone|direct|landline|main|desk|"
+    r"mobil|handy|privat|b[üu]ro|festnetz|portable|fixe|m[óo]vil|cellulare|mobiel|kom[óo]rka)\b",
     re.IGNORECASE,
 )
 # Right before the number (nothing but "#", "no.", ":" in between): an id of another kind.
@@ -86,13 +110,17 @@ _NEGATIVE_BEFORE = re.compile(
     r"version|ver|v|release|build|rev|revision|patch|id|pid|uid|pin|otp|account|acct|iban|"
     r"address|addr|apt|apartment|suite|unit|box|floor|room|zip|postcode|postal|plz|cap|cp|"
     r"flight|seat|gate|page|pages|chapter|line|lines|row|rows|port|year|years|amount|total|price|"
-    r"balance|cost|usd|eur|gbp|chf)"
-    r"\s*(?:#|no\.?|nr\.?|number|num|id|code)?\s*[:#.=]?\s*$",
+    r"balance|cost|usd|eur|gbp|chf|"
+    # the same ids in de, fr, es, it, nl, pl ("Bestellnummer", "n° de commande": see the suffixes)
+    r"bestell|bestellung|rechnungs?|auftrags?|kunden|vorgangs?|sendungs?|artikel|steuer|versicherungs|"
+    r"vertrags?|konto|commande|facture|pedido|factura|ordine|fattura|bestelling|factuur|"
+    r"zam[óo]wieni[ae]|faktur[ay])"
+    r"-?\s*(?:#|no\.?|nr\.?|number|num|id|code|nummer|num[ée]ro|n[úu]mero|numer|n[°º])?\s*[:#.=]?\s*$",
     re.IGNORECASE,
 )
 _UNIT_AFTER = re.compile(
     r"^\s*(?:%|€|\$|£|usd|eur|gbp|chf|dollars?|euros?|pounds?|ms|s|sec|seconds|km|kg|mb|gb|kb|bytes|"
-    r"users|items|rows|times|people|units|pcs)\b",
+    r"users|items|rows|times|people|units|pcs|z[łl]|pln|czk|huf|sek|nok|dkk|ron|bgn|kr|k[čc]|ft|lei)(?!\w)",
     re.IGNORECASE,
 )
 _WORD_AFTER = re.compile(r"^[ ]\w")
@@ -126,6 +154,7 @@ class PhoneNumberRecognizer(EntityRecognizer):
     ) -> None:
         self.regions = tuple(regions)
         self.leniency = leniency
+        self._plans = {region: _NationalPlan.of(region) for region in self.regions}
         super().__init__(supported_entities=[self.ENTITY], supported_language=supported_language, name=name)
 
     def load(self) -> None:
@@ -157,6 +186,8 @@ class PhoneNumberRecognizer(EntityRecognizer):
         core = number.strip()
         if _DATE.match(core) or _IPV4.match(core):
             return False
+        if core.count("/") > 1:
+            return False
         # "(0)" and one area code at most, parentheses only around digits
         return core.count("(") == core.count(")") <= 2
 
@@ -177,6 +208,8 @@ class PhoneNumberRecognizer(EntityRecognizer):
         context = bool(_CONTEXT_BEFORE.search(near)) or bool(_LABEL_AFTER.match(after))
 
         international = match.group("intl") is not None
+        if not context and _WIDE_SEPARATOR.search(number) and not number.startswith(("+", "0", "(")):
+            return 0.0, ""
         # a Luhn-valid card number is the card recognizer's, unless only phone words surround it
         if (
             not international
@@ -185,7 +218,9 @@ class PhoneNumberRecognizer(EntityRecognizer):
         ):
             return 0.0, ""
         base, why = self._shape_score(number, international)
-        if base < self.SCORE_VALID_IN_REGION and self._valid_in_region(number, validity):
+        # an international number was already judged for its own country: no region can add to that
+        weak = base < self.SCORE_VALID_IN_REGION
+        if weak and not international and self._valid_in_region(number, validity):
             base, why = self.SCORE_VALID_IN_REGION, "valid national number"
         if context:
             return min(1.0, base + self.CONTEXT_BOOST), why + " with phone context"
@@ -228,14 +263,67 @@ class PhoneNumberRecognizer(EntityRecognizer):
         return known
 
     def _whole_number_valid(self, number: str) -> bool:
-        digits = sum(c.isdigit() for c in number)
+        digit_string = "".join(c for c in number if c.isdigit())
+        digits = len(digit_string)
         for region in self.regions:
+            if not self._plans[region].may_be_valid(digit_string):
+                continue
             # One try: the whole number is the matcher's first candidate or nowhere; the shorter
             # numbers it would go on to try inside it can never hold all the digits.
             for found in PhoneNumberMatcher(number, region, leniency=self.leniency, max_tries=1):
                 if sum(c.isdigit() for c in found.raw_string) == digits:
                     return True
         return False
+
+
+class _NationalPlan:
+    """A region's numbering plan, reduced to a cheap necessary condition for validity: the digits,
+    without the national (trunk) prefix or the country code where one is dialled, have a length and
+    leading digits the plan allows. Rules out most regions before phonenumbers' matcher (the costly
+    part) runs."""
+
+    def __init__(
+        self,
+        national_prefix: re.Pattern[str] | None,
+        international_prefix: re.Pattern[str] | None,
+        lengths: frozenset[int],
+        pattern: re.Pattern[str] | None,
+        country_code: str = "",
+    ) -> None:
+        self.country_code = country_code
+        self.national_prefix = national_prefix
+        self.international_prefix = international_prefix
+        self.lengths = lengths
+        self.pattern = pattern
+
+    @classmethod
+    def of(cls, region: str) -> _NationalPlan:
+        meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        if meta is None or meta.general_desc is None:
+            return cls(None, None, frozenset(), None)  # unknown region: never filtered out
+        prefix = meta.national_prefix_for_parsing or meta.national_prefix
+        general = meta.general_desc
+        return cls(
+            re.compile(prefix) if prefix else None,
+            re.compile(meta.international_prefix) if meta.international_prefix else None,
+            frozenset(general.possible_length or ()),
+            re.compile(general.national_number_pattern) if general.national_number_pattern else None,
+            str(meta.country_code or ""),
+        )
+
+    def may_be_valid(self, digits: str) -> bool:
+        if self.pattern is None:
+            return True
+        if self.international_prefix is not None and self.international_prefix.match(digits):
+            return True  # dialled from this region to another: the matcher decides
+        candidates = [digits]
+        found = self.national_prefix.match(digits) if self.national_prefix is not None else None
+        if found is not None:
+            candidates.append(digits[found.end() :])
+            candidates.extend(group for group in found.groups() if group)  # carrier-code forms (BR)
+        if self.country_code and digits.startswith(self.country_code):  # "44 7700 ..." without its "+"
+            candidates.append(digits[len(self.country_code) :])
+        return any(len(c) in self.lengths and self.pattern.fullmatch(c) for c in candidates)
 
 
 def _parse(number: str, region: str | None) -> phonenumbers.PhoneNumber | None:
