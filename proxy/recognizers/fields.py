@@ -22,7 +22,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from proxy import field_names
 from proxy.field_names import field_type, words
-from proxy.recognizers.names import PRODUCT_NAMES, english_vocabulary, first_names
+from proxy.recognizers.names import PRODUCT_NAMES, PersonRecognizer, english_vocabulary, first_names
 
 SCORE = 0.85
 MAX_VALUE_CHARS = 200
@@ -124,7 +124,10 @@ def _person(value: str) -> bool:
     if any(w in PRODUCT_NAMES for w in folded) and len(words) == 1:
         return False
     names = first_names()
-    if any(names.get(w, 0) >= 1 for w in folded):
+    # lower case, the lexicon's rarest entries are as likely words or identifiers ("name: ci" of a
+    # CI workflow): the floor PersonRecognizer applies to lower-case names
+    floor = 1 if capitalised else PersonRecognizer.MIN_FREQUENCY_LOWER
+    if any(names.get(w, 0) >= floor for w in folded):
         return True
     vocabulary = english_vocabulary().words
     # A name nobody's lexicon knows: at least one word is no English word (two when lower case,
