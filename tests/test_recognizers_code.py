@@ -165,6 +165,7 @@ def test_identifiers_are_not_places(text: str, span: str) -> None:
         ('city = "Lisbon"', "Lisbon"),
         ("# office moved from Porto to Lisbon", "Porto"),
         ("Greetings from McAllen!", "McAllen"),
+        ("enviar a Calle Mayor 12, 5\u00baD, Pontevedra", "5\u00baD"),
     ],
 )
 def test_places_are_kept(text: str, span: str) -> None:

@@ -30,8 +30,8 @@ _INNER_CAPITAL = re.compile(r"[a-z][A-Z]")
 # Characters that never appear in a name, a place or a date written in prose.
 CODE_PUNCTUATION = frozenset("()[]{}<>=;*^|\\`$#@~+\u2248\u00d7\u00f7")  # and "≈", times, divide
 # Digits with a letter suffix that prose writes too: "12th", "1980s", "3pm", a house number "16b",
-# an hour "18h".
-_NUMBER_WORD = re.compile(r"\d+(?:st|nd|rd|th|s|am|pm)|\d{1,4}[^\W\d_]", re.IGNORECASE)
+# a floor and door "5ºD", "2ª" (NFKC, which detection reads, writes "5oD"), an hour "18h".
+_NUMBER_WORD = re.compile(r"(?i)\d+(?:st|nd|rd|th|s|am|pm)|\d{1,4}[\u00ba\u00aa\u00b0oa]?[^\W\d_]?")
 _WORD_CHAR = re.compile(r"[\w]")
 
 
@@ -57,9 +57,9 @@ def identifier_word(word: str, camel_case: bool = True) -> bool:
         return False
     if "_" in word.strip("_") or word.startswith("__"):
         return True
-    has_digit = any(c.isdigit() for c in word)
-    has_alpha = any(c.isalpha() for c in word)
-    if has_digit and has_alpha and not _NUMBER_WORD.fullmatch(word):
+    if _NUMBER_WORD.fullmatch(word):
+        return False
+    if any(c.isdigit() for c in word) and any(c.isalpha() for c in word):
         return True
     return camel_case and _INNER_CAPITAL.search(word) is not None and _NAME_PREFIX.match(word) is None
 
