@@ -298,3 +298,40 @@ def test_names_of_things_and_table_numbers_are_not_dates(text: str, span: str) -
 
 def test_dashed_dates_are_not_compound_names() -> None:
     assert keep("She was born on 12-Mar-1984.", "12-Mar-1984")
+
+
+# --- which URLs the bundled rules mask: those that name an account ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "names"),
+    [
+        ("https://www.linkedin.com/in/tomas-novak-4411", True),
+        ("https://github.com/tnovak", True),
+        ("https://mastodon.social/@tnovak", True),
+        ("https://crm.example.com/users/4411/edit", True),
+        ("https://shop.example.com/orders?email=tn%40example.org", True),
+        ("https://twitter.com/tnovak/status/1234", True),
+        ("https://github.com/psf/requests", False),
+        ("https://github.com/features", False),
+        ("https://docs.python.org/3/library/asyncio.html", False),
+        ("https://api.example.com/v1/items?page=2", False),
+        ("https://x.com/home", False),
+    ],
+)
+def test_a_url_names_an_account_by_its_host_path_or_query(url: str, names: bool) -> None:
+    from proxy.recognizers.urls import names_an_account
+
+    assert names_an_account(url) is names
+
+
+def test_the_bundled_rules_mask_profile_urls_and_keep_documentation_links() -> None:
+    from proxy.detection import scan_texts
+
+    profile = "See https://www.linkedin.com/in/tomas-novak-4411 for his background."
+    docs = "The docs at https://docs.python.org/3/library/asyncio.html explain gather()."
+    masked_profile, masked_docs = scan_texts([profile, docs])
+    assert [(s.entity_type, profile[s.start : s.end]) for s in masked_profile if s.entity_type == "URL"] == [
+        ("URL", "https://www.linkedin.com/in/tomas-novak-4411")
+    ]
+    assert not [s for s in masked_docs if s.entity_type == "URL"]

@@ -133,3 +133,36 @@ def test_a_key_in_a_prompt_is_redacted_upstream_and_never_restored(
     record = proxy.record(raw.headers["x-consentry-request-id"])
     assert record.entities["AWS_ACCESS_KEY"].action == "redact"
     assert key not in repr(record)
+
+
+@pytest.mark.parametrize(
+    ("text", "password"),
+    [
+        ('password: "Summer 2024!"', "Summer 2024!"),
+        ("mysql -u root --password=S3cr3t!x", "S3cr3t!x"),
+        ("CREATE USER app IDENTIFIED BY 'Tr0ub4dor&3';", "Tr0ub4dor&3"),
+        ("ALTER ROLE app WITH PASSWORD 'blue horse 42';", "blue horse 42"),
+        ("Mein Passwort ist Sonnenblume77", "Sonnenblume77"),
+        ("mot de passe : 'Chat-noir-19'", "Chat-noir-19"),
+        ("contraseña: Girasol2023", "Girasol2023"),
+        ("hasło: Kwiatek#2020", "Kwiatek#2020"),
+    ],
+)
+def test_human_passwords_after_a_password_word_in_several_languages(text: str, password: str) -> None:
+    results = SecretRecognizer().analyze(text, ["PASSWORD"])
+    covered = {text[r.start : r.end] for r in results}
+    assert password in covered, covered
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "--password $PGPASSWORD",
+        "the password is required",
+        "password: '<your password>'",
+        "Reset your password at the link below",
+        "if password == 'x':",
+    ],
+)
+def test_password_words_without_a_password(text: str) -> None:
+    assert SecretRecognizer().analyze(text, ["PASSWORD"]) == []

@@ -235,7 +235,20 @@ def test_without_findings_only_pre_detection_checks() -> None:
 # --- bundled default policy ------------------------------------------------------------------
 
 
-def test_bundled_default_policy_masks_every_entity_type() -> None:
+# The bundled policy's documented choices (README, "Default actions per type").
+ALLOWED_BY_DEFAULT = {"DATE_TIME", "UUID"}
+REDACTED_BY_DEFAULT = {
+    "AWS_ACCESS_KEY",
+    "AWS_SECRET_KEY",
+    "API_KEY",
+    "ACCESS_TOKEN",
+    "JWT",
+    "PRIVATE_KEY",
+    "PASSWORD",
+}
+
+
+def test_bundled_default_policy_masks_every_entity_type_but_the_documented_ones() -> None:
     rules = load_rules()
     assert load_rules(BUNDLED_RULES).version == rules.version
     consent = rules.consent_for("any-customer")
@@ -245,11 +258,18 @@ def test_bundled_default_policy_masks_every_entity_type() -> None:
     assert consent.providers == frozenset(PROVIDERS) == KNOWN_PROVIDERS
     assert consent.unscannable is UnscannablePolicy.BLOCK
     assert consent.version.startswith(rules.version + ":")
+    every_type = [*ENTITY_TYPES, "UUID", "USER_HANDLE", "DATE_OF_BIRTH", "NATIONAL_ID", *REDACTED_BY_DEFAULT]
     for provider in PROVIDERS:
-        decision = decide(consent, chat(provider), Findings(dict.fromkeys(ENTITY_TYPES, 1)))
+        decision = decide(consent, chat(provider), Findings(dict.fromkeys(every_type, 1)))
         assert decision.outcome is Outcome.FORWARD
-        assert set(decision.actions) == set(ENTITY_TYPES)
-        assert set(decision.actions.values()) == {Action.MASK}
+        assert set(decision.actions) == set(every_type)
+        for entity, action in decision.actions.items():
+            if entity in ALLOWED_BY_DEFAULT:
+                assert action is Action.ALLOW, entity
+            elif entity in REDACTED_BY_DEFAULT:
+                assert action is Action.REDACT, entity
+            else:
+                assert action is Action.MASK, entity
     assert decide(consent, chat(), Findings({"SOMETHING_NEW": 1})).actions == {"SOMETHING_NEW": Action.MASK}
 
 
@@ -257,6 +277,7 @@ def test_bundled_default_policy_thresholds() -> None:
     consent = load_rules().consent_for("x")
     assert consent.threshold_for("PHONE_NUMBER") == 0.3
     assert consent.threshold_for("PERSON") == 0.4
+    assert consent.threshold_for("URL") == 0.8  # only URLs that name an account (README)
 
 
 # --- bad rule files --------------------------------------------------------------------------

@@ -69,6 +69,24 @@ _ASSIGNMENT = re.compile(
     r"([^\s\"',;<>(){}\[\]]{6,256})"
     r"|(?i:(bearer))\s{1,3}([A-Za-z0-9._~+/=-]{16,2048})"
 )
+# A quoted password after a key word (it may hold spaces and punctuation), in several languages,
+# and the shapes of SQL and command lines: `IDENTIFIED BY 'x'`, `WITH PASSWORD 'x'`, `--password x`.
+_PASSWORD_WORDS = (
+    r"pass(?:word|wd|phrase)?|pwd|pw|passwort|kennwort|mot\s+de\s+passe|mdp|contrase[ñn]a|clave"
+    r"|wachtwoord|has[łl]o|senha|parola\s+d'ordine"
+)
+_QUOTED_PASSWORD = re.compile(
+    rf"(?i)(?<![A-Za-z0-9])(?:{_PASSWORD_WORDS})[\"']?\s{{0,3}}(?:[:=]|=>|\bis\b|\best\b|\bist\b|\bes\b)"
+    r"\s{0,3}(?P<q>[\"'`])(?P<value>[^\"'`\n]{4,128})(?P=q)"
+)
+_SQL_PASSWORD = re.compile(r"(?i)\b(?:identified\s+by|with\s+(?:encrypted\s+)?password)\s+'([^'\n]{4,128})'")
+_FLAG_PASSWORD = re.compile(
+    r"(?i)(?<![\w-])--?(?:password|passwd|pass|pwd)(?:=|\s+)([^\s\"'-][^\s\"']{3,127})"
+)
+_UNQUOTED_PASSWORD = re.compile(
+    rf"(?i)(?<![A-Za-z0-9])(?:{_PASSWORD_WORDS})\s{{0,3}}(?:[:=]|\bis\b|\best\b|\bist\b|\bes\b)\s{{0,3}}"
+    r"(?P<value>[^\s\"',;<>(){}\[\]]{6,128})"
+)
 _AWS_SECRET = re.compile(rf"{_B}[A-Za-z0-9/+]{{40}}{_E}")
 _KIND = {"pass": PASSWORD, "pwd": PASSWORD}
 # Values an assignment often has that are not secrets: placeholders, booleans, references.
@@ -130,8 +148,11 @@ class SecretRecognizer(EntityRecognizer):
         wanted = set(entities or SECRET_TYPES)
         found: list[RecognizerResult] = []
 
+        seen: set[tuple[str, int, int]] = set()
+
         def add(entity: str, start: int, end: int, score: float) -> None:
-            if entity in wanted:
+            if entity in wanted and (entity, start, end) not in seen:
+                seen.add((entity, start, end))
                 found.append(
                     RecognizerResult(
                         entity_type=entity,
@@ -169,6 +190,17 @@ class SecretRecognizer(EntityRecognizer):
             if entity == API_KEY and not _looks_random(value):
                 continue  # `token: expired`, `api_key: see below`: a key word, not a key
             add(entity, match.start(2), match.end(2), 0.85)
+        for pattern, group in (
+            (_QUOTED_PASSWORD, "value"),
+            (_UNQUOTED_PASSWORD, "value"),
+            (_SQL_PASSWORD, 1),
+            (_FLAG_PASSWORD, 1),
+        ):
+            for match in pattern.finditer(text):
+                value = match.group(group)
+                if _NOT_SECRET.fullmatch(value.strip()) or _code_reference(text, match.end(group), value):
+                    continue
+                add(PASSWORD, match.start(group), match.end(group), 0.85)
         # An AWS secret access key: 40 characters, within a line or two of its access key id.
         for end in access_keys:
             for match in _AWS_SECRET.finditer(text, end, min(len(text), end + 200)):

@@ -113,12 +113,54 @@ def _trim(text: str, start: int, end: int) -> int:
     return end
 
 
+# Hosts where the first path segment is an account ("linkedin.com/in/jane-doe", "github.com/jdoe").
+_PROFILE_HOSTS_TEXT = """
+    linkedin.com facebook.com fb.com x.com twitter.com instagram.com github.com gitlab.com
+    tiktok.com youtube.com medium.com reddit.com t.me wa.me vk.com xing.com threads.net bsky.app
+    pinterest.com tumblr.com flickr.com soundcloud.com behance.net dribbble.com about.me
+"""
+_PROFILE_HOSTS = frozenset(_PROFILE_HOSTS_TEXT.split())
+# Code hosts: one segment is an account, two are a repository ("github.com/psf/requests").
+_CODE_HOSTS = frozenset({"github.com", "gitlab.com"})
+# Their pages that name no one.
+_SITE_PAGES_TEXT = """
+    about login signup join settings help docs features pricing explore search topics trending
+    jobs legal privacy terms policies company blog marketplace sponsors orgs enterprise apps api
+    watch results hashtag home notifications messages i intent share sharer feed
+"""
+_SITE_PAGES = frozenset(_SITE_PAGES_TEXT.split())
+# Path segments that introduce an account on any host ("/users/jdoe", "/@jane", "/~jdoe").
+_ACCOUNT_PATH = re.compile(
+    r"/(?:@[\w.-]+|~[\w.-]+|(?:in|pub|u|user|users|profile|profiles|people|member|members|author|authors)/[\w.%-]+)",
+    re.IGNORECASE,
+)
+# Query parameters that carry who someone is.
+_ACCOUNT_QUERY = re.compile(r"[?&](?:user(?:name|_?id)?|uid|email|e-?mail|login|name|account)=[^&#\s]+", re.I)
+
+
+def names_an_account(url: str) -> bool:
+    """Whether a URL points at a person: a profile on a social or code host, an account path
+    (`/users/x`, `/@x`, `/~x`) or an account in its query (`?email=`, `?user=`)."""
+    if _ACCOUNT_PATH.search(url) or _ACCOUNT_QUERY.search(url):
+        return True
+    rest = re.sub(r"^[a-z][\w+.-]*://", "", url, flags=re.I)
+    host, _, path = rest.partition("/")
+    host = host.rsplit("@", 1)[-1].split(":", 1)[0].casefold().removeprefix("www.").removeprefix("m.")
+    segments = [seg for seg in path.split("?", 1)[0].split("#", 1)[0].split("/") if seg]
+    if host not in _PROFILE_HOSTS or not segments or segments[0].casefold() in _SITE_PAGES:
+        return False
+    return host not in _CODE_HOSTS or len(segments) == 1
+
+
 class CodeAwareUrlRecognizer(EntityRecognizer):
     """URL: scheme or www URLs, and bare host names that are not code (see the module doc). Not
     named UrlRecognizer: Presidio's registry loader finds recognizer classes by class name."""
 
     SCORE_SCHEME = 0.6
     SCORE_BARE = 0.5
+    # A URL that names an account scores above the bundled rules' URL threshold (0.8); others below
+    # it: a link to documentation or an API endpoint is no one's personal data.
+    SCORE_ACCOUNT = 0.85
 
     def __init__(self, supported_language: str = "en", name: str = "ConsentryUrlRecognizer") -> None:
         super().__init__(supported_entities=[ENTITY], supported_language=supported_language, name=name)
@@ -136,7 +178,10 @@ class CodeAwareUrlRecognizer(EntityRecognizer):
         for m in _SCHEME_URL.finditer(text):
             end = _trim(text, m.start(), m.end())
             taken.append((m.start(), end))
-            if self._names_someone(text[m.start() : end]):
+            url = text[m.start() : end]
+            if names_an_account(url):
+                results.append(self._result(m.start(), end, self.SCORE_ACCOUNT, "URL of an account"))
+            elif self._names_someone(url):
                 results.append(self._result(m.start(), end, self.SCORE_SCHEME, "URL with a scheme"))
         for m in _HOST_URL.finditer(text):
             if any(s <= m.start() < e for s, e in taken):
@@ -144,8 +189,11 @@ class CodeAwareUrlRecognizer(EntityRecognizer):
             end = _trim(text, m.start(), m.end())
             www = m.group("host").casefold().startswith("www.")
             if www or self._bare_host_is_url(text, m, end):
-                score = self.SCORE_SCHEME if www else self.SCORE_BARE
-                results.append(self._result(m.start(), end, score, "www host" if www else "host name"))
+                if names_an_account(text[m.start() : end]):
+                    score, reason = self.SCORE_ACCOUNT, "URL of an account"
+                else:
+                    score, reason = (self.SCORE_SCHEME, "www host") if www else (self.SCORE_BARE, "host name")
+                results.append(self._result(m.start(), end, score, reason))
         return results
 
     @staticmethod
