@@ -56,6 +56,9 @@ EN_TYPES_COMMON = (
     "gardens", "mews", "plaza", "expressway", "freeway", "turnpike", "parade", "row", "walk",
     "rise", "heights", "ridge", "loop", "pike", "quay", "wharf", "esplanade", "embankment",
     "causeway", "bypass", "motorway", "broadway", "hill", "green", "park", "path", "view",
+    # India (India Post address conventions): road and neighbourhood words written after the name.
+    # ("layout", "enclave", "colony" are left out: "Grid Layout", "Secure Enclave", "Ant Colony".)
+    "marg", "salai", "nagar", "vihar", "chowk", "gali", "peth",
 )  # fmt: skip
 EN_ABBREVIATIONS = (
     "st", "ave", "av", "rd", "ln", "dr", "blvd", "ct", "pl", "ter", "terr", "cres", "sq", "pkwy",
@@ -83,13 +86,18 @@ EN_TYPES_RARE = (
     "village", "villages", "ville", "well", "wells", "ways", "wynd", "close", "chase", "copse",
 )  # fmt: skip
 # Types that, without a house number, still make "Name Type" a street ("Oxford Street").
-EN_TYPES_WITHOUT_NUMBER = ("street", "avenue", "road", "boulevard", "lane", "parkway", "highway", "terrace")
+EN_TYPES_WITHOUT_NUMBER = (
+    "street", "avenue", "road", "boulevard", "lane", "parkway", "highway", "terrace", "marg", "salai",
+    "nagar", "vihar",
+)  # fmt: skip
 
 # Street-type words written before the name (Romance, Slavic, Greek, Baltic, Turkish, ...).
 PREFIX_TYPES = (
-    "rue", "chemin", "impasse", "allée", "quai", "sentier", "ruelle", "faubourg",
-    "viale", "piazza", "piazzale", "corso", "vicolo", "strada", "contrada", "lungomare", "salita",
-    "discesa", "calle", "avenida", "avda", "paseo", "carrera", "carretera", "camino", "travesía",
+    "rue", "chemin", "impasse", "allée", "quai", "sentier", "ruelle", "faubourg", "lieu-dit",
+    "hameau", "viale", "piazza", "piazzale", "corso", "vicolo", "strada", "contrada", "lungomare",
+    "salita", "discesa", "località", "localita", "frazione", "borgata", "p.zza", "p.za", "v.le",
+    "c.so", "v.lo", "calle", "avenida", "avda", "paseo", "carrera", "carretera", "camino", "travesía",
+    "callejón", "pasaje", "urbanización", "beco", "plateia",
     "glorieta", "rambla", "rua", "rúa", "praça", "praca", "travessa", "estrada", "alameda",
     "ladeira", "rodovia", "ulica", "ul", "aleja", "aleje", "osiedle", "plac", "náměstí", "nám",
     "třída", "nábřeží", "akti", "leoforos", "odos", "οδός", "οδ", "λεωφόρος", "λεωφ", "πλατεία",
@@ -102,7 +110,7 @@ PREFIX_TYPES = (
 PREFIX_TYPES_AMBIGUOUS = (
     "via", "place", "route", "passage", "square", "plaza", "avenue", "boulevard", "cours",
     "ronda", "vila", "largo", "borgo", "r", "av", "str", "pl", "al", "os", "c/", "cl", "bd", "bld",
-    "rte",
+    "rte", "loc", "fraz", "pza", "ctra", "trav", "tv", "urb", "pº",
 )  # fmt: skip
 
 # Street-type words written after the name as a separate word (German, Dutch, Nordic, Hungarian,
@@ -137,7 +145,32 @@ UNIT_WORDS = (
     "apartment", "apt", "suite", "ste", "unit", "flat", "room", "rm", "floor", "fl", "bldg",
     "building", "lgh", "whg", "wohnung", "etage", "dept", "department", "piso", "andar", "lok",
     "mieszkanie", "m",
+    # French (La Poste: appartement, escalier, bâtiment), Italian (Poste Italiane: interno, scala,
+    # piano), Spanish and Portuguese (escalera, puerta, bloco).
+    "appt", "appartement", "app", "bât", "bat", "bâtiment", "batiment", "escalier", "esc", "étage",
+    "int", "interno", "scala", "sc", "piano", "escalera", "puerta", "pta", "portal", "dpto", "depto",
+    "bloco", "lote", "block", "blk", "wing", "tower",
 )  # fmt: skip
+# Unit designators whose value is often a letter ("scala B", "Bât. C", "Block A", "Wing 2").
+UNIT_WORDS_LETTER = (
+    "scala", "sc", "escalier", "esc", "escalera", "bât", "bat", "bâtiment", "batiment", "block",
+    "blk", "wing", "tower", "building", "bldg", "portal", "bloco", "entrance", "staircase",
+)  # fmt: skip
+# Words that label a house number only with "No." or "#" after them ("H.No. 5-6-123", "Plot No. 45",
+# "Door No. 12"): Indian addresses lead with them; alone they are ordinary words ("plot 2").
+HOUSE_LABELS = ("h", "house", "d", "door", "plot", "shop", "site", "survey", "khasra", "flat", "villa")
+# Last words of a house or building name written before the street: "Rose Cottage, Mill Lane"
+# (Royal Mail), "Sai Residency, 12th Cross" (India).
+HOUSE_NAME_WORDS = (
+    "cottage", "cottages", "house", "farm", "farmhouse", "lodge", "barn", "hall", "manor", "grange",
+    "rectory", "vicarage", "bungalow", "villa", "villas", "court", "mansions", "buildings",
+    "chambers", "residency", "residence", "apartments", "apartment", "towers", "tower", "heights",
+    "enclave", "complex", "nivas", "niwas", "sadan", "bhavan", "bhawan", "mahal", "kunj",
+)  # fmt: skip
+# Roads numbered by ordinals in Indian layouts ("12th Cross", "4th Main Road").
+INDIAN_ORDINAL_ROADS = ("cross", "main")
+# Landmarks that Indian addresses use in place of, or next to, a street ("near Hanuman Temple").
+LANDMARK_WORDS = ("near", "opp", "opposite", "behind", "beside", "next to")
 
 # Linking words inside street and place names ("rue des Lilas", "Frankfurt am Main").
 PARTICLES = (
@@ -264,6 +297,12 @@ _ORDINAL = r"\d{1,3}(?:st|nd|rd|th|e|er|ème)" + _NOT_WORD_AFTER
 _INITIALS = rf"(?:{_UP}\.){{1,3}}"
 # Compass points after a street type: "Pennsylvania Avenue NW".
 _DIRECTIONAL = r"(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?(?![\p{L}\p{N}])"
+# French "bis", "ter", "quater" after a house number ("5 bis rue de la Paix", "12ter").
+_BIS = r"(?i:bis|ter|quater)(?![\p{L}\p{N}])"
+# A sign before a house number written after the street ("Rua Augusta, nº 100", "Calle Mayor, n.º 5").
+_NUMBER_SIGN = r"(?i:n\.?[ \t]?[°º]|no\.|nr\.?|núm\.?|n\.)"
+# A unit's number: 4, 4B, 10/12, and the dashed Indian house numbers (5-6-123).
+_UNIT_NUM = r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,5}[A-Za-z]?){0,3}"
 # Line break(s) with the odd decoration a pasted block carries ("}} ", "??? ", ", ").
 _NEWLINE = r"(?:[ \t\u00a0]*,?[ \t\u00a0]*\n[^\p{L}\p{N}\n]{0,8}){1,3}"
 # How far back from a street type or a number its name may start.
@@ -290,6 +329,9 @@ class _Patterns:
     ship: regex.Pattern[str]
     po_box: regex.Pattern[str]
     corner: regex.Pattern[str]
+    french_box: regex.Pattern[str]
+    house_label: regex.Pattern[str]
+    ordinal_road: regex.Pattern[str]
     english_type: regex.Pattern[str]
     english_name: regex.Pattern[str]
     english_lower: regex.Pattern[str]
@@ -298,6 +340,7 @@ class _Patterns:
     name_before_number: regex.Pattern[str]
     back_number: regex.Pattern[str]
     back_unit: regex.Pattern[str]
+    back_house: regex.Pattern[str]
     back_and: regex.Pattern[str]
     back_corner: regex.Pattern[str]
     back_preposition: regex.Pattern[str]
@@ -305,6 +348,8 @@ class _Patterns:
     unit: regex.Pattern[str]
     box: regex.Pattern[str]
     second_street: regex.Pattern[str]
+    building: regex.Pattern[str]
+    landmark: regex.Pattern[str]
     postcode: regex.Pattern[str]
     country: regex.Pattern[str]
     region: regex.Pattern[str]
@@ -320,7 +365,8 @@ def _compile(lower_mode: bool) -> _Patterns:
     particle = rf"(?:{_alternation(PARTICLES)}|[ld]['\u2019])"
     # A unit designator or box before its number ends a name: "Rue du Moulin | Apt. 7".
     not_unit = rf"(?!(?i:{_alternation(UNIT_WORDS)}|box|p\.o\.)\.?{_OPT_S}(?:#|(?i:no|nr)\.?)?{_OPT_S}\d)"
-    name_token = rf"{not_unit}(?:{word}|{_INITIALS}|{_ORDINAL})"
+    # Initials first, so that "G." keeps its full stop ("Via G. Garibaldi").
+    name_token = rf"{not_unit}(?:{_INITIALS}|{word}|{_ORDINAL})"
     # A name: words, with linking particles only between words ("rue des Lilas").
     name = rf"{name_token}(?:{_S}(?:{particle}{_S}){{0,2}}{name_token}){{0,4}}"
     hnum = rf"{_HNUM}{_NUM_END}"
@@ -328,9 +374,17 @@ def _compile(lower_mode: bool) -> _Patterns:
     en_types = _alternation(EN_TYPES_COMMON)
     en_abbr = _alternation(EN_ABBREVIATIONS)
     all_en_types = _alternation(EN_TYPES_COMMON + EN_TYPES_RARE)
+    unit_letter = r"[a-z]" if lower_mode else r"[A-Z]"
+    house_label = rf"(?i:{_alternation(HOUSE_LABELS)})\.?{_OPT_S}(?:#|(?i:no|nr|number)\.?){_OPT_S}:?"
     unit = (
-        rf"(?:(?:(?i:{_alternation(UNIT_WORDS)})\.?{_OPT_S}(?:#|(?i:no|nr)\.?)?|#){_OPT_S}\d{{1,5}}[A-Za-z]?"
-        rf"|\d{{1,2}}(?i:st|nd|rd|th){_S}(?i:floor|fl\.?)){_NOT_WORD_AFTER}"
+        rf"(?:(?:(?i:{_alternation(UNIT_WORDS)})\.?{_OPT_S}(?:#|(?i:no|nr)\.?)?|#){_OPT_S}{_UNIT_NUM}"
+        rf"|{house_label}{_OPT_S}{_UNIT_NUM}"
+        rf"|(?i:{_alternation(UNIT_WORDS_LETTER)})(?:\.{_OPT_S}|{_S}){unit_letter}"
+        # "3rd Floor", "2e étage", "3° piano", "1º andar"
+        rf"|\d{{1,2}}(?i:st|nd|rd|th|e|er|ère|ème|°|º)?{_S}(?i:floor|fl\.?|étage|etage|piano|piso|andar)"
+        # Spanish floor and door: "3º B", "2º 1ª", "4.º izq."
+        rf"|\d{{1,2}}\.?[ºª°](?:{_OPT_S}(?:[A-Z]|\d{{1,2}}[ºª]?|(?i:izq|izda|dcha|dch|dr|esq)\.?))?"
+        rf"){_NOT_WORD_AFTER}"
     )
     box = rf"(?i:p\.?{_OPT_S}o\.?{_OPT_S}box|post{_OPT_S}(?:office{_OPT_S})?box|postfach|postbus|box)"
     country = rf"(?i:{_alternation(COUNTRIES)}){_NOT_WORD_AFTER}"
@@ -351,6 +405,13 @@ def _compile(lower_mode: bool) -> _Patterns:
     # numbers are rare next to the words of ordinary text. The optional lower-case words carry a
     # street type written after the name ("Duna rakpart 8", "Szent István körút 3.").
     name_word = rf"(?:{word}\.?|{_INITIALS})"
+    postcode_town = rf"\d{{4,6}}{_S}{word}"
+    ordinal_road = (
+        rf"\d{{1,3}}(?i:st|nd|rd|th){_S}"
+        + (rf"(?i:{_alternation(INDIAN_ORDINAL_ROADS)})" if lower_mode else r"(?:Cross|Main|CROSS|MAIN)")
+        # Not "3rd Main Course": a capitalised word after it is only allowed as its road type.
+        + rf"(?:{_S}(?i:road|rd\.?|street|st\.?)|(?!{_S}{_UP}))(?![\p{{L}}\p{{N}}-])"
+    )
     return _Patterns(
         military=regex.compile(
             rf"{_NOT_WORD_BEFORE}(?i:unit|psc|cmr){_S}\d{{3,5}},?{_S}(?i:box){_S}\d{{1,5}}{mil_tail}"
@@ -361,10 +422,21 @@ def _compile(lower_mode: bool) -> _Patterns:
         ),
         po_box=regex.compile(
             rf"{_NOT_WORD_BEFORE}(?i:p\.?{_OPT_S}o\.?{_OPT_S}box|post{_S}office{_S}box|post{_OPT_S}box|"
-            rf"postfach|postbus|apartado(?:{_S}de{_S}correos)?|caixa{_S}postal|"
+            rf"postfach|postbus|casella{_S}postale|apartado(?:{_S}de{_S}correos)?|caixa{_S}postal|"
             rf"casilla(?:{_S}de{_S}correos?)?|bo[iî]te{_S}postale){_OPT_S}(?:(?i:no)\.?{_OPT_S}|#)?"
             rf"\d{{1,6}}{_NOT_WORD_AFTER}"
         ),
+        # French "boîte postale", "course spéciale" and "tri service arrivée" numbers, counted only
+        # with the postcode and town that follow them ("BP 123, 69003 Lyon Cedex").
+        french_box=regex.compile(
+            rf"{_NOT_WORD_BEFORE}(?:B\.?P\.?|CS|TSA){_OPT_S}\d{{1,5}}{_NOT_WORD_AFTER}"
+            rf"(?=(?:{_OPT_S},{_OPT_S}|{_S}|{_NEWLINE})\d{{5}}{_S}{word})"
+        ),
+        # A labelled house number that leads an Indian address: "H.No. 5-6-123,", "Plot No. 45,".
+        house_label=regex.compile(
+            rf"{_NOT_WORD_BEFORE}{house_label}{_OPT_S}{_UNIT_NUM}{_NOT_WORD_AFTER}(?=[ \t]*,)"
+        ),
+        ordinal_road=regex.compile(rf"{_NOT_WORD_BEFORE}{ordinal_road}"),
         corner=regex.compile(
             rf"(?i:\b(?:the{_S})?corner{_S}of){_S}(?P<a>{corner_first}){_S}(?:and|&){_S}(?P<b>{corner_street})"
         ),
@@ -372,17 +444,22 @@ def _compile(lower_mode: bool) -> _Patterns:
             rf"(?<![\p{{L}}\p{{N}}])(?P<type>(?i:{en_types})(?![\p{{L}}\p{{N}}])"
             rf"|(?i:{en_abbr})(?:\.|(?![\p{{L}}\p{{N}}])))(?P<dir>{_S}{_DIRECTIONAL})?(?P<tail>{_S}{hnum})?"
         ),
-        english_name=regex.compile(rf"(?r){_NOT_WORD_BEFORE}(?:(?P<hn>{_HNUM}){_S})?(?P<name>{name}){_S}\Z"),
+        english_name=regex.compile(rf"(?r){_NOT_WORD_BEFORE}(?:(?P<hn>{_HNUM}),?{_S})?(?P<name>{name}){_S}\Z"),
         english_lower=regex.compile(
             rf"{_NOT_WORD_BEFORE}(?P<hn>{_HNUM}){_S}(?P<name>(?:\p{{Ll}}{_L}*{_S}){{1,2}})"
             rf"(?P<type>{_alternation((*EN_TYPES_WITHOUT_NUMBER, 'drive', 'crescent'))})"
             rf"(?:{_S}{_DIRECTIONAL})?{_NOT_WORD_AFTER}"
         ),
         prefix=regex.compile(
-            rf"{_NOT_WORD_BEFORE}(?:(?P<hn>{_HNUM}){_S})?"
+            rf"{_NOT_WORD_BEFORE}(?:(?P<hn>{_HNUM}(?:{_OPT_S}{_BIS})?),?{_S})?"
             rf"(?P<type>(?i:{prefix_types})(?:\.|(?![\p{{L}}\p{{N}}/])))"
             rf"{_OPT_S}(?P<name>(?:{particle}{_S}){{0,2}}{name})"
-            rf"(?:{_S}(?P<num>{hnum})(?:{_S}\d{{1,4}}(?=[ \t]*(?:[,\n]|$)))?)?"
+            # The number after the name, also after a comma or a number sign ("Via Verdi, 5",
+            # "Rua Augusta, nº 100"); with a house number already in front, a number followed by
+            # a town is the postcode ("14 impasse du Moulin 33000 Bordeaux").
+            rf"(?:(?:{_OPT_S},{_OPT_S}(?!{postcode_town})|{_S}(?(hn)(?!{postcode_town})))(?:{_NUMBER_SIGN}{_OPT_S})?"
+            rf"(?P<num>{hnum}(?:{_OPT_S}{_BIS})?|(?i:s/n){_NOT_WORD_AFTER})"
+            rf"(?:{_S}\d{{1,4}}(?=[ \t]*(?:[,\n]|$)))?)?"
         ),
         number=regex.compile(rf"{_NOT_WORD_BEFORE}{_HNUM}{_NUM_END}"),
         name_before_number=regex.compile(
@@ -390,27 +467,42 @@ def _compile(lower_mode: bool) -> _Patterns:
             rf"(?P<low>(?:{_S}\p{{Ll}}{_L}*\.?){{0,2}})(?:{_S}|(?<=\.))\Z"
         ),
         # Not a number that is labelled ("§ 290", "# 12") or part of a longer figure.
-        back_number=regex.compile(rf"(?<![\p{{L}}\p{{N}}.,:/+$€£#-]|[§¶#]{_OPT_S})(?P<n>\d{{1,6}}){_S}\Z"),
-        back_unit=regex.compile(rf"{_NOT_WORD_BEFORE}{unit},?{_S}\Z"),
-        back_and=regex.compile(rf"{_NOT_WORD_BEFORE}(?P<w>{word}){_S}(?:and|&){_S}\Z"),
+        # "No. 14, ", "#12, " and "12, " (Indian, French) before the street count as well.
+        back_number=regex.compile(
+            rf"(?r)(?:(?<![\p{{L}}\p{{N}}])(?:(?i:no|nr)\.|#){_OPT_S}"
+            rf"|(?<![\p{{L}}\p{{N}}.,:/+$€£#-]|[§¶#]{_OPT_S}))(?P<n>\d{{1,6}})(?:{_OPT_S}{_BIS})?,?{_S}\Z"
+        ),
+        back_house=regex.compile(
+            rf"(?r){_NOT_WORD_BEFORE}(?:{word}{_S}){{1,3}}(?i:{_alternation(HOUSE_NAME_WORDS)}){_OPT_S},{_S}\Z"
+        ),
+        back_unit=regex.compile(rf"(?r){_NOT_WORD_BEFORE}{unit},?{_S}\Z"),
+        back_and=regex.compile(rf"(?r){_NOT_WORD_BEFORE}(?P<w>{word}){_S}(?:and|&){_S}\Z"),
         back_corner=regex.compile(rf"(?i:\b(?:the{_S})?corner{_S}of){_S}\Z"),
         back_preposition=regex.compile(r"(?i:\b(?:at|on|in|to|from|is)|:)[ \t\u00a0]*\Z"),
-        separator=regex.compile(rf"{_NEWLINE}{_OPT_S}|{_OPT_S},{_OPT_S}|{_S}"),
+        separator=regex.compile(rf"{_NEWLINE}{_OPT_S}|{_OPT_S},{_OPT_S}|{_S}[-\u2013]{_S}|{_S}"),
         unit=regex.compile(unit),
         box=regex.compile(rf"{box}{_OPT_S}\d{{1,6}}{_NOT_WORD_AFTER}"),
-        second_street=regex.compile(rf"{word}(?:{_S}{word})?{_S}(?i:{all_en_types})(?![\p{{L}}\p{{N}}])"),
+        second_street=regex.compile(
+            rf"{word}(?:{_S}{word})?{_S}(?i:{all_en_types})(?![\p{{L}}\p{{N}}])|{ordinal_road}"
+        ),
+        building=regex.compile(rf"{word}(?:{_S}{word}){{0,3}}{_S}(?i:{_alternation(HOUSE_NAME_WORDS)}){_NOT_WORD_AFTER}"),
+        landmark=regex.compile(
+            rf"(?i:{_alternation(LANDMARK_WORDS)})\.?{_S}(?:(?i:the){_S})?{name}"
+        ),
         postcode=regex.compile(
             r"(?:[A-Z]{1,2}-)?(?:"
             r"(?i:[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2})"  # United Kingdom
             r"|(?i:[A-Z]\d[A-Z][ \t]?\d[A-Z]\d)"  # Canada
             r"|\d{4}[ \t]?(?i:[A-Z]{2})(?![\p{L}])"  # Netherlands
             r"|\d{5}-\d{4}|\d{2}-\d{3}|\d{3}-\d{4}|\d{4}-\d{3}"  # US ZIP+4, Poland, Japan, Portugal
+            r"|\d{3}[ \t]\d{3}"  # India (PIN written in two groups)
             r"|\d{3}[ \t]\d{2}"  # Sweden, Czechia, Slovakia, Greece
             r"|\d{3,6}"
             r")(?![\p{L}\p{N}]|[.,/-]\d|[ \t]?\d)"
         ),
         country=regex.compile(rf"{country}(?:{_OPT_S}\([\p{{L}} ]{{1,20}}\))?{_NOT_WORD_AFTER}"),
-        region=regex.compile(rf"{_UP}{{1,3}}{_NOT_WORD_AFTER}(?!\.\p{{L}})"),
+        # "OR", "VE", and the Italian province in brackets: "20121 Milano (MI)".
+        region=regex.compile(rf"\({_UP}{{2}}\)|{_UP}{{1,3}}{_NOT_WORD_AFTER}(?!\.\p{{L}})"),
         # A lower-case region code counts only when a postcode follows ("Kraków, mp 30-001").
         region_before_postcode=regex.compile(
             rf"{_L}{{2,3}}{_NOT_WORD_AFTER}(?=(?:{_NEWLINE}|{_S}|,{_OPT_S})\d)"
@@ -450,7 +542,14 @@ _POSTFIX_SET = frozenset(POSTFIX_TYPES)
 # Short postfix types that must carry their full stop to count ("Petőfi u. 5", "Berliner Str. 38").
 _POSTFIX_NEEDS_DOT = frozenset({"u", "str", "cad", "cd", "sk"})
 # Abbreviated prefix types that need their full stop ("ul.", "Av."); a bare "R" is handled apart.
-_PREFIX_NEEDS_DOT = _words("str pl al os av cl bd bld rte ul nám jl οδ λεωφ ул пр пер")
+_PREFIX_NEEDS_DOT = _words(
+    "str pl al os av cl bd bld rte ul nám jl οδ λεωφ ул пр пер loc fraz pza ctra trav tv urb"
+)
+# ... except right after a house number, where French and Spanish often drop it ("27 bd Voltaire").
+_PREFIX_DOTLESS_AFTER_NUMBER = _words("bd bld av")
+# Ambiguous prefixes that, written in lower case after a house number, are French streets
+# ("27 bd Voltaire", "3 avenue Foch") rather than English words.
+_FRENCH_AFTER_NUMBER = _words("bd bld av boulevard avenue rte")
 _EVIDENCE = {
     "unit": 0.25,
     "box": 0.2,
@@ -590,6 +689,13 @@ class StreetAddressRecognizer(EntityRecognizer):
         out += [_Candidate(m.start(), m.end(), 0.85, "military mail") for m in p.ship.finditer(text)]
         out += [_Candidate(m.start(), m.end(), 0.6, "post office box") for m in p.po_box.finditer(text)]
         out += [_Candidate(m.start(), m.end(), 0.7, "street corner") for m in p.corner.finditer(text)]
+        out += [_Candidate(m.start(), m.end(), 0.6, "post office box") for m in p.french_box.finditer(text)]
+        out += [_Candidate(m.start(), m.end(), 0.5, "numbered road") for m in p.ordinal_road.finditer(text)]
+        # "Plot No. 45," alone is a weak start: the block after it has to show it is an address.
+        out += [
+            _Candidate(m.start(), m.end(), 0.3, "labelled house number", weak=True)
+            for m in p.house_label.finditer(text)
+        ]
         return out
 
     @staticmethod
@@ -651,7 +757,11 @@ class StreetAddressRecognizer(EntityRecognizer):
             name_words = [w for w in m.group("name").split() if w.lower() not in _PARTICLE_SET]
             if not name_words or name_words[0].lower() in NOT_LOCALITY_WORDS:
                 continue
-            if street_type in _PREFIX_NEEDS_DOT and not raw_type.endswith("."):
+            if (
+                street_type in _PREFIX_NEEDS_DOT
+                and not raw_type.endswith(".")
+                and not (hn and street_type in _PREFIX_DOTLESS_AFTER_NUMBER)
+            ):
                 continue
             start = m.start("hn") if hn else m.start("type")
             ambiguous = street_type not in _UNAMBIGUOUS_PREFIXES
@@ -662,7 +772,10 @@ class StreetAddressRecognizer(EntityRecognizer):
                 continue
             # "via Slack 2", "R. Kelly 3": a lower-case ambiguous prefix in English text, or a bare
             # "R" without numbers on both sides, is only weak evidence.
-            weak = (raw_type[0].islower() and not lower_mode) or (street_type == "r" and not (hn and num))
+            french = bool(hn) and street_type in _FRENCH_AFTER_NUMBER
+            weak = (raw_type[0].islower() and not lower_mode and not french) or (
+                street_type == "r" and not (hn and num)
+            )
             out.append(_Candidate(start, m.end(), 0.35 if weak else 0.6, "street-type prefix", weak=weak))
         return out
 
@@ -715,7 +828,7 @@ class StreetAddressRecognizer(EntityRecognizer):
         evidence = 0.0
         start, end = c.start, c.end
         # Backwards: house/building numbers, unit designators, "X and", "the corner of".
-        numbers = units = 0
+        numbers = units = houses = 0
         joined = False
         while True:
             lo = max(0, start - 80)
@@ -723,6 +836,12 @@ class StreetAddressRecognizer(EntityRecognizer):
             if m and units < 2:
                 start, units = m.start(), units + 1
                 continue
+            if houses < 1:
+                # A house or building name before the street: "Rose Cottage, Mill Lane".
+                m = p.back_house.search(text, lo, start)
+                if m:
+                    start, houses = m.start(), houses + 1
+                    continue
             m = p.back_number.search(text, lo, start)
             if m and numbers < 2 and not _is_year_or_count(text, m.start("n"), m.group("n")):
                 start, numbers = m.start(), numbers + 1
@@ -741,6 +860,8 @@ class StreetAddressRecognizer(EntityRecognizer):
             evidence += 0.15
         if units:
             evidence += 0.2
+        if houses:
+            evidence += 0.1
         # Forwards: units, box, locality, region, postcode, country, in the orders addresses use.
         prev = "street"
         localities = lines = 0
@@ -749,14 +870,16 @@ class StreetAddressRecognizer(EntityRecognizer):
             if sep is None:
                 break
             breaks = sep.group().count("\n")
-            delimited = breaks > 0 or "," in sep.group()
+            delimited = breaks > 0 or any(d in sep.group() for d in ",-\u2013")
             if lines + breaks > 6:
                 break
-            item, item_end = self._item(text, p, sep.end(), prev, delimited, localities)
+            item, item_end = self._item(text, p, sep.end(), prev, delimited, localities, c.weak)
             if item is None:
                 break
             lines += breaks
             evidence += _EVIDENCE.get(item, 0.05 if delimited else 0.03)
+            if item == "locality" and prev == "postcode":
+                evidence += 0.07  # a postcode with its town: "6300 Zug", "75002 Paris"
             localities += item == "locality"
             end = item_end
             if item == "postcode" and prev == "country":
@@ -778,7 +901,7 @@ class StreetAddressRecognizer(EntityRecognizer):
 
     @staticmethod
     def _item(
-        text: str, p: _Patterns, pos: int, prev: str, delimited: bool, localities: int
+        text: str, p: _Patterns, pos: int, prev: str, delimited: bool, localities: int, weak: bool = False
     ) -> tuple[str | None, int]:
         """The next part of an address block at `pos`, given the part before it."""
         if prev == "country":
@@ -793,7 +916,19 @@ class StreetAddressRecognizer(EntityRecognizer):
             m = p.second_street.match(text, pos)
             if m:
                 return "second street", m.end()
-        if delimited or prev in ("unit", "locality", "region"):
+            # A postcode and its town straight after a firm street: "12 rue X 75002 Paris".
+            m = None if weak else p.postcode.match(text, pos)
+            if m and (not m.group().isdigit() or len(m.group()) >= 4) and p.place_after.match(text, m.end()):
+                return "postcode", m.end()
+        if delimited and prev in ("street", "unit", "building", "landmark", "second street"):
+            # The parts of an Indian address block: "12th Cross, 4th Main", "Sai Residency",
+            # "near Hanuman Temple".
+            parts = (("second street", p.ordinal_road), ("building", p.building), ("landmark", p.landmark))
+            for kind, pattern in parts:
+                m = pattern.match(text, pos)
+                if m:
+                    return kind, m.end()
+        if delimited or prev in ("unit", "locality", "region", "building", "landmark"):
             m = p.postcode.match(text, pos)
             # Right after the street a postcode needs its place ("Hauptstr. 5, 10115 Berlin"):
             # a bare number after a comma is a list ("RFCs 7231, 7230").
@@ -809,7 +944,9 @@ class StreetAddressRecognizer(EntityRecognizer):
             m = p.region_before_postcode.match(text, pos)
             if m and m.group().lower() not in LOWER_STOPWORDS:
                 return "region", m.end()
-        if localities < 3 and (delimited or prev in ("unit", "box", "postcode", "second street")):
+        if localities < 3 and (
+            delimited or prev in ("unit", "box", "postcode", "second street", "building", "landmark")
+        ):
             m = p.locality.match(text, pos)
             if m and m.group("loc").split()[0].lower() not in NOT_LOCALITY_WORDS:
                 return "locality", m.end()
