@@ -149,7 +149,7 @@ UNIT_WORDS = (
     # piano), Spanish and Portuguese (escalera, puerta, bloco).
     "appt", "appartement", "app", "bât", "bat", "bâtiment", "batiment", "escalier", "esc", "étage",
     "int", "interno", "scala", "sc", "piano", "escalera", "puerta", "pta", "portal", "dpto", "depto",
-    "bloco", "lote", "block", "blk", "wing", "tower",
+    "bloco", "lote", "block", "blk", "wing", "tower", "km",
 )  # fmt: skip
 # Unit designators whose value is often a letter ("scala B", "Bât. C", "Block A", "Wing 2").
 UNIT_WORDS_LETTER = (
@@ -470,10 +470,12 @@ def _compile(lower_mode: bool) -> _Patterns:
         # "No. 14, ", "#12, " and "12, " (Indian, French) before the street count as well.
         back_number=regex.compile(
             rf"(?r)(?:(?<![\p{{L}}\p{{N}}])(?:(?i:no|nr)\.|#){_OPT_S}"
+            rf"|(?<![\p{{L}}\p{{N}}])[A-Z]-"  # "B-12, Sector 62"
             rf"|(?<![\p{{L}}\p{{N}}.,:/+$€£#-]|[§¶#]{_OPT_S}))(?P<n>\d{{1,6}})(?:{_OPT_S}{_BIS})?,?{_S}\Z"
         ),
         back_house=regex.compile(
-            rf"(?r){_NOT_WORD_BEFORE}(?:{word}{_S}){{1,3}}(?i:{_alternation(HOUSE_NAME_WORDS)}){_OPT_S},{_S}\Z"
+            rf"(?r){_NOT_WORD_BEFORE}(?:{word}{_S}){{1,3}}(?i:{_alternation(HOUSE_NAME_WORDS)})"
+            rf"(?:{_OPT_S},{_S}|{_NEWLINE}{_OPT_S})\Z"
         ),
         back_unit=regex.compile(rf"(?r){_NOT_WORD_BEFORE}{unit},?{_S}\Z"),
         back_and=regex.compile(rf"(?r){_NOT_WORD_BEFORE}(?P<w>{word}){_S}(?:and|&){_S}\Z"),
@@ -495,6 +497,7 @@ def _compile(lower_mode: bool) -> _Patterns:
             r"|(?i:[A-Z]\d[A-Z][ \t]?\d[A-Z]\d)"  # Canada
             r"|\d{4}[ \t]?(?i:[A-Z]{2})(?![\p{L}])"  # Netherlands
             r"|\d{5}-\d{4}|\d{2}-\d{3}|\d{3}-\d{4}|\d{4}-\d{3}"  # US ZIP+4, Poland, Japan, Portugal
+            r"|\d{5}-\d{3}"  # Brazil
             r"|\d{3}[ \t]\d{3}"  # India (PIN written in two groups)
             r"|\d{3}[ \t]\d{2}"  # Sweden, Czechia, Slovakia, Greece
             r"|\d{3,6}"
@@ -538,6 +541,7 @@ _UNAMBIGUOUS_PREFIXES = frozenset(PREFIX_TYPES)
 _EN_WITHOUT_NUMBER = frozenset(EN_TYPES_WITHOUT_NUMBER)
 _EN_ABBREVIATIONS_WITHOUT_NUMBER = frozenset({"st", "ave", "rd", "blvd", "pkwy", "hwy"})
 _PARTICLE_SET = frozenset(PARTICLES)
+_UNIT_SET = frozenset(UNIT_WORDS + UNIT_WORDS_LETTER + HOUSE_LABELS)
 _POSTFIX_SET = frozenset(POSTFIX_TYPES)
 # Short postfix types that must carry their full stop to count ("Petőfi u. 5", "Berliner Str. 38").
 _POSTFIX_NEEDS_DOT = frozenset({"u", "str", "cad", "cd", "sk"})
@@ -581,6 +585,7 @@ def _is_year_or_count(text: str, start: int, number: str) -> bool:
     )
 
 
+_YEAR = regex.compile(r"(?:19|20)\d\d")
 _INITIAL_WORD = regex.compile(r"(?:\p{Lu}\.)+")
 
 
@@ -620,6 +625,8 @@ class _Candidate:
     score: float
     kind: str
     weak: bool = False
+    # Only an address if the block grows past it ("Plot No. 45, Sector 15, ..."; not "Plot No. 3").
+    needs_block: bool = False
 
 
 class StreetAddressRecognizer(EntityRecognizer):
@@ -693,7 +700,7 @@ class StreetAddressRecognizer(EntityRecognizer):
         out += [_Candidate(m.start(), m.end(), 0.5, "numbered road") for m in p.ordinal_road.finditer(text)]
         # "Plot No. 45," alone is a weak start: the block after it has to show it is an address.
         out += [
-            _Candidate(m.start(), m.end(), 0.3, "labelled house number", weak=True)
+            _Candidate(m.start(), m.end(), 0.3, "labelled house number", weak=True, needs_block=True)
             for m in p.house_label.finditer(text)
         ]
         return out
@@ -768,8 +775,8 @@ class StreetAddressRecognizer(EntityRecognizer):
             if not ambiguous:
                 out.append(_Candidate(start, m.end(), 0.7 if hn or num else 0.5, "street-type prefix"))
                 continue
-            if not (hn or num):
-                continue
+            if not (hn or num) or (street_type == "via" and not num):
+                continue  # Italian puts the number after "via": "at 10 via Zoom" is a time and a tool
             # "via Slack 2", "R. Kelly 3": a lower-case ambiguous prefix in English text, or a bare
             # "R" without numbers on both sides, is only weak evidence.
             french = bool(hn) and street_type in _FRENCH_AFTER_NUMBER
@@ -812,8 +819,8 @@ class StreetAddressRecognizer(EntityRecognizer):
             if any(s < n.end() and start < e for s, e in taken):
                 continue
             plain = [w.rstrip(".") for w in words if w.lower() not in _PARTICLE_SET]
-            if not plain or any(_is_stop(w) for w in plain):
-                continue
+            if not plain or any(_is_stop(w) for w in plain) or plain[0].lower() in _UNIT_SET:
+                continue  # "Block 2", "Tower 5" are units, never the street itself
             if any(w.isupper() and len(w) <= 4 for w in plain) or max(len(w) for w in plain) < 3:
                 continue  # acronyms, product codes, initials: "HTTP 2", "GPT 4", "SGB V Anlage 1"
             if len(n.group()) == 4 and n.group()[:2] in ("19", "20"):
@@ -843,6 +850,10 @@ class StreetAddressRecognizer(EntityRecognizer):
                     start, houses = m.start(), houses + 1
                     continue
             m = p.back_number.search(text, lo, start)
+            # A number with a comma after it only right before the street ("12, chemin des Vignes"),
+            # not further back ("Windows 10, 2016 Server").
+            if m and (numbers or houses or units) and "," in m.group():
+                m = None
             if m and numbers < 2 and not _is_year_or_count(text, m.start("n"), m.group("n")):
                 start, numbers = m.start(), numbers + 1
                 continue
@@ -874,8 +885,8 @@ class StreetAddressRecognizer(EntityRecognizer):
             if lines + breaks > 6:
                 break
             item, item_end = self._item(text, p, sep.end(), prev, delimited, localities, c.weak)
-            if item is None:
-                break
+            if item is None or (c.weak and item == "postcode" and _YEAR.fullmatch(text, sep.end(), item_end)):
+                break  # "Python 3, 2020 Edition": a year, not a postcode
             lines += breaks
             evidence += _EVIDENCE.get(item, 0.05 if delimited else 0.03)
             if item == "locality" and prev == "postcode":
@@ -885,6 +896,8 @@ class StreetAddressRecognizer(EntityRecognizer):
             if item == "postcode" and prev == "country":
                 break  # "Belgium 1000" closes the block
             prev = item
+        if c.needs_block and prev == "street":
+            return _Candidate(start, end, 0.0, c.kind, weak=True)
         if c.weak:
             if prev == "street":
                 if p.street_word_after.match(text, end):
