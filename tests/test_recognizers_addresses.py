@@ -239,6 +239,23 @@ EXACT_SPANS = [
     ("Flat No. 204, Sai Residency\n12th Cross, 4th Main\nKoramangala\nBengaluru - 560034\nKarnataka",
      ["Flat No. 204, Sai Residency", "12th Cross, 4th Main", "Koramangala", "Bengaluru - 560034",
       "Karnataka"]),
+    # Dutch and Belgian house-number marks, streets named after a date, provinces in brackets.
+    ("Jan van Galenstraat 5-II, 1051 KM Amsterdam", ["Jan van Galenstraat 5-II, 1051 KM Amsterdam"]),
+    ("Oudegracht 158 hs, 3511 AZ Utrecht", ["Oudegracht 158 hs, 3511 AZ Utrecht"]),
+    ("Kerkstraat 12 bus 3, 2000 Antwerpen", ["Kerkstraat 12 bus 3, 2000 Antwerpen"]),
+    ("ul. 3 Maja 5, 35-030 Rzeszów", ["ul. 3 Maja 5, 35-030 Rzeszów"]),
+    ("Via 4 Novembre 12, 00187 Roma", ["Via 4 Novembre 12, 00187 Roma"]),
+    ("C/ Gran Vía, 28, 28013 Madrid (Madrid)", ["C/ Gran Vía, 28, 28013 Madrid (Madrid)"]),
+    ("Avda. Diagonal 640, 6ª planta, 08017 Barcelona", ["Avda. Diagonal 640, 6ª planta, 08017 Barcelona"]),
+    # More UK and Indian shapes: "The" streets, postcodes that look like units, labelled PINs.
+    ("12 The Crescent, Bath BA1 2LR", ["12 The Crescent, Bath BA1 2LR"]),
+    ("Apartment 5, Riverside House, 2 Quay Street, Manchester M3 3JE",
+     ["Apartment 5, Riverside House, 2 Quay Street, Manchester M3 3JE"]),
+    ("A-12, Defence Colony, New Delhi 110024", ["A-12, Defence Colony, New Delhi 110024"]),
+    ("#45, 1st Floor, 5th Cross, Malleshwaram, Bengaluru, Karnataka, PIN: 560003",
+     ["#45, 1st Floor, 5th Cross, Malleshwaram, Bengaluru, Karnataka, PIN: 560003"]),
+    ("Door No. 12-3-45, Opp. Bus Stand, Vijayawada - 520001",
+     ["Door No. 12-3-45, Opp. Bus Stand, Vijayawada - 520001"]),
 ]  # fmt: skip
 
 
@@ -269,6 +286,9 @@ TECHNICAL_NEGATIVES = [
     "Set the Buffer 4096 Bytes, Timeout 30 Seconds",
     "Place 2 eggs in the bowl, then cook via method 3.",
     "Join at 10 via Zoom, agenda in the doc",
+    "A-12, B-14 and C-3 are the test cases",
+    "Take bus 3, then line 5 to the office",
+    "Model T-1000, rev 2",
 ]
 
 

@@ -149,7 +149,7 @@ UNIT_WORDS = (
     # piano), Spanish and Portuguese (escalera, puerta, bloco).
     "appt", "appartement", "app", "bât", "bat", "bâtiment", "batiment", "escalier", "esc", "étage",
     "int", "interno", "scala", "sc", "piano", "escalera", "puerta", "pta", "portal", "dpto", "depto",
-    "bloco", "lote", "block", "blk", "wing", "tower", "km",
+    "bloco", "lote", "block", "blk", "wing", "tower", "km", "bus",
 )  # fmt: skip
 # Unit designators whose value is often a letter ("scala B", "Bât. C", "Block A", "Wing 2").
 UNIT_WORDS_LETTER = (
@@ -166,6 +166,16 @@ HOUSE_NAME_WORDS = (
     "rectory", "vicarage", "bungalow", "villa", "villas", "court", "mansions", "buildings",
     "chambers", "residency", "residence", "apartments", "apartment", "towers", "tower", "heights",
     "enclave", "complex", "nivas", "niwas", "sadan", "bhavan", "bhawan", "mahal", "kunj",
+)  # fmt: skip
+# Month names (Polish genitive, Italian, Spanish, French, Portuguese): streets named after a date
+# ("ul. 3 Maja", "Via 4 Novembre", "Calle 2 de Mayo", "Place du 11 Novembre").
+MONTHS = (
+    "stycznia", "lutego", "marca", "kwietnia", "maja", "czerwca", "lipca", "sierpnia", "września",
+    "października", "listopada", "grudnia", "gennaio", "febbraio", "marzo", "aprile", "maggio",
+    "giugno", "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre", "enero", "febrero",
+    "abril", "mayo", "junio", "julio", "septiembre", "octubre", "noviembre", "diciembre", "janvier",
+    "février", "mars", "avril", "mai", "juin", "juillet", "août", "décembre", "janeiro", "fevereiro",
+    "março", "maio", "junho", "julho", "setembro", "outubro", "dezembro",
 )  # fmt: skip
 # Roads numbered by ordinals in Indian layouts ("12th Cross", "4th Main Road").
 INDIAN_ORDINAL_ROADS = ("cross", "main")
@@ -301,6 +311,11 @@ _DIRECTIONAL = r"(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?(?![\p{L}\p{N}]
 _BIS = r"(?i:bis|ter|quater)(?![\p{L}\p{N}])"
 # A sign before a house number written after the street ("Rua Augusta, nº 100", "Calle Mayor, n.º 5").
 _NUMBER_SIGN = r"(?i:n\.?[ \t]?[°º]|no\.|nr\.?|núm\.?|n\.)"
+_UK_POSTCODE = r"(?i:[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2})(?![\p{L}\p{N}])"
+# A label before a postcode: "PIN: 560034", "Pincode - 560034", "CAP 20121", "PLZ 10115".
+_POSTCODE_LABEL = (
+    r"(?:(?i:pin[ \t]?code|pin|postcode|post[ \t]code|zip[ \t]code|zip|cap|plz)\.?[ \t]*[:.-]?[ \t]*)"
+)
 # A unit's number: 4, 4B, 10/12, and the dashed Indian house numbers (5-6-123).
 _UNIT_NUM = r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,5}[A-Za-z]?){0,3}"
 # Line break(s) with the odd decoration a pasted block carries ("}} ", "??? ", ", ").
@@ -377,11 +392,11 @@ def _compile(lower_mode: bool) -> _Patterns:
     unit_letter = r"[a-z]" if lower_mode else r"[A-Z]"
     house_label = rf"(?i:{_alternation(HOUSE_LABELS)})\.?{_OPT_S}(?:#|(?i:no|nr|number)\.?){_OPT_S}:?"
     unit = (
-        rf"(?:(?:(?i:{_alternation(UNIT_WORDS)})\.?{_OPT_S}(?:#|(?i:no|nr)\.?)?|#){_OPT_S}{_UNIT_NUM}"
+        rf"(?!{_UK_POSTCODE})(?:(?:(?i:{_alternation(UNIT_WORDS)})\.?{_OPT_S}(?:#|(?i:no|nr)\.?)?|#){_OPT_S}{_UNIT_NUM}"
         rf"|{house_label}{_OPT_S}{_UNIT_NUM}"
         rf"|(?i:{_alternation(UNIT_WORDS_LETTER)})(?:\.{_OPT_S}|{_S}){unit_letter}"
         # "3rd Floor", "2e étage", "3° piano", "1º andar"
-        rf"|\d{{1,2}}(?i:st|nd|rd|th|e|er|ère|ème|°|º)?{_S}(?i:floor|fl\.?|étage|etage|piano|piso|andar)"
+        rf"|\d{{1,2}}(?i:st|nd|rd|th|e|er|ère|ème|°|º|ª)?{_S}(?i:floor|fl\.?|étage|etage|piano|piso|planta|andar)"
         # Spanish floor and door: "3º B", "2º 1ª", "4.º izq."
         rf"|\d{{1,2}}\.?[ºª°](?:{_OPT_S}(?:[A-Z]|\d{{1,2}}[ºª]?|(?i:izq|izda|dcha|dch|dr|esq)\.?))?"
         rf"){_NOT_WORD_AFTER}"
@@ -406,6 +421,7 @@ def _compile(lower_mode: bool) -> _Patterns:
     # street type written after the name ("Duna rakpart 8", "Szent István körút 3.").
     name_word = rf"(?:{word}\.?|{_INITIALS})"
     postcode_town = rf"\d{{4,6}}{_S}{word}"
+    date_name = rf"\d{{1,2}}{_S}(?:(?i:de|du){_S})?(?i:{_alternation(MONTHS)}){_NOT_WORD_AFTER}"
     ordinal_road = (
         rf"\d{{1,3}}(?i:st|nd|rd|th){_S}"
         + (rf"(?i:{_alternation(INDIAN_ORDINAL_ROADS)})" if lower_mode else r"(?:Cross|Main|CROSS|MAIN)")
@@ -434,7 +450,8 @@ def _compile(lower_mode: bool) -> _Patterns:
         ),
         # A labelled house number that leads an Indian address: "H.No. 5-6-123,", "Plot No. 45,".
         house_label=regex.compile(
-            rf"{_NOT_WORD_BEFORE}{house_label}{_OPT_S}{_UNIT_NUM}{_NOT_WORD_AFTER}(?=[ \t]*,)"
+            rf"{_NOT_WORD_BEFORE}(?:{house_label}{_OPT_S}{_UNIT_NUM}|[A-Z]{{1,2}}-\d{{1,4}}[A-Za-z]?(?:/\d{{1,4}})?)"
+            rf"{_NOT_WORD_AFTER}(?=[ \t]*,)"
         ),
         ordinal_road=regex.compile(rf"{_NOT_WORD_BEFORE}{ordinal_road}"),
         corner=regex.compile(
@@ -453,7 +470,7 @@ def _compile(lower_mode: bool) -> _Patterns:
         prefix=regex.compile(
             rf"{_NOT_WORD_BEFORE}(?:(?P<hn>{_HNUM}(?:{_OPT_S}{_BIS})?),?{_S})?"
             rf"(?P<type>(?i:{prefix_types})(?:\.|(?![\p{{L}}\p{{N}}/])))"
-            rf"{_OPT_S}(?P<name>(?:{particle}{_S}){{0,2}}{name})"
+            rf"{_OPT_S}(?P<name>(?:{particle}{_S}){{0,2}}(?:{date_name}(?:{_S}{name})?|{name}))"
             # The number after the name, also after a comma or a number sign ("Via Verdi, 5",
             # "Rua Augusta, nº 100"); with a house number already in front, a number followed by
             # a town is the postcode ("14 impasse du Moulin 33000 Bordeaux").
@@ -461,7 +478,10 @@ def _compile(lower_mode: bool) -> _Patterns:
             rf"(?P<num>{hnum}(?:{_OPT_S}{_BIS})?|(?i:s/n){_NOT_WORD_AFTER})"
             rf"(?:{_S}\d{{1,4}}(?=[ \t]*(?:[,\n]|$)))?)?"
         ),
-        number=regex.compile(rf"{_NOT_WORD_BEFORE}{_HNUM}{_NUM_END}"),
+        # Dutch floor marks after the number: "5-II", "158 hs".
+        number=regex.compile(
+            rf"{_NOT_WORD_BEFORE}{_HNUM}(?:-(?:III|II|IV|I)|[ \t](?:hs|bg|huis))?{_NUM_END}"
+        ),
         name_before_number=regex.compile(
             rf"(?r){_NOT_WORD_BEFORE}(?P<name>{name_word}(?:{_S}(?:{particle}{_S}){{0,2}}{name_word}){{0,3}})"
             rf"(?P<low>(?:{_S}\p{{Ll}}{_L}*\.?){{0,2}})(?:{_S}|(?<=\.))\Z"
@@ -492,7 +512,7 @@ def _compile(lower_mode: bool) -> _Patterns:
             rf"(?i:{_alternation(LANDMARK_WORDS)})\.?{_S}(?:(?i:the){_S})?{name}"
         ),
         postcode=regex.compile(
-            r"(?:[A-Z]{1,2}-)?(?:"
+            rf"{_POSTCODE_LABEL}?(?:[A-Z]{{1,2}}-)?(?:"
             r"(?i:[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2})"  # United Kingdom
             r"|(?i:[A-Z]\d[A-Z][ \t]?\d[A-Z]\d)"  # Canada
             r"|\d{4}[ \t]?(?i:[A-Z]{2})(?![\p{L}])"  # Netherlands
@@ -505,7 +525,9 @@ def _compile(lower_mode: bool) -> _Patterns:
         ),
         country=regex.compile(rf"{country}(?:{_OPT_S}\([\p{{L}} ]{{1,20}}\))?{_NOT_WORD_AFTER}"),
         # "OR", "VE", and the Italian province in brackets: "20121 Milano (MI)".
-        region=regex.compile(rf"\({_UP}{{2}}\)|{_UP}{{1,3}}{_NOT_WORD_AFTER}(?!\.\p{{L}})"),
+        region=regex.compile(
+            rf"\({_UP}{{2}}\)|\({word}(?:{_S}{word}){{0,2}}\)|{_UP}{{1,3}}{_NOT_WORD_AFTER}(?!\.\p{{L}})"
+        ),
         # A lower-case region code counts only when a postcode follows ("Kraków, mp 30-001").
         region_before_postcode=regex.compile(
             rf"{_L}{{2,3}}{_NOT_WORD_AFTER}(?=(?:{_NEWLINE}|{_S}|,{_OPT_S})\d)"
@@ -535,7 +557,7 @@ _CONTEXT_WINDOW = 150
 _ESCAPED_BREAK = regex.compile(r"\\[nr]")
 _ESCAPED_TAB = regex.compile(r"\\t")
 # One line of a block, from its first letter or digit to its last non-space, non-comma character.
-_LINE_PIECE = regex.compile(r"[\p{L}\p{N}][^\n]*?(?=[ \t\u00a0,;]*(?:\n|$))")
+_LINE_PIECE = regex.compile(r"#?[\p{L}\p{N}][^\n]*?(?=[ \t\u00a0,;]*(?:\n|$))")
 _SUFFIX_AT_END = regex.compile(rf"(?i:{_alternation(COMPOUND_SUFFIXES)})\Z|(?i:str)\.\Z")
 _UNAMBIGUOUS_PREFIXES = frozenset(PREFIX_TYPES)
 _EN_WITHOUT_NUMBER = frozenset(EN_TYPES_WITHOUT_NUMBER)
@@ -597,11 +619,16 @@ def _is_stop(word: str) -> bool:
     return folded in NOT_STREET_NAMES or (word.islower() and folded in LOWER_STOPWORDS)
 
 
-def _ends_name(word: str) -> bool:
+def _ends_name(word: str, following: str = "") -> bool:
     """Whether `word`, read right to left, is where a street name stops: a sentence word, not a
-    linking particle ("Am Ring", "de la" stay)."""
+    linking particle ("Am Ring", "de la" stay), nor a capitalised first name before one ("Jan van
+    Galenstraat", though "Jan" is also a month)."""
     folded = word.lower()
-    return folded in NOT_LOCALITY_WORDS or (_is_stop(word) and folded not in _PARTICLE_SET)
+    if folded in NOT_LOCALITY_WORDS:
+        return True
+    if following in _PARTICLE_SET and word[:1].isupper():
+        return False
+    return _is_stop(word) and folded not in _PARTICLE_SET
 
 
 def _name_start(text: str, start: int, end: int) -> int | None:
@@ -610,7 +637,10 @@ def _name_start(text: str, start: int, end: int) -> int | None:
     name-like is left."""
     words = list(regex.finditer(r"\S+", text[start:end]))
     keep = len(words)
-    while keep > 0 and not _ends_name(words[keep - 1].group()):
+    while keep > 0:
+        following = words[keep].group() if keep < len(words) else ""
+        if _ends_name(words[keep - 1].group(), following):
+            break
         keep -= 1
     kept = words[keep:]
     while kept and kept[0].group() in _PARTICLE_SET:  # a lower-case "de", "van" cannot start it
@@ -715,9 +745,11 @@ class StreetAddressRecognizer(EntityRecognizer):
             if m is None:
                 continue
             start = _name_start(text, m.start("name"), m.end("name"))
+            hn = m.group("hn")
+            if start is None and hn and m.group("name") in ("The", "the"):
+                start = m.start("name")  # "12 The Crescent", "3 The Mews"
             if start is None:
                 continue
-            hn = m.group("hn")
             if hn and start == m.start("name") and not _is_year_or_count(text, m.start("hn"), hn):
                 end = t.start("tail") if t.group("tail") else t.end()
                 score = 0.5 if lower_mode else 0.7
