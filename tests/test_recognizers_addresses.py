@@ -256,6 +256,17 @@ EXACT_SPANS = [
      ["#45, 1st Floor, 5th Cross, Malleshwaram, Bengaluru, Karnataka, PIN: 560003"]),
     ("Door No. 12-3-45, Opp. Bus Stand, Vijayawada - 520001",
      ["Door No. 12-3-45, Opp. Bus Stand, Vijayawada - 520001"]),
+    ("Flat 12, Green Park Apartments, Sector 5, Dwarka, New Delhi 110075",
+     ["Flat 12, Green Park Apartments, Sector 5, Dwarka, New Delhi 110075"]),
+    ("House 45, Shanti Colony, Ajmer Road, Jaipur - 302006",
+     ["House 45, Shanti Colony, Ajmer Road, Jaipur - 302006"]),
+    # Spanish floors without numbers, "C. de", Italian building units, Polish dotted prefixes.
+    ("Calle Mayor 5, bajo, 28013 Madrid", ["Calle Mayor 5, bajo, 28013 Madrid"]),
+    ("C. de Alcalá 20, 2º izda., 28014 Madrid", ["C. de Alcalá 20, 2º izda., 28014 Madrid"]),
+    ("Avda. de América 12, ático B, 28028 Madrid", ["Avda. de América 12, ático B, 28028 Madrid"]),
+    ("Via Garibaldi 7, Palazzina C, 00153 Roma", ["Via Garibaldi 7, Palazzina C, 00153 Roma"]),
+    ("Kerkstraat 12, 1017  GC Amsterdam", ["Kerkstraat 12, 1017  GC Amsterdam"]),
+    ("dostawa: al. Róż 3/5, 00-556 Warszawa", ["al. Róż 3/5, 00-556 Warszawa"]),
 ]  # fmt: skip
 
 
@@ -289,12 +300,21 @@ TECHNICAL_NEGATIVES = [
     "A-12, B-14 and C-3 are the test cases",
     "Take bus 3, then line 5 to the office",
     "Model T-1000, rev 2",
+    "Use Plot 3, Figure 4, Table 2 for the report",
+    "Room 5, Building 7, Floor 2",
+    "Flat 3, the rent is due",
+    "C. Ronaldo 7, Real Madrid",
 ]
 
 
 @pytest.mark.parametrize("text", TECHNICAL_NEGATIVES)
 def test_technical_text_with_numbers_is_not_an_address(text: str) -> None:
     assert found(text) == []
+
+
+def test_et_al_is_no_polish_avenue() -> None:
+    # "al." is Polish for "aleja", but after "et" and before a year it is a citation.
+    assert found("Smith et al. Nature 2020, 12") == []
 
 
 def test_other_entities_requested_only() -> None:

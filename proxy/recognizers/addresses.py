@@ -110,7 +110,7 @@ PREFIX_TYPES = (
 PREFIX_TYPES_AMBIGUOUS = (
     "via", "place", "route", "passage", "square", "plaza", "avenue", "boulevard", "cours",
     "ronda", "vila", "largo", "borgo", "r", "av", "str", "pl", "al", "os", "c/", "cl", "bd", "bld",
-    "rte", "loc", "fraz", "pza", "ctra", "trav", "tv", "urb", "pº",
+    "rte", "loc", "fraz", "pza", "ctra", "trav", "tv", "urb", "pº", "c",
 )  # fmt: skip
 
 # Street-type words written after the name as a separate word (German, Dutch, Nordic, Hungarian,
@@ -149,12 +149,19 @@ UNIT_WORDS = (
     # piano), Spanish and Portuguese (escalera, puerta, bloco).
     "appt", "appartement", "app", "bât", "bat", "bâtiment", "batiment", "escalier", "esc", "étage",
     "int", "interno", "scala", "sc", "piano", "escalera", "puerta", "pta", "portal", "dpto", "depto",
-    "bloco", "lote", "block", "blk", "wing", "tower", "km", "bus",
+    "bloco", "lote", "block", "blk", "wing", "tower", "km", "bus", "lotto", "pal", "palazzina",
+    "edificio", "torre", "isolato",
+)  # fmt: skip
+# Spanish floor and door words written without a number ("Calle Mayor 5, bajo", "2º izda.").
+FLOOR_WORDS = (
+    "bajo", "ático", "atico", "entresuelo", "entlo", "principal", "pral", "izquierda", "izda", "izq",
+    "derecha", "dcha", "dcho", "sótano", "rés-de-chaussée", "rdc",
 )  # fmt: skip
 # Unit designators whose value is often a letter ("scala B", "Bât. C", "Block A", "Wing 2").
 UNIT_WORDS_LETTER = (
     "scala", "sc", "escalier", "esc", "escalera", "bât", "bat", "bâtiment", "batiment", "block",
-    "blk", "wing", "tower", "building", "bldg", "portal", "bloco", "entrance", "staircase",
+    "blk", "wing", "tower", "building", "bldg", "portal", "bloco", "entrance", "staircase", "pal",
+    "palazzina", "edificio", "torre",
 )  # fmt: skip
 # Words that label a house number only with "No." or "#" after them ("H.No. 5-6-123", "Plot No. 45",
 # "Door No. 12"): Indian addresses lead with them; alone they are ordinary words ("plot 2").
@@ -398,7 +405,8 @@ def _compile(lower_mode: bool) -> _Patterns:
         # "3rd Floor", "2e étage", "3° piano", "1º andar"
         rf"|\d{{1,2}}(?i:st|nd|rd|th|e|er|ère|ème|°|º|ª)?{_S}(?i:floor|fl\.?|étage|etage|piano|piso|planta|andar)"
         # Spanish floor and door: "3º B", "2º 1ª", "4.º izq."
-        rf"|\d{{1,2}}\.?[ºª°](?:{_OPT_S}(?:[A-Z]|\d{{1,2}}[ºª]?|(?i:izq|izda|dcha|dch|dr|esq)\.?))?"
+        rf"|\d{{1,2}}\.?[ºª°](?:{_OPT_S}(?:[A-Z]|\d{{1,2}}[ºª]?|(?i:{_alternation(FLOOR_WORDS)})\.?))?"
+        rf"|(?i:{_alternation(FLOOR_WORDS)})\.?(?:{_S}{unit_letter}(?![\p{{L}}\p{{N}}]))?"
         rf"){_NOT_WORD_AFTER}"
     )
     box = rf"(?i:p\.?{_OPT_S}o\.?{_OPT_S}box|post{_OPT_S}(?:office{_OPT_S})?box|postfach|postbus|box)"
@@ -450,7 +458,10 @@ def _compile(lower_mode: bool) -> _Patterns:
         ),
         # A labelled house number that leads an Indian address: "H.No. 5-6-123,", "Plot No. 45,".
         house_label=regex.compile(
-            rf"{_NOT_WORD_BEFORE}(?:{house_label}{_OPT_S}{_UNIT_NUM}|[A-Z]{{1,2}}-\d{{1,4}}[A-Za-z]?(?:/\d{{1,4}})?)"
+            # (the lookahead skips most positions fast: the labels start with one of these letters)
+            rf"(?=[A-Zhdpsfvk]){_NOT_WORD_BEFORE}(?:{house_label}{_OPT_S}{_UNIT_NUM}|[A-Z]{{1,2}}-\d{{1,4}}[A-Za-z]?(?:/\d{{1,4}})?"
+            # without "No." it is weaker still: "Flat 12, Green Park Apartments, ..."
+            rf"|(?P<bare>(?i:house|door|plot|shop|flat|villa){_S}{_UNIT_NUM}))"
             rf"{_NOT_WORD_AFTER}(?=[ \t]*,)"
         ),
         ordinal_road=regex.compile(rf"{_NOT_WORD_BEFORE}{ordinal_road}"),
@@ -513,9 +524,9 @@ def _compile(lower_mode: bool) -> _Patterns:
         ),
         postcode=regex.compile(
             rf"{_POSTCODE_LABEL}?(?:[A-Z]{{1,2}}-)?(?:"
-            r"(?i:[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2})"  # United Kingdom
+            r"(?i:[A-Z]{1,2}\d[A-Z\d]?[ \t]{0,2}\d[A-Z]{2})"  # United Kingdom
             r"|(?i:[A-Z]\d[A-Z][ \t]?\d[A-Z]\d)"  # Canada
-            r"|\d{4}[ \t]?(?i:[A-Z]{2})(?![\p{L}])"  # Netherlands
+            r"|\d{4}[ \t]{0,2}(?i:[A-Z]{2})(?![\p{L}])"  # Netherlands
             r"|\d{5}-\d{4}|\d{2}-\d{3}|\d{3}-\d{4}|\d{4}-\d{3}"  # US ZIP+4, Poland, Japan, Portugal
             r"|\d{5}-\d{3}"  # Brazil
             r"|\d{3}[ \t]\d{3}"  # India (PIN written in two groups)
@@ -569,13 +580,14 @@ _POSTFIX_SET = frozenset(POSTFIX_TYPES)
 _POSTFIX_NEEDS_DOT = frozenset({"u", "str", "cad", "cd", "sk"})
 # Abbreviated prefix types that need their full stop ("ul.", "Av."); a bare "R" is handled apart.
 _PREFIX_NEEDS_DOT = _words(
-    "str pl al os av cl bd bld rte ul nám jl οδ λεωφ ул пр пер loc fraz pza ctra trav tv urb"
+    "str pl al os av cl bd bld rte ul nám jl οδ λεωφ ул пр пер loc fraz pza ctra trav tv urb c"
 )
 # ... except right after a house number, where French and Spanish often drop it ("27 bd Voltaire").
 _PREFIX_DOTLESS_AFTER_NUMBER = _words("bd bld av")
 # Ambiguous prefixes that, written in lower case after a house number, are French streets
 # ("27 bd Voltaire", "3 avenue Foch") rather than English words.
 _FRENCH_AFTER_NUMBER = _words("bd bld av boulevard avenue rte")
+_POLISH_DOTTED = _words("al os pl")
 _EVIDENCE = {
     "unit": 0.25,
     "box": 0.2,
@@ -728,9 +740,10 @@ class StreetAddressRecognizer(EntityRecognizer):
         out += [_Candidate(m.start(), m.end(), 0.7, "street corner") for m in p.corner.finditer(text)]
         out += [_Candidate(m.start(), m.end(), 0.6, "post office box") for m in p.french_box.finditer(text)]
         out += [_Candidate(m.start(), m.end(), 0.5, "numbered road") for m in p.ordinal_road.finditer(text)]
+        kind = "labelled house number"
         # "Plot No. 45," alone is a weak start: the block after it has to show it is an address.
         out += [
-            _Candidate(m.start(), m.end(), 0.3, "labelled house number", weak=True, needs_block=True)
+            _Candidate(m.start(), m.end(), 0.25 if m.group("bare") else 0.3, kind, True, needs_block=True)
             for m in p.house_label.finditer(text)
         ]
         return out
@@ -811,8 +824,19 @@ class StreetAddressRecognizer(EntityRecognizer):
                 continue  # Italian puts the number after "via": "at 10 via Zoom" is a time and a tool
             # "via Slack 2", "R. Kelly 3": a lower-case ambiguous prefix in English text, or a bare
             # "R" without numbers on both sides, is only weak evidence.
+            if street_type == "c" and not regex.match(r"(?i:del?|la)\s", m.group("name")):
+                continue  # Spanish "C. de Alcalá 20", not an initial ("C. Smith 3")
             french = bool(hn) and street_type in _FRENCH_AFTER_NUMBER
-            weak = (raw_type[0].islower() and not lower_mode and not french) or (
+            # Polish "al. Róż 3/5", "os. Piastów 12": the dotted abbreviation and a house number
+            # (not a year: "et al. Smith 2020").
+            polish = (
+                street_type in _POLISH_DOTTED
+                and raw_type.endswith(".")
+                and bool(num)
+                and not _YEAR.fullmatch(num)
+                and not text[max(0, m.start() - 3) : m.start()].lower().endswith("et ")
+            )
+            weak = (raw_type[0].islower() and not lower_mode and not (french or polish)) or (
                 street_type == "r" and not (hn and num)
             )
             out.append(_Candidate(start, m.end(), 0.35 if weak else 0.6, "street-type prefix", weak=weak))
@@ -993,7 +1017,9 @@ class StreetAddressRecognizer(EntityRecognizer):
             delimited or prev in ("unit", "box", "postcode", "second street", "building", "landmark")
         ):
             m = p.locality.match(text, pos)
-            if m and m.group("loc").split()[0].lower() not in NOT_LOCALITY_WORDS:
+            first = m.group("loc").split()[0].lower() if m else ""
+            # "Figure 4", "Table 2" are labels, not places
+            if m and first not in NOT_LOCALITY_WORDS and first not in LABEL_WORDS:
                 return "locality", m.end()
         return None, pos
 
