@@ -225,6 +225,8 @@ EXACT_SPANS = [
     ("Mr J Bloggs\nRose Cottage\nMill Lane\nLittle Snoring\nFakenham\nNR21 0AB",
      ["Rose Cottage", "Mill Lane", "Little Snoring", "Fakenham", "NR21 0AB"]),
     ("12a Church Road\nHove\nEast Sussex\nBN3 2AF", ["12a Church Road", "Hove", "East Sussex", "BN3 2AF"]),
+    # A town whose first word labels numbers elsewhere ("Port 8080") is still a town.
+    ("9 Dock Road\nPORT TALBOT\nSA13 1RB", ["9 Dock Road", "PORT TALBOT", "SA13 1RB"]),
     # India: labelled house numbers, building names, numbered crosses and mains, landmarks, PIN.
     ("Flat No. 204, Sai Residency, 12th Cross, 4th Main, Koramangala, Bengaluru 560034",
      ["Flat No. 204, Sai Residency, 12th Cross, 4th Main, Koramangala, Bengaluru 560034"]),

@@ -1018,8 +1018,9 @@ class StreetAddressRecognizer(EntityRecognizer):
         ):
             m = p.locality.match(text, pos)
             first = m.group("loc").split()[0].lower() if m else ""
-            # "Figure 4", "Table 2" are labels, not places
-            if m and first not in NOT_LOCALITY_WORDS and first not in LABEL_WORDS:
+            # "Figure 4", "Table 2" are labels with their numbers, not places ("Port Talbot" is one)
+            labelled = first in LABEL_WORDS and m is not None and m.group().rstrip()[-1:].isdigit()
+            if m and first not in NOT_LOCALITY_WORDS and not labelled:
                 return "locality", m.end()
         return None, pos
 
