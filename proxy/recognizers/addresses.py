@@ -4,29 +4,44 @@ An address is recognised in two steps:
 
 1. an *anchor*: a street line that can be told apart from ordinary text by its shape, e.g.
    `742 Evergreen Terrace` (house number, name, English street type), `Lindenstraat 12` (a name
-   compounded with a street-type suffix, then a number), `rue des Lilas 4`, `ul. Polna 7`
-   (a street-type prefix), `P.O. Box 17`, `PSC 1234, Box 5678 / APO AE 09123` (US military mail),
-   `the corner of X and Y`; or, weakest, a bare `Name 12` that only counts when the evidence
-   around it (a house number before it, a unit, postcode or country after it, address words
-   nearby) adds up;
+   compounded with a street-type suffix, then a number), `rue des Lilas 4`, `ul. Polna 7`,
+   `12, chemin des Vignes`, `5 bis rue de la Paix`, `Via G. Garibaldi, 5`, `C/ Mayor, s/n`,
+   `ul. 3 Maja 5` (a street-type prefix, with the house number before or after the street),
+   `P.O. Box 17`, `BP 123` (French, only with the postcode and town after it),
+   `PSC 1234, Box 5678 / APO AE 09123` (US military mail), `the corner of X and Y`, `12th Cross`
+   (Indian numbered roads); weaker, a labelled Indian house number (`H.No. 5-6-123,`,
+   `Plot No. 45,`, `A-12,`) that only counts when an address block follows it; or, weakest, a
+   bare `Name 12` that only counts when the evidence around it (a house number before it, a
+   unit, postcode or country after it, address words nearby) adds up;
 2. *block extension*: from the anchor, the span grows over what an address block carries next to
-   its street line: leading numbers and unit designators (`Apt. 5`, `Suite 12`), and after it
-   units, a locality line, a region code, a postcode (several countries' formats) and a country
-   name, on the same line after commas or on the following lines.
+   its street line: before it, house numbers (`No. 14,`), unit designators (`Apt. 5`, `Flat 3,`,
+   `Flat No. 204,`) and a house or building name (`Rose Cottage,`, `Sai Residency,`); after it
+   units (`int. 4`, `scala B`, `3º B`, `bajo`, `Bât. C`, `3e étage`, `bus 3`), Indian block parts
+   (`4th Main`, a building name, `near Hanuman Temple`), a locality line, a region code (`VE`,
+   `(MI)`, `(Madrid)`), a postcode (several countries' formats, also labelled: `PIN: 560034`)
+   and a country name, on the same line after commas or ` - `, or on the following lines. Right
+   after a firm street a postcode with its town needs no comma (`14 impasse du Moulin 33000
+   Bordeaux`).
 
 Scores: strong anchors start at 0.5-0.85 and evidence only firms them up; a bare `Name 12` starts
 at 0.2 and needs evidence (a house number before it +0.15, a unit after it +0.25, a country +0.2,
-a postcode +0.15, "street" right after it +0.3, a preposition before it +0.05, an address word
-such as "address", "lives", "ship to", "billing" within 150 characters before it +0.3) to pass
-the 0.4 threshold. A bare name and number followed by an ordinary lower-case word ("Redis 7 on
-port 6379") is dropped, and so is one whose name is an acronym or whose number is a year.
+a postcode +0.15, a town right after the postcode +0.07, "street" right after it +0.3, a
+preposition before it +0.05, an address word such as "address", "lives", "ship to", "billing"
+within 150 characters before it +0.3) to pass the 0.4 threshold. A bare name and number followed
+by an ordinary lower-case word ("Redis 7 on port 6379") is dropped, and so is one whose name is an
+acronym, a unit word ("Block 2") or whose number is a year; a year after a weak anchor is no
+postcode ("Python 3, 2020 Edition"). Labelled house numbers start at 0.25-0.3 and are dropped
+when nothing of a block follows them ("Plot No. 3, the residuals ...").
 
 A block is reported one span per line, so line breaks and the decoration between the lines of a
 pasted block stay readable in the masked text.
 
 Street-type words, unit designators, postcode shapes and country names are written here from
-general knowledge of postal conventions (USPS Publication 28 street suffixes, the usual street
-words of European languages); no generator lexicon or evaluation data is used.
+general knowledge of postal conventions (USPS Publication 28 street suffixes, Royal Mail's
+premise/thoroughfare/locality/post town order, La Poste's line order with bis/ter, BP and CEDEX,
+Poste Italiane's CAP + town + province code, Correos' piso/puerta notation, India Post's house
+number/building/road/area/city-PIN order, the usual street words of European languages); no
+generator lexicon or evaluation data is used.
 
 Text is matched on a copy where escaped line breaks (a literal backslash-n, as in pasted JSON)
 are turned into a real line break of the same length, so offsets stay those of the input. A text
