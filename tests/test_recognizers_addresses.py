@@ -314,6 +314,14 @@ def test_technical_text_with_numbers_is_not_an_address(text: str) -> None:
     assert found(text) == []
 
 
+def test_lower_case_text_non_us_forms() -> None:
+    text = "pls send to flat no. 204, sai residency, 12th cross, koramangala, bengaluru 560034"
+    assert pieces(text) == ["flat no. 204, sai residency, 12th cross, koramangala, bengaluru 560034"]
+    assert pieces("send it to 12, chemin des vignes, 69003 lyon") == ["12, chemin des vignes, 69003 lyon"]
+    assert found("the 2nd main thing, 3rd cross check, and 4th main point") == []
+    assert found("python 3, 2020 edition and java 17, 2021 release") == []
+
+
 def test_et_al_is_no_polish_avenue() -> None:
     # "al." is Polish for "aleja", but after "et" and before a year it is a citation.
     assert found("Smith et al. Nature 2020, 12") == []

@@ -740,7 +740,7 @@ class StreetAddressRecognizer(EntityRecognizer):
         norm = normalise(text)
         lower_mode = not any(ch.isupper() for ch in norm)
         p = _PATTERNS[lower_mode]
-        anchors = self._fixed_anchors(norm, p)
+        anchors = self._fixed_anchors(norm, p, lower_mode)
         anchors += self._english_anchors(norm, p, lower_mode)
         anchors += self._prefix_anchors(norm, p, lower_mode)
         anchors += self._number_anchors(norm, p, [(a.start, a.end) for a in anchors])
@@ -748,13 +748,19 @@ class StreetAddressRecognizer(EntityRecognizer):
         return self._merge(norm, [g for g in grown if g.score >= self.MIN_SCORE])
 
     @staticmethod
-    def _fixed_anchors(text: str, p: _Patterns) -> list[_Candidate]:
+    def _fixed_anchors(text: str, p: _Patterns, lower_mode: bool) -> list[_Candidate]:
         out = [_Candidate(m.start(), m.end(), 0.85, "military mail") for m in p.military.finditer(text)]
         out += [_Candidate(m.start(), m.end(), 0.85, "military mail") for m in p.ship.finditer(text)]
         out += [_Candidate(m.start(), m.end(), 0.6, "post office box") for m in p.po_box.finditer(text)]
         out += [_Candidate(m.start(), m.end(), 0.7, "street corner") for m in p.corner.finditer(text)]
         out += [_Candidate(m.start(), m.end(), 0.6, "post office box") for m in p.french_box.finditer(text)]
-        out += [_Candidate(m.start(), m.end(), 0.5, "numbered road") for m in p.ordinal_road.finditer(text)]
+        # Without capitals to tell "4th Main" from "the 4th main point", it needs the block after it.
+        out += [
+            _Candidate(m.start(), m.end(), 0.3, "numbered road", True, needs_block=True)
+            if lower_mode
+            else _Candidate(m.start(), m.end(), 0.5, "numbered road")
+            for m in p.ordinal_road.finditer(text)
+        ]
         kind = "labelled house number"
         # "Plot No. 45," alone is a weak start: the block after it has to show it is an address.
         out += [
