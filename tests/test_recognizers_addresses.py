@@ -202,6 +202,7 @@ EXACT_SPANS = [
      ["Viale Monza 45, int. 4, scala B, 20127 Milano MI"]),
     ("P.zza Duomo 3, 50122 Firenze", ["P.zza Duomo 3, 50122 Firenze"]),
     ("Località Case Sparse 12, 53024 Montalcino (SI)", ["Località Case Sparse 12, 53024 Montalcino (SI)"]),
+    ("Lungotevere Marzio 3, 00186 Roma", ["Lungotevere Marzio 3, 00186 Roma"]),
     ("Strada Statale 1, km 25, 57022 Castagneto Carducci LI",
      ["Strada Statale 1, km 25, 57022 Castagneto Carducci LI"]),
     # Spanish and Portuguese: floor and door, "s/n", "nº", CEP.
@@ -320,6 +321,14 @@ def test_lower_case_text_non_us_forms() -> None:
     assert pieces("send it to 12, chemin des vignes, 69003 lyon") == ["12, chemin des vignes, 69003 lyon"]
     assert found("the 2nd main thing, 3rd cross check, and 4th main point") == []
     assert found("python 3, 2020 edition and java 17, 2021 release") == []
+
+
+def test_rarer_street_types_after_a_house_number() -> None:
+    # USPS suffixes such as Crossing, Bend, Hollow anchor only with a number, a name and evidence.
+    text = "I'm staying at 45 Maple Crossing, Austin TX 78701"
+    assert pieces(text) == ["45 Maple Crossing, Austin TX 78701"]
+    assert found("We rode 3 Cedar Point rides yesterday") == []
+    assert found("Found 2 Silver Lake. Then left.") == []
 
 
 def test_et_al_is_no_polish_avenue() -> None:

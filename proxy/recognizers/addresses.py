@@ -111,6 +111,8 @@ PREFIX_TYPES = (
     "rue", "chemin", "impasse", "allée", "quai", "sentier", "ruelle", "faubourg", "lieu-dit",
     "hameau", "viale", "piazza", "piazzale", "corso", "vicolo", "strada", "contrada", "lungomare",
     "salita", "discesa", "località", "localita", "frazione", "borgata", "p.zza", "p.za", "v.le",
+    "lungotevere", "lungarno", "lungolago", "piazzetta", "traversa", "circonvallazione", "calata",
+    "fondamenta", "campiello", "stradone",
     "c.so", "v.lo", "calle", "avenida", "avda", "paseo", "carrera", "carretera", "camino", "travesía",
     "callejón", "pasaje", "urbanización", "beco", "plateia",
     "glorieta", "rambla", "rua", "rúa", "praça", "praca", "travessa", "estrada", "alameda",
@@ -372,6 +374,7 @@ class _Patterns:
     english_type: regex.Pattern[str]
     english_name: regex.Pattern[str]
     english_lower: regex.Pattern[str]
+    english_rare: regex.Pattern[str]
     prefix: regex.Pattern[str]
     number: regex.Pattern[str]
     name_before_number: regex.Pattern[str]
@@ -488,6 +491,12 @@ def _compile(lower_mode: bool) -> _Patterns:
             rf"|(?i:{en_abbr})(?:\.|(?![\p{{L}}\p{{N}}])))(?P<dir>{_S}{_DIRECTIONAL})?(?P<tail>{_S}{hnum})?"
         ),
         english_name=regex.compile(rf"(?r){_NOT_WORD_BEFORE}(?:(?P<hn>{_HNUM}),?{_S})?(?P<name>{name}){_S}\Z"),
+        # "45 Maple Crossing", "7 Willow Bend": a rarer street type, capitalised, after a house
+        # number and a capitalised name (the alternation is case-sensitive, which keeps it cheap).
+        english_rare=regex.compile(
+            rf"{_NOT_WORD_BEFORE}(?P<hn>{_HNUM}){_S}(?P<name>{word}(?:{_S}{word})?){_S}"
+            rf"(?P<type>{_alternation(w.capitalize() for w in EN_TYPES_RARE)})(?![\p{{L}}\p{{N}}])"
+        ),
         english_lower=regex.compile(
             rf"{_NOT_WORD_BEFORE}(?P<hn>{_HNUM}){_S}(?P<name>(?:\p{{Ll}}{_L}*{_S}){{1,2}})"
             rf"(?P<type>{_alternation((*EN_TYPES_WITHOUT_NUMBER, 'drive', 'crescent'))})"
@@ -742,6 +751,8 @@ class StreetAddressRecognizer(EntityRecognizer):
         p = _PATTERNS[lower_mode]
         anchors = self._fixed_anchors(norm, p, lower_mode)
         anchors += self._english_anchors(norm, p, lower_mode)
+        if not lower_mode:
+            anchors += self._rare_type_anchors(norm, p)
         anchors += self._prefix_anchors(norm, p, lower_mode)
         anchors += self._number_anchors(norm, p, [(a.start, a.end) for a in anchors])
         grown = [self._grow(norm, p, a) for a in anchors]
@@ -817,6 +828,19 @@ class StreetAddressRecognizer(EntityRecognizer):
             for m in p.english_lower.finditer(text):
                 if not any(_is_stop(w) for w in m.group("name").split()):
                     out.append(_Candidate(m.start(), m.end(), 0.5, "house number, name, street type"))
+        return out
+
+    @staticmethod
+    def _rare_type_anchors(text: str, p: _Patterns) -> list[_Candidate]:
+        """A house number, a name and a rarer USPS street type ("45 Maple Crossing"): weak, so an
+        ordinary word after it ("3 Cedar Point rides") drops it."""
+        out: list[_Candidate] = []
+        for m in p.english_rare.finditer(text):
+            if any(_is_stop(w) for w in m.group("name").split()):
+                continue
+            if _is_year_or_count(text, m.start("hn"), m.group("hn")):
+                continue
+            out.append(_Candidate(m.start(), m.end(), 0.35, "house number, name, street type", weak=True))
         return out
 
     @staticmethod
