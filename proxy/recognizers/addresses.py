@@ -376,6 +376,7 @@ class _Patterns:
     english_lower: regex.Pattern[str]
     english_rare: regex.Pattern[str]
     prefix: regex.Pattern[str]
+    prefix_hn: regex.Pattern[str]
     number: regex.Pattern[str]
     name_before_number: regex.Pattern[str]
     back_number: regex.Pattern[str]
@@ -502,17 +503,19 @@ def _compile(lower_mode: bool) -> _Patterns:
             rf"(?P<type>{_alternation((*EN_TYPES_WITHOUT_NUMBER, 'drive', 'crescent'))})"
             rf"(?:{_S}{_DIRECTIONAL})?{_NOT_WORD_AFTER}"
         ),
+        # The house number before a prefix type is looked up backwards from the type (`prefix_hn`):
+        # trying it at every number of the text cost more than the rest of the pattern.
         prefix=regex.compile(
-            rf"{_NOT_WORD_BEFORE}(?:(?P<hn>{_HNUM}(?:{_OPT_S}{_BIS})?),?{_S})?"
-            rf"(?P<type>(?i:{prefix_types})(?:\.|(?![\p{{L}}\p{{N}}/])))"
+            rf"{_NOT_WORD_BEFORE}(?P<type>(?i:{prefix_types})(?:\.|(?![\p{{L}}\p{{N}}/])))"
             rf"{_OPT_S}(?P<name>(?:{particle}{_S}){{0,2}}(?:{date_name}(?:{_S}{name})?|{name}))"
             # The number after the name, also after a comma or a number sign ("Via Verdi, 5",
-            # "Rua Augusta, nº 100"); with a house number already in front, a number followed by
-            # a town is the postcode ("14 impasse du Moulin 33000 Bordeaux").
-            rf"(?:(?:{_OPT_S},{_OPT_S}(?!{postcode_town})|{_S}(?(hn)(?!{postcode_town})))(?:{_NUMBER_SIGN}{_OPT_S})?"
+            # "Rua Augusta, nº 100"); a number followed by a town is the postcode ("14 impasse du
+            # Moulin 33000 Bordeaux", "lieu-dit Les Granges, 24200 Sarlat").
+            rf"(?:(?:{_OPT_S},{_OPT_S}|{_S})(?!{postcode_town})(?:{_NUMBER_SIGN}{_OPT_S})?"
             rf"(?P<num>{hnum}(?:{_OPT_S}{_BIS})?|(?i:s/n){_NOT_WORD_AFTER})"
             rf"(?:{_S}\d{{1,4}}(?=[ \t]*(?:[,\n]|$)))?)?"
         ),
+        prefix_hn=regex.compile(rf"(?r){_NOT_WORD_BEFORE}(?P<hn>{_HNUM}(?:{_OPT_S}{_BIS})?),?{_S}\Z"),
         # Dutch floor marks after the number: "5-II", "158 hs".
         number=regex.compile(
             rf"{_NOT_WORD_BEFORE}{_HNUM}(?:-(?:III|II|IV|I)|[ \t](?:hs|bg|huis))?{_NUM_END}"
@@ -850,7 +853,8 @@ class StreetAddressRecognizer(EntityRecognizer):
         for m in p.prefix.finditer(text, overlapped=True):
             raw_type = m.group("type")
             street_type = raw_type.rstrip(".").lower()
-            hn, num = m.group("hn"), m.group("num")
+            before = p.prefix_hn.search(text, max(0, m.start() - 20), m.start())
+            hn, num = (before.group("hn") if before else None), m.group("num")
             name_words = [w for w in m.group("name").split() if w.lower() not in _PARTICLE_SET]
             if not name_words or name_words[0].lower() in NOT_LOCALITY_WORDS:
                 continue
@@ -860,7 +864,7 @@ class StreetAddressRecognizer(EntityRecognizer):
                 and not (hn and street_type in _PREFIX_DOTLESS_AFTER_NUMBER)
             ):
                 continue
-            start = m.start("hn") if hn else m.start("type")
+            start = before.start() if before else m.start("type")
             ambiguous = street_type not in _UNAMBIGUOUS_PREFIXES
             if not ambiguous:
                 out.append(_Candidate(start, m.end(), 0.7 if hn or num else 0.5, "street-type prefix"))
