@@ -180,8 +180,9 @@ UNIT_WORDS_LETTER = (
     "blk", "wing", "tower", "building", "bldg", "portal", "bloco", "entrance", "staircase", "pal",
     "palazzina", "edificio", "torre",
 )  # fmt: skip
-# Words that label a house number only with "No." or "#" after them ("H.No. 5-6-123", "Plot No. 45",
-# "Door No. 12"): Indian addresses lead with them; alone they are ordinary words ("plot 2").
+# Words that label a house number with "No." or "#" after them ("H.No. 5-6-123", "Plot No. 45",
+# "Door No. 12"): Indian addresses lead with them. Without "No." they are ordinary words ("plot 2")
+# and only lead an address when a block follows ("Flat 12, Green Park Apartments, ...").
 HOUSE_LABELS = ("h", "house", "d", "door", "plot", "shop", "site", "survey", "khasra", "flat", "villa")
 # Last words of a house or building name written before the street: "Rose Cottage, Mill Lane"
 # (Royal Mail), "Sai Residency, 12th Cross" (India).
