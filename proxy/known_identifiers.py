@@ -1,6 +1,10 @@
 """A customer's own account data (names, emails, account numbers from their consent record),
 found wherever it appears with one multi-pattern automaton, so it never leaves even when NER
-misses it. Its spans are `forced`: masked even where the rules allow their type."""
+misses it. Its spans are `forced`: masked even where the rules allow their type.
+
+Values and text are compared on their normalised views (`proxy.normalise`): a known name written
+with a non-breaking space, full-width letters or a zero-width space inside is still that name,
+and its span covers the original characters."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import ahocorasick_rs
 
 from models.spans import Span
+from proxy.normalise import normalise
 
 
 def _is_word_char(char: str) -> bool:
@@ -19,10 +24,10 @@ class KnownIdentifierMatcher:
     def __init__(self, values_by_type: Mapping[str, Sequence[str]]) -> None:
         pairs = sorted(
             {
-                (value.strip().lower(), etype)
+                (normalise(value)[0].strip().lower(), etype)
                 for etype, values in values_by_type.items()
                 for value in values
-                if value and value.strip()
+                if value and normalise(value)[0].strip()
             }
         )
         self._types = [etype for _, etype in pairs]
@@ -39,6 +44,8 @@ class KnownIdentifierMatcher:
     def find(self, text: str) -> list[Span]:
         if self._automaton is None:
             return []
+        original = text
+        text, offsets = normalise(original)
         lowered = text.lower()
         if len(lowered) != len(text):  # a few characters change length when lower-cased
             lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
@@ -50,5 +57,7 @@ class KnownIdentifierMatcher:
                 continue
             if _is_word_char(pattern[-1]) and end < len(text) and _is_word_char(text[end]):
                 continue
+            if not offsets.is_identity:
+                start, end = offsets.to_original(start, end)
             spans.append(Span(start, end, self._types[index], 1.0, forced=True))
         return spans

@@ -688,6 +688,12 @@ class PersonRecognizer(EntityRecognizer):
                     continue  # "Victoria Station", "Jordan River"
                 first = self._extend_left(doc, first)
                 first, last = self._extend(doc, first, last)
+                lone = doc.tokens[first]
+                opening = first == last and doc.starts[first]
+                if opening and self._verb_or_adjective(lone) and not self._given(lone):
+                    # spaCy alone on a verb or adjective opening a sentence ("Returns None when",
+                    # "Refer to", "Generic functions work"), as documentation begins them: a word.
+                    continue
                 found.append(_Found(first, last, self.SCORE_NER, "spaCy NER"))
         return found
 
@@ -907,6 +913,11 @@ class PersonRecognizer(EntityRecognizer):
             and tok.folded not in STRUCTURAL_WORDS
             and tok.folded not in PRODUCT_NAMES
         )
+
+    def _verb_or_adjective(self, tok: _Token) -> bool:
+        """A verb or adjective, also in the third person ("Returns", "Creates")."""
+        folded = tok.folded
+        return self._non_noun(folded) or (folded.endswith("s") and self._non_noun(folded[:-1]))
 
     def _non_noun(self, folded: str) -> bool:
         """A verb, adjective or adverb, directly or as a regular inflection ("contacting")."""
