@@ -185,5 +185,7 @@ def labelled(key: str | None, value: str) -> tuple[str, int]:
     for it (`recognizers/fields.py`) as it would be in pasted text; any other value as it is."""
     if key is None or "\n" in key or field_type(key) is None:
         return value, 0
-    prefix = f"{key}: "
+    # The key as words ("contact_name" -> "contact name"): a snake_case key before a colon reads as
+    # a line of configuration, where names that are also English words are left alone.
+    prefix = " ".join(key_words(key)) + ": "
     return prefix + value, len(prefix)

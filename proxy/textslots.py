@@ -67,6 +67,11 @@ class TextSlots:
         self.unscannable: set[str] = set()
 
     def _segment(self, text: str, write: Callable[[str], None], field: Any = None) -> None:
+        if not text.isascii():
+            try:
+                text.encode()
+            except UnicodeEncodeError:  # a lone surrogate (JSON "\ud800"): no text a model reads
+                raise bad_request("a text field holds an invalid character (a lone surrogate)") from None
         self.segments.append(text)
         self.keys.append(field if isinstance(field, str) else None)
         self._writers.append(write)

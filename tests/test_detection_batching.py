@@ -165,16 +165,19 @@ class FailingWorkers(ModelLikeWorkers):
         return await super().run(worker, texts, entities, use_ner)
 
 
-async def test_a_failed_batch_fails_every_request_in_it_closed() -> None:
+async def test_a_failed_batch_runs_its_jobs_again_alone_so_only_the_bad_one_fails() -> None:
     workers = FailingWorkers(1)
     queue = scheduler(workers)
     blocker = asyncio.create_task(queue.run([job("x")], "a", 10))
     await asyncio.sleep(0.01)
-    outcomes = await asyncio.gather(
+    bad, innocent = await asyncio.gather(
         queue.run([job("boom")], "b", 10), queue.run([job("fine")], "c", 10), return_exceptions=True
     )
     await blocker
-    assert all(isinstance(outcome, DetectionError) for outcome in outcomes)
+    assert isinstance(bad, DetectionError)
+    assert innocent == [[[(0, 4, "PERSON", 1.0)]]]
+    assert [len(texts) for texts, _ in workers.calls] == [1, 1]  # the batch of two failed unrecorded
+    assert queue.queued_jobs == 0
 
 
 async def test_a_missed_deadline_in_a_batch_fails_only_its_request() -> None:
@@ -189,6 +192,20 @@ async def test_a_missed_deadline_in_a_batch_fails_only_its_request() -> None:
 
     assert isinstance(outcomes[0], DetectionError) and "deadline" in str(outcomes[0])
     assert outcomes[1] == [[[(0, 7, "PERSON", 1.0)]]]
+    # the worker also ran a request still in time: it was left to finish, not stopped
+    assert workers.stopped == []
+
+
+async def test_a_batch_whose_requests_all_missed_their_deadlines_is_stopped() -> None:
+    workers = ModelLikeWorkers(1, call_s=0.5, per_text_s=0.0)
+    queue = scheduler(workers)
+    blocker = asyncio.create_task(queue.run([job("x")], "a", 10))
+    await asyncio.sleep(0.01)
+    outcomes = await asyncio.gather(
+        queue.run([job("one")], "one", 0.6), queue.run([job("two")], "two", 0.7), return_exceptions=True
+    )
+    await blocker
+    assert all(isinstance(o, DetectionError) for o in outcomes)
     assert [cause for _, cause in workers.stopped] == ["deadline"]
 
 

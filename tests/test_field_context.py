@@ -224,3 +224,14 @@ def test_a_date_of_birth_in_prose_is_its_own_type(text: str, date: str) -> None:
 )
 def test_other_dates_are_not_dates_of_birth(text: str) -> None:
     assert found(text) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("contact_name", "Mrs Fisher"), ("customer-name", "Mr Baker"), ("lastName", "Mr Cook")],
+)
+def test_titled_surnames_under_snake_case_keys_are_masked(key: str, value: str) -> None:
+    text, shift = labelled(key, value)
+    (spans,) = scan_texts([text])
+    covered = {text[s.start : s.end] for s in spans if s.end > shift}
+    assert any(value.split()[1] in c for c in covered), (text, covered)

@@ -290,3 +290,21 @@ def test_signatures_and_headers(recognizer: PersonRecognizer, text: str, expecte
 )
 def test_chat_text_without_people(recognizer: PersonRecognizer, text: str) -> None:
     assert names(recognizer, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "surname"),
+    [
+        ("Warning: Mr Cook is allergic to penicillin", "Cook"),
+        ("Note: Mr Baker will call back tomorrow.", "Baker"),
+        ("2024-03-12 call with Mrs Fisher about the loan", "Fisher"),
+        ("Dear Mr Baker, regarding the item(s) you returned", "Baker"),
+        ("Please forward to Baker; he handles the Leeds account;", "Baker"),
+        ("2024-03-01 INFO login ok for Smith from Leeds", "Smith"),
+    ],
+)
+def test_surnames_that_are_english_words_on_lines_that_look_like_code(text: str, surname: str) -> None:
+    from proxy.detection import scan_texts
+
+    (spans,) = scan_texts([text])
+    assert surname in {text[s.start : s.end] for s in spans if s.entity_type == "PERSON"}

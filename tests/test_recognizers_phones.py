@@ -249,3 +249,46 @@ def test_inflected_context_words_lift_numbers_that_read_as_amounts(
     number = text[-11:]
     assert found(recognizer, text) == [number]
     assert found(recognizer, f"Wert {number}") == []  # the same digits without a phone word
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The query returned 48219337 rows in 2.1 s.",
+        "Request 123456789: please summarise the incident.",
+        "BenchmarkParse-8   	 5123456	       231 ns/op",
+    ],
+)
+def test_short_bare_digit_runs_without_a_phone_word_are_no_phones(
+    recognizer: PhoneNumberRecognizer, text: str
+) -> None:
+    assert found(recognizer, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("call me on 48219337 after six", "48219337"),
+        ("reach her at 9876543210 tomorrow", "9876543210"),
+        ("mobile 07911123456", "07911123456"),
+    ],
+)
+def test_bare_runs_with_a_phone_word_a_trunk_zero_or_ten_digits_stay_phones(
+    recognizer: PhoneNumberRecognizer, text: str, number: str
+) -> None:
+    assert number in found(recognizer, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        ("Phone: 0151 496 0000 / 07700 900123", ["0151 496 0000", "07700 900123"]),
+        ("Tel 030 1234567 / 0170 1234567", ["030 1234567", "0170 1234567"]),
+        ("Call 020 7946 0958 - 0161 496 0000", ["020 7946 0958", "0161 496 0000"]),
+        ("Reach me: 415-555-0132 / 415-555-0199", ["415-555-0132", "415-555-0199"]),
+    ],
+)
+def test_two_numbers_joined_by_a_slash_or_dash_are_both_found(
+    recognizer: PhoneNumberRecognizer, text: str, numbers: list[str]
+) -> None:
+    assert found(recognizer, text) == numbers

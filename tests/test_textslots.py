@@ -224,3 +224,19 @@ def test_json_arguments_stay_valid_json(document: Any, data: st.DataObject) -> N
     expected = replace_strings(document, list(replacements))
     slots.write_back(replacements, reverse_pseudonym)
     assert json.loads(call["arguments"]) == expected
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    ['{"note": "x \\ud800 y"}', '{"\\udfff": "key"}', '"lone \\ud83d"'],
+)
+def test_a_lone_surrogate_in_json_text_is_refused_before_detection(arguments: str) -> None:
+    """It would fail the detector's batch (spaCy cannot encode it); it is refused as the request's
+    own error, a 400, before any work."""
+    from proxy.errors import ProxyError
+
+    slots = TextSlots()
+    with pytest.raises(ProxyError) as caught:
+        slots.add_json_string({"arguments": arguments}, "arguments")
+    assert caught.value.status == 400
+    assert all(segment.isascii() for segment in slots.segments)

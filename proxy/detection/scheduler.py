@@ -101,6 +101,7 @@ class _QueuedJob:
     future: asyncio.Future[Spans]
     attempts: int = 0
     worker: object | None = None
+    alone: bool = False  # its batch failed: run it by itself, so one bad text fails one request
 
 
 class Scheduler:
@@ -127,6 +128,7 @@ class Scheduler:
         self._tickets = itertools.count()
         self._queued_jobs = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._batches: dict[int, list[_QueuedJob]] = {}  # id(worker) -> the jobs it runs now
         workers.on_idle = self._dispatch
 
     @property
@@ -218,10 +220,10 @@ class Scheduler:
             share = -(-self._queued_jobs // (self.workers.idle_count + 1))
             batch = self._next_batch(max(1, share))
             now = self._loop.time()
+            self._batches[id(worker)] = batch
             for queued in batch:
                 queued.worker = worker
                 ticket = queued.ticket
-                ticket.running.add(queued)
                 if not ticket.waited:
                     ticket.waited = True
                     self.metrics.queue_wait.observe(now - ticket.admitted_at)
@@ -234,10 +236,10 @@ class Scheduler:
         """The next job by fair share, and the jobs after it in the same order that fit one call."""
         batch = [self._take(*self._next_place())]
         chars, texts = batch[0].job.chars, len(batch[0].job.texts)
-        while self._apps and len(batch) < max_jobs and texts < self.batch_texts:
+        while not batch[0].alone and self._apps and len(batch) < max_jobs and texts < self.batch_texts:
             app, ticket = self._next_place()
             job = ticket.queued[0].job
-            if job.use_ner != batch[0].job.use_ner:
+            if ticket.queued[0].alone or job.use_ner != batch[0].job.use_ner:
                 break  # the NER model is the cost: never run it for a job that needs none
             if chars + job.chars > BATCH_CHARS or texts + len(job.texts) > self.batch_texts:
                 break
@@ -261,6 +263,7 @@ class Scheduler:
                 del self._apps[app]
         self._last_served[app] = next(self._served)
         self._running_by_app[app] += 1
+        ticket.running.add(queued)  # now: the next pick for this batch sees it running
         self._queued_jobs -= 1
         self.metrics.queue_jobs.set(self._queued_jobs)
         return queued
@@ -282,7 +285,13 @@ class Scheduler:
         except JobFailed as exc:
             for queued in batch:
                 self._ran(queued)
-                self._settle(queued, DetectionError(f"detector failed: {exc}"))
+                if len(batch) > 1:
+                    # which text failed is unknown: each runs again alone, so it fails only its own
+                    queued.attempts -= 1
+                    queued.alone = True
+                    self._requeue(queued)
+                else:
+                    self._settle(queued, DetectionError(f"detector failed: {exc}"))
         except Exception as exc:  # never let a job's failure go unanswered
             log.exception("detection job failed unexpectedly")
             for queued in batch:
@@ -302,6 +311,7 @@ class Scheduler:
                 if not queued.future.done():
                     queued.future.set_result(_only(own, queued.job.entities, entities))
         finally:
+            self._batches.pop(id(worker), None)
             self._dispatch()
 
     def _ran(self, queued: _QueuedJob) -> None:
@@ -319,13 +329,19 @@ class Scheduler:
         if queued.attempts < MAX_ATTEMPTS and time_left > self.mean_job_s:
             self.metrics.retries.inc()
             log.warning("detection job re-queued after its worker ended")
-            if not ticket.queued:
-                self._apps.setdefault(ticket.app, deque()).appendleft(ticket)
-            ticket.queued.appendleft(queued)
-            self._queued_jobs += 1
-            self.metrics.queue_jobs.set(self._queued_jobs)
+            self._requeue(queued)
             return
         self._settle(queued, DetectionError("the detector worker running this request ended"))
+
+    def _requeue(self, queued: _QueuedJob) -> None:
+        ticket = queued.ticket
+        if ticket.over:
+            return
+        if not ticket.queued:
+            self._apps.setdefault(ticket.app, deque()).appendleft(ticket)
+        ticket.queued.appendleft(queued)
+        self._queued_jobs += 1
+        self.metrics.queue_jobs.set(self._queued_jobs)
 
     @staticmethod
     def _settle(queued: _QueuedJob, error: DetectionError) -> None:
@@ -335,10 +351,17 @@ class Scheduler:
     # ------------------------------------------------------------------ the end of a request
 
     def _expire(self, ticket: _Ticket) -> None:
-        """The deadline passed: stop the workers still on this request's jobs (only those)."""
+        """The deadline passed: stop the workers still on this request's jobs (only those), unless
+        a worker's batch also holds jobs of requests still in time: it finishes (a batch is bounded
+        like one job) and this request's answers are dropped. The last of them to expire stops it."""
         for queued in list(ticket.running):
-            if queued.worker is not None:
-                self.workers.stop(queued.worker, "deadline")
+            worker = queued.worker
+            if worker is None:
+                continue
+            batch = self._batches.get(id(worker), [])
+            if any(other.ticket is not ticket and not other.ticket.over for other in batch):
+                continue
+            self.workers.stop(worker, "deadline")
 
     def _forget(self, ticket: _Ticket) -> None:
         """The request is answered (or failed, or was cancelled): drop its queued jobs."""

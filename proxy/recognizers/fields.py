@@ -22,7 +22,13 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from proxy import field_names
 from proxy.field_names import field_type, words
-from proxy.recognizers.names import PRODUCT_NAMES, PersonRecognizer, english_vocabulary, first_names
+from proxy.recognizers.names import (
+    HONORIFICS,
+    PRODUCT_NAMES,
+    PersonRecognizer,
+    english_vocabulary,
+    first_names,
+)
 
 SCORE = 0.85
 MAX_VALUE_CHARS = 200
@@ -112,6 +118,8 @@ def plausible(entity: str, value: str, key: str = "") -> bool:
 
 def _person(value: str) -> bool:
     words = value.split()
+    if len(words) >= 2 and words[0].casefold().rstrip(".") in HONORIFICS:
+        return all(_NAME_WORD.match(word) for word in words[1:])  # "Mrs Fisher", "Dr. A. Cook"
     if not 1 <= len(words) <= 5 or not all(_NAME_WORD.match(word) for word in words):
         return False
     capitalised = [w for w in words if w[0].isupper()]

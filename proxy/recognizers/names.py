@@ -316,6 +316,8 @@ def _tokenize(text: str) -> list[_Token]:
 
 # ------------------------------------------------------------------------------------- contexts
 
+# Three lower-case words in a row: a sentence, whatever else the line looks like.
+_PROSE = re.compile(r"\b[a-z]{2,} [a-z]{2,} [a-z]{2,}\b")
 _HONORIFIC_BEFORE = re.compile(
     r"(?<![\w.])(?:" + "|".join(sorted(HONORIFICS, key=len, reverse=True)) + r")\.?[ \t]+$", re.IGNORECASE
 )
@@ -589,14 +591,16 @@ class PersonRecognizer(EntityRecognizer):
         row or a query result next to a first name."""
         if inside_identifier(text, start, end, camel_case=False):
             return True
+        if _HONORIFIC_BEFORE.search(text[max(0, start - 12) : start]):
+            return False  # "Mr Baker" is a person on any line
         words = _tokenize(text[start:end])
         folded = words[0].folded if len(words) == 1 else ""
         if not folded or folded in self.given_names or not self._english_compound(folded):
             return False
         if text[start - 1 : start] in ("'", '"') and text[end : end + 1] in ("'", '"'):
             return False
-        if in_code(text, start, end):
-            return True
+        if in_code(text, start, end) and not _PROSE.search(line_of(text, start)):
+            return True  # a log or note line with a sentence in it ("Note: Baker will call back") is prose
         # a row of tool output ("Filesystem  Size  Used"), not of people: no first name, no e-mail
         line = line_of(text, start)
         return in_data(text, start, end) and "@" not in line and not any(

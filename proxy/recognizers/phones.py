@@ -83,6 +83,27 @@ _THOUSANDS = re.compile(r"^\d{1,3}(?:[ .]\d{3})+$")
 # phone words nearby, so ranges and ratios ("2019 - 2023", "1920/1080") stay readable.
 _WIDE_SEPARATOR = re.compile(r"/| [\-\u2013]|[\-\u2013] |\u2013")
 
+
+
+def _parts(text: str, match: re.Match[str]) -> list[re.Match[str]]:
+    """The candidates between the wide separators of a joined candidate."""
+    start = match.start("number")
+    bounds = [start]
+    for sep in _WIDE_SEPARATOR.finditer(match.group("number")):
+        bounds += [start + sep.start(), start + sep.end()]
+    bounds.append(match.end("number"))
+    parts = []
+    for lo, hi in zip(bounds[::2], bounds[1::2], strict=True):
+        while lo < hi and text[lo] == " ":
+            lo += 1
+        while hi > lo and text[hi - 1] == " ":
+            hi -= 1
+        part = _CANDIDATE.match(text, lo, hi)
+        if part is not None and part.end() == hi:
+            parts.append(part)
+    return parts
+
+
 _CONTEXT_BEFORE = re.compile(
     r"\b(?:phone|telephone|tel|ph|mobile|mob|cell|cellphone|handy|fax|call|calls|calling|ring|dial|"
     r"text|texts|sms|whatsapp|viber|message|messages|contact|reach|reachable|number|hotline|helpline|"
@@ -172,14 +193,24 @@ class PhoneNumberRecognizer(EntityRecognizer):
         # thousands of validations.
         validity: dict[str, bool] = {}
         for match in _CANDIDATE.finditer(scan):
-            number = match.group("number")
-            digits = sum(c.isdigit() for c in number)
-            if not 7 <= digits <= 15 or not self._plausible(number):
-                continue
-            score, why = self._score(scan, match, number, validity)
-            if score > 0:
-                results.append(scored_result(self, match.start(), match.end(), score, f"Phone number: {why}"))
+            result = self._judge(scan, match, validity)
+            if result is None and _WIDE_SEPARATOR.search(match.group("number")):
+                # "0151 496 0000 / 07700 900123": two numbers the candidate joined; each on its own
+                parts = (self._judge(scan, part, validity) for part in _parts(scan, match))
+                results.extend(r for r in parts if r is not None)
+            elif result is not None:
+                results.append(result)
         return results
+
+    def _judge(self, scan: str, match: re.Match[str], validity: dict[str, bool]) -> RecognizerResult | None:
+        number = match.group("number")
+        digits = sum(c.isdigit() for c in number)
+        if not 7 <= digits <= 15 or not self._plausible(number):
+            return None
+        score, why = self._score(scan, match, number, validity)
+        if score <= 0:
+            return None
+        return scored_result(self, match.start(), match.end(), score, f"Phone number: {why}")
 
     @staticmethod
     def _plausible(number: str) -> bool:
@@ -220,6 +251,12 @@ class PhoneNumberRecognizer(EntityRecognizer):
         base, why = self._shape_score(number, international)
         # an international number was already judged for its own country: no region can add to that
         weak = base < self.SCORE_VALID_IN_REGION
+        if weak and not context and number.isdigit() and len(number) <= 9 and not number.startswith("0"):
+            # A short unbroken run of digits with no phone word near it is an id, a count or an
+            # amount far more often than a phone number (a national number without its trunk 0
+            # is short; 10-digit runs stay: North-American and Indian mobiles are written so).
+            # With 39 regions almost every such run is valid somewhere: validity proves nothing.
+            return 0.0, ""
         if weak and not international and self._valid_in_region(number, validity):
             base, why = self.SCORE_VALID_IN_REGION, "valid national number"
         if context:

@@ -28,6 +28,7 @@ import functools
 import itertools
 import re
 from collections.abc import Sequence
+from urllib.parse import unquote_plus
 
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -139,17 +140,57 @@ _ACCOUNT_QUERY = re.compile(r"[?&](?:user(?:name|_?id)?|uid|email|e-?mail|login|
 
 
 def names_an_account(url: str) -> bool:
-    """Whether a URL points at a person: a profile on a social or code host, an account path
-    (`/users/x`, `/@x`, `/~x`) or an account in its query (`?email=`, `?user=`)."""
-    if _ACCOUNT_PATH.search(url) or _ACCOUNT_QUERY.search(url):
+    """Whether a URL points at a person or a private resource: a profile on a social, code or
+    scheduling host, a personal site (`jane.github.io`), an account path (`/users/x`, `/@x`,
+    `/~x`), an account in its query (`?email=`, `?user=`), an e-mail address or a phone number
+    anywhere in it once decoded (`%40`, `+44...`), a place on a map, a document shared by link (a
+    capability URL: whoever has it can read it), or a path word that is a given name and no
+    English word (`passport_scan_john_smith.jpg`, `calendly.com/jane-doe`)."""
+    decoded = unquote_plus(url)
+    if _ACCOUNT_PATH.search(decoded) or _ACCOUNT_QUERY.search(decoded):
         return True
-    rest = re.sub(r"^[a-z][\w+.-]*://", "", url, flags=re.I)
+    rest = re.sub(r"^[a-z][\w+.-]*://", "", decoded, flags=re.I)
     host, _, path = rest.partition("/")
     host = host.rsplit("@", 1)[-1].split(":", 1)[0].casefold().removeprefix("www.").removeprefix("m.")
+    if "@" in path or _PHONE_IN_URL.search(path) or host.endswith(_PERSONAL_SITE_SUFFIXES):
+        return True
+    if any(host == h or host.endswith("." + h) for h in _PRIVATE_LINK_HOSTS) or _MAP_PLACE.search(decoded):
+        return True
     segments = [seg for seg in path.split("?", 1)[0].split("#", 1)[0].split("/") if seg]
+    if _names_in_path(path):
+        return True
     if host not in _PROFILE_HOSTS or not segments or segments[0].casefold() in _SITE_PAGES:
         return False
     return host not in _CODE_HOSTS or len(segments) == 1
+
+
+def _names_in_path(path: str) -> bool:
+    from proxy.recognizers.names import english_vocabulary, first_names
+
+    names, english = first_names(), english_vocabulary().words
+    words = [w.casefold() for w in _PATH_WORD.findall(path)]
+    return any(len(w) >= 3 and names.get(w, 0) >= _COMMON_NAME and w not in english for w in words)
+
+
+# Hosts whose subdomains are people's own sites.
+_PERSONAL_SITE_SUFFIXES = (
+    ".github.io", ".gitlab.io", ".substack.com", ".wordpress.com", ".blogspot.com", ".medium.com",
+    ".tumblr.com", ".bsky.social", ".carrd.co",
+)  # fmt: skip
+# Documents, files and meetings shared by link: the URL is the key to a private resource.
+_PRIVATE_LINK_HOSTS = (
+    "docs.google.com", "drive.google.com", "dropbox.com", "dl.dropboxusercontent.com", "1drv.ms",
+    "onedrive.live.com", "sharepoint.com", "wetransfer.com", "we.tl", "box.com", "icloud.com",
+    "zoom.us", "meet.google.com", "teams.microsoft.com", "calendly.com", "cal.com", "linktr.ee",
+    "paypal.me", "venmo.com", "cash.app", "wa.me",
+)  # fmt: skip
+_MAP_PLACE = re.compile(
+    r"(?i)(?:maps\.google\.[a-z.]+|google\.[a-z.]+/maps|maps\.apple\.com|openstreetmap\.org)"
+    r"\S*(?:/place/|[?&](?:q|query|address|daddr|saddr)=)"
+)
+_PHONE_IN_URL = re.compile(r"(?:^|[=/:])\+?\d[\d().-]{8,}\d")
+_PATH_WORD = re.compile(r"[^\W\d_]+")
+_COMMON_NAME = 4  # nam_dict frequency class: a name people actually have, not a rare spelling
 
 
 class CodeAwareUrlRecognizer(EntityRecognizer):
