@@ -221,3 +221,21 @@ async def test_fair_order_holds_inside_batches(apps: int) -> None:
     await asyncio.gather(blocker, *flood, *others)
     first_batch = workers.calls[1][0]
     assert {f"o{i}" for i in range(4)} <= set(first_batch)
+
+
+async def test_callers_whose_batch_just_came_back_are_batched_again_not_one_by_one() -> None:
+    """Closed-loop callers send their next text as soon as they have their answer: the freed
+    worker waits a moment for them (BATCH_GATHER_S) instead of taking a batch of one."""
+    workers = ModelLikeWorkers(1, call_s=0.02, per_text_s=0.0)
+    queue = scheduler(workers)
+
+    async def caller(name: str) -> None:
+        for turn in range(6):
+            await queue.run([job(f"{name}-{turn}")], name, 10)
+
+    await asyncio.gather(*(caller(f"c{i}") for i in range(8)))
+    sizes = [len(texts) for texts, _ in workers.calls]
+    assert sum(sizes) == 48
+    # the first goes alone, the rest travel together: not alternating 1, 7, 1, 7 ...
+    assert sizes.count(1) <= 2, sizes
+    assert len(sizes) <= 9, sizes

@@ -17,7 +17,8 @@ Micro-batching: a worker that becomes free while jobs wait takes several of them
 same fair order, as one call (up to BATCH_CHARS characters, BATCH_TEXTS texts), so the model runs
 once over texts from many requests (`nlp.pipe`): spaCy's fixed cost per call is paid once per
 batch, not once per request. Nothing ever waits to fill a batch: a lone request goes out alone and
-at once; batches form only from jobs that queue while every worker is busy. The answers are split
+at once; batches form only from jobs that queue while every worker is busy (and, right after a
+batch, for at most BATCH_GATHER_S while its requests' next texts arrive). The answers are split
 back per job (and per job's entity list), so a request sees exactly what it would have alone.
 
 Past a request's deadline its queued jobs are dropped and only the workers still running its
@@ -55,6 +56,11 @@ MAX_ATTEMPTS = 2  # a job whose worker died is run once more
 # count of texts past which nlp.pipe gains nothing more (its own batch size).
 BATCH_CHARS = PIECE_CHARS
 BATCH_TEXTS = 32
+# When a batch comes back its requests answer, and their callers' next texts follow within a turn
+# or two of the event loop: a worker freed by a batch waits this long for them instead of taking
+# the one job that happens to be queued (a batch of one costs nearly what a batch of fifteen does).
+# Only after a batch of two or more: a lone request never waits.
+BATCH_GATHER_S = 0.002
 
 
 class Workers(Protocol):
@@ -129,6 +135,9 @@ class Scheduler:
         self._queued_jobs = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._batches: dict[int, list[_QueuedJob]] = {}  # id(worker) -> the jobs it runs now
+        self._gather_until = 0.0  # see BATCH_GATHER_S
+        self._gather_target = 0
+        self._gather_timer: asyncio.TimerHandle | None = None
         workers.on_idle = self._dispatch
 
     @property
@@ -211,6 +220,8 @@ class Scheduler:
     # ------------------------------------------------------------------ dispatch
 
     def _dispatch(self) -> None:
+        if self._apps and self._gathering():
+            return
         while self._apps:
             worker = self.workers.take()
             if worker is None:
@@ -231,6 +242,19 @@ class Scheduler:
             task = self._loop.create_task(self._execute(batch, worker))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _gathering(self) -> bool:
+        """Whether to wait (briefly, see BATCH_GATHER_S) for the next texts of a batch's requests."""
+        if self._loop.time() >= self._gather_until or self._queued_jobs >= self._gather_target:
+            return False
+        if self._gather_timer is None:
+            self._gather_timer = self._loop.call_at(self._gather_until, self._end_gathering)
+        return True
+
+    def _end_gathering(self) -> None:
+        self._gather_timer = None
+        self._gather_until = 0.0
+        self._dispatch()
 
     def _next_batch(self, max_jobs: int) -> list[_QueuedJob]:
         """The next job by fair share, and the jobs after it in the same order that fit one call."""
@@ -312,6 +336,9 @@ class Scheduler:
                     queued.future.set_result(_only(own, queued.job.entities, entities))
         finally:
             self._batches.pop(id(worker), None)
+            if len(batch) > 1:
+                self._gather_until = self._loop.time() + BATCH_GATHER_S
+                self._gather_target = len(batch)
             self._dispatch()
 
     def _ran(self, queued: _QueuedJob) -> None:
