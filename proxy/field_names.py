@@ -45,7 +45,7 @@ def _add(entity: str, keys: str) -> None:
 _add(
     PERSON,
     """
-    name fullname firstname lastname surname givenname givennames familyname middlename maidenname
+    name first last fullname firstname lastname surname givenname givennames familyname middlename maidenname
     forename forenames displayname contactname customername clientname username nickname
     patientname employeename holdername accountholder cardholder cardholdername accountname
     recipient recipientname sendername guestname passengername membername studentname
@@ -121,6 +121,17 @@ _add(
     rentenversicherungsnummer svnr numerosecu numerodesecuritesociale nir dni nie nif
     codicefiscale bsn burgerservicenummer pesel aadhaar pan
     """,
+)
+
+# Keys that hold a surname or a full name and nothing else: any name-shaped value under them is
+# one, also an English word ("Baker", "Fischer"); a bare `name` may be a step's or a service's.
+SURNAME_KEYS = words(
+    """
+    lastname surname familyname fullname maidenname nachname familienname geburtsname nom
+    nomdefamille nomcomplet apellido apellidos nombrecompleto cognome nomecompleto achternaam
+    volledigenaam nazwisko sobrenome firstname givenname forename vorname prenom nombre nome
+    voornaam imie customername contactname patientname holdername cardholdername first last
+    """
 )
 
 # Last words that are enough on their own, whatever comes before them.

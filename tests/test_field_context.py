@@ -235,3 +235,19 @@ def test_titled_surnames_under_snake_case_keys_are_masked(key: str, value: str) 
     (spans,) = scan_texts([text])
     covered = {text[s.start : s.end] for s in spans if s.end > shift}
     assert any(value.split()[1] in c for c in covered), (text, covered)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ('{"last_name": "Fischer", "first_name": "Ana"}', ["Ana", "Fischer"]),
+        ("email,first,last\nana@example.org,Ana,Baker", ["Ana", "Baker"]),
+        ('{"surname": "Baker"}', ["Baker"]),
+    ],
+)
+def test_surnames_that_are_english_words_under_surname_keys(text: str, names: list[str]) -> None:
+    assert sorted(v for t, v in found(text) if t == "PERSON") == names
+
+
+def test_a_bare_name_key_still_needs_a_name_shaped_value() -> None:
+    assert found("steps:\n  - name: Build\n  - name: Deploy\n") == []

@@ -343,3 +343,19 @@ def test_other_entities_requested_only() -> None:
 def test_registered_with_the_detector() -> None:
     assert any(isinstance(r, StreetAddressRecognizer) for r in consentry_recognizers())
     assert ENTITY in StreetAddressRecognizer().supported_entities
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Enviar a Calle de Fuencarral 45, 3º A, 28004 Madrid",
+        "Mi dirección: Avenida de la Constitución 12, 2ºB, 41001 Sevilla",
+    ],
+)
+def test_spanish_floor_and_door_survive_the_normalised_view(text: str) -> None:
+    """Detection reads NFKC, where "º" is "o": the floor and door still belong to the address."""
+    from proxy.detection import scan_texts
+
+    (spans,) = scan_texts([text])
+    street = text[text.index(next(w for w in ("Calle", "Avenida") if w in text)) :]
+    assert [text[s.start : s.end] for s in spans if s.entity_type == "STREET_ADDRESS"] == [street]

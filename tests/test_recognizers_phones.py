@@ -292,3 +292,19 @@ def test_two_numbers_joined_by_a_slash_or_dash_are_both_found(
     recognizer: PhoneNumberRecognizer, text: str, numbers: list[str]
 ) -> None:
     assert found(recognizer, text) == numbers
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("Mon numéro : 0 6 1 2 3 4 5 6 7 8", "0 6 1 2 3 4 5 6 7 8"),
+        ("call me on 0 7 7 0 0 9 0 0 1 2 3", "0 7 7 0 0 9 0 0 1 2 3"),
+    ],
+)
+def test_numbers_typed_digit_by_digit(recognizer: PhoneNumberRecognizer, text: str, number: str) -> None:
+    assert number in found(recognizer, text)
+
+
+@pytest.mark.parametrize("text", ["values 1 2 3 4 5 6 7 8 9 10", "grid 0 0 0 0 0 0 0 0 0 1"])
+def test_spaced_digits_without_a_phone_shape_or_word(recognizer: PhoneNumberRecognizer, text: str) -> None:
+    assert found(recognizer, text) == []

@@ -166,3 +166,27 @@ def test_human_passwords_after_a_password_word_in_several_languages(text: str, p
 )
 def test_password_words_without_a_password(text: str) -> None:
     assert SecretRecognizer().analyze(text, ["PASSWORD"]) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "password"),
+    [
+        ("secret: Summer2024?", "Summer2024?"),
+        ("mysql -u admin -p'a_B#cdEfgh1' shop", "a_B#cdEfgh1"),
+        ("mysqldump -pWinter99% shop > backup.sql", "Winter99%"),
+    ],
+)
+def test_chosen_secrets_and_mysql_glued_passwords(text: str, password: str) -> None:
+    covered = {text[r.start : r.end] for r in SecretRecognizer().analyze(text, ["PASSWORD"])}
+    assert password in covered
+
+
+@pytest.mark.parametrize("text", ["ssh -p 2222 deploy@host", "docker run -p 8080:80 web", "secret: expired"])
+def test_port_options_and_words_after_secret_are_not_passwords(text: str) -> None:
+    assert SecretRecognizer().analyze(text, ["PASSWORD"]) == []
+
+
+def test_a_password_in_a_url_without_a_user_name() -> None:
+    text = "REDIS_URL=redis://:Xy9kLmN2pQ@cache.internal:6379/0"
+    covered = {text[r.start : r.end] for r in SecretRecognizer().analyze(text, ["PASSWORD"])}
+    assert "Xy9kLmN2pQ" in covered

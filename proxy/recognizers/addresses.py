@@ -335,7 +335,7 @@ _DIRECTIONAL = r"(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?(?![\p{L}\p{N}]
 # French "bis", "ter", "quater" after a house number ("5 bis rue de la Paix", "12ter").
 _BIS = r"(?i:bis|ter|quater)(?![\p{L}\p{N}])"
 # A sign before a house number written after the street ("Rua Augusta, nº 100", "Calle Mayor, n.º 5").
-_NUMBER_SIGN = r"(?i:n\.?[ \t]?[°º]|no\.|nr\.?|núm\.?|n\.)"
+_NUMBER_SIGN = r"(?i:n\.?[ \t]?[°º]|no\.|nr\.?|núm\.?|n\.|n\.o\b)"  # "n.º" reads "n.o" in the NFKC view
 _UK_POSTCODE = r"(?i:[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2})(?![\p{L}\p{N}])"
 # A label before a postcode: "PIN: 560034", "Pincode - 560034", "CAP 20121", "PLZ 10115".
 _POSTCODE_LABEL = (
@@ -425,7 +425,9 @@ def _compile(lower_mode: bool) -> _Patterns:
         # "3rd Floor", "2e étage", "3° piano", "1º andar"
         rf"|\d{{1,2}}(?i:st|nd|rd|th|e|er|ère|ème|°|º|ª)?{_S}(?i:floor|fl\.?|étage|etage|piano|piso|planta|andar)"
         # Spanish floor and door: "3º B", "2º 1ª", "4.º izq."
-        rf"|\d{{1,2}}\.?[ºª°](?:{_OPT_S}(?:[A-Z]|\d{{1,2}}[ºª]?|(?i:{_alternation(FLOOR_WORDS)})\.?))?"
+        # (detection reads the NFKC view, where "º" and "ª" are "o" and "a": "3o B", "2o 1a")
+        rf"|\d{{1,2}}\.?(?:[ºª°]|[oa](?=[ \t]*(?:[A-Z]\b|\d|(?i:{_alternation(FLOOR_WORDS)})\b)))"
+        rf"(?:{_OPT_S}(?:[A-Z]|\d{{1,2}}[ºªoa]?|(?i:{_alternation(FLOOR_WORDS)})\.?))?"
         rf"|(?i:{_alternation(FLOOR_WORDS)})\.?(?:{_S}{unit_letter}(?![\p{{L}}\p{{N}}]))?"
         rf"){_NOT_WORD_AFTER}"
     )

@@ -95,7 +95,11 @@ def plausible(entity: str, value: str, key: str = "") -> bool:
     if "{{" in value or "${" in value or value.startswith(("<", "$", "%", "@")) or "://" in value:
         return False  # a template variable, a reference or a URL, not the value itself
     if entity == field_names.PERSON:
-        return _person(value.replace("+", " "))  # a URL query writes spaces as '+'
+        value = value.replace("+", " ")  # a URL query writes spaces as '+'
+        if _folded_key(key) in field_names.SURNAME_KEYS:
+            words = value.split()
+            return 1 <= len(words) <= 5 and all(_NAME_WORD.match(w) for w in words)
+        return _person(value)
     if entity == field_names.EMAIL:
         return "@" in value or " at " in value.casefold() or "(at)" in value.casefold()
     if entity == field_names.PHONE:

@@ -85,6 +85,9 @@ _WIDE_SEPARATOR = re.compile(r"/| [\-\u2013]|[\-\u2013] |\u2013")
 
 
 
+_SPACED_DIGITS = re.compile(r"(?<![\w.,])(?:\+[ ]?)?\d(?:[ ]\d){8,14}(?![\w.,]\d|[ ]\d)")
+
+
 def _parts(text: str, match: re.Match[str]) -> list[re.Match[str]]:
     """The candidates between the wide separators of a joined candidate."""
     start = match.start("number")
@@ -200,7 +203,24 @@ class PhoneNumberRecognizer(EntityRecognizer):
                 results.extend(r for r in parts if r is not None)
             elif result is not None:
                 results.append(result)
+        results.extend(self._spaced_digits(scan))
         return results
+
+    def _spaced_digits(self, scan: str) -> list[RecognizerResult]:
+        """A number typed digit by digit ("0 6 1 2 3 4 5 6 7 8"): longer than any candidate's
+        groups, so judged apart; a phone when a phone word precedes it or it starts with 0 or +."""
+        out = []
+        for match in _SPACED_DIGITS.finditer(scan):
+            # a candidate took its first groups already: this span covers the rest (spans merge)
+            line = scan[max(0, match.start() - CONTEXT_WINDOW) : match.start()].split("\n")[-1]
+            if _CONTEXT_BEFORE.search(line):
+                score = self.SCORE_GROUPED + self.CONTEXT_BOOST
+            elif match.group().startswith("+") or (match.group().startswith("0") and match.group()[2] != "0"):
+                score = self.SCORE_GROUPED
+            else:
+                continue
+            out.append(scored_result(self, match.start(), match.end(), score, "Phone number: spaced digits"))
+        return out
 
     def _judge(self, scan: str, match: re.Match[str], validity: dict[str, bool]) -> RecognizerResult | None:
         number = match.group("number")

@@ -57,7 +57,7 @@ _PEM = re.compile(
 )
 # scheme://user:password@host — the password only.
 _URL_PASSWORD = re.compile(
-    r"[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s:/@?#]{1,128}:([^\s@/?#]{1,128})@[A-Za-z0-9.-]"
+    r"[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s:/@?#]{0,128}:([^\s@/?#]{1,128})@[A-Za-z0-9.-]"  # redis://:pw@h
 )
 # `password=...`, `"api_key": "..."`, `secret: ...`, `Authorization: Bearer ...`.
 _ASSIGNMENT = re.compile(
@@ -82,6 +82,10 @@ _QUOTED_PASSWORD = re.compile(
 _SQL_PASSWORD = re.compile(r"(?i)\b(?:identified\s+by|with\s+(?:encrypted\s+)?password)\s+'([^'\n]{4,128})'")
 _FLAG_PASSWORD = re.compile(
     r"(?i)(?<![\w-])--?(?:password|passwd|pass|pwd)(?:=|\s+)([^\s\"'-][^\s\"']{3,127})"
+)
+# mysql's password glued to its -p option: `mysql -u app -p'S3cret!'`, `mysqldump -pS3cret db`.
+_MYSQL_PASSWORD = re.compile(
+    r"(?i)\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^\n]*?\s-p(?P<q>['\"]?)(?P<value>[^\s'\"]{4,128})(?P=q)"
 )
 _UNQUOTED_PASSWORD = re.compile(
     rf"(?i)(?<![A-Za-z0-9])(?:{_PASSWORD_WORDS})\s{{0,3}}(?:[:=]|\bis\b|\best\b|\bist\b|\bes\b)\s{{0,3}}"
@@ -109,6 +113,13 @@ def _looks_random(value: str) -> bool:
         (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value))
     )
     return len(value) >= 16 and kinds >= 2 and _entropy(value) >= 3.5
+
+
+def _chosen_password(value: str) -> bool:
+    """A password a person chose: 8+ characters mixing letters with digits or signs."""
+    letters = any(c.isalpha() for c in value)
+    others = any(not c.isalpha() for c in value)
+    return len(value) >= 8 and letters and others and not value.isdigit()
 
 
 _IDENTIFIER_PATH = re.compile(
@@ -188,13 +199,17 @@ class SecretRecognizer(EntityRecognizer):
             word = match.group(1).lower()
             entity = PASSWORD if word.startswith(("pass", "pwd")) else API_KEY
             if entity == API_KEY and not _looks_random(value):
-                continue  # `token: expired`, `api_key: see below`: a key word, not a key
+                if word == "secret" and _chosen_password(value):
+                    entity = PASSWORD  # `secret: Summer2024?`: a secret someone chose
+                else:
+                    continue  # `token: expired`, `api_key: see below`: a key word, not a key
             add(entity, match.start(2), match.end(2), 0.85)
         for pattern, group in (
             (_QUOTED_PASSWORD, "value"),
             (_UNQUOTED_PASSWORD, "value"),
             (_SQL_PASSWORD, 1),
             (_FLAG_PASSWORD, 1),
+            (_MYSQL_PASSWORD, "value"),
         ):
             for match in pattern.finditer(text):
                 value = match.group(group)
