@@ -239,3 +239,28 @@ async def test_callers_whose_batch_just_came_back_are_batched_again_not_one_by_o
     # the first goes alone, the rest travel together: not alternating 1, 7, 1, 7 ...
     assert sizes.count(1) <= 2, sizes
     assert len(sizes) <= 9, sizes
+
+
+class IdleSignallingWorkers(ModelLikeWorkers):
+    """Like the process pool: a worker says it is idle before the task awaiting its answer resumes."""
+
+    async def run(self, worker: object, texts: Sequence[str], entities: Sequence[str], use_ner: bool) -> Any:
+        self.calls.append((list(texts), list(entities)))
+        await asyncio.sleep(self.job_time(texts) if self.job_time else self.job_s)
+        self.free.append(worker)  # type: ignore[arg-type]
+        self.on_idle()
+        return [[(0, len(text), entity, 1.0) for entity in entities] for text in texts]
+
+
+async def test_a_worker_that_signals_idle_first_still_gathers_its_batch_callers() -> None:
+    workers = IdleSignallingWorkers(1, call_s=0.02, per_text_s=0.0)
+    queue = scheduler(workers)
+
+    async def caller(name: str) -> None:
+        for turn in range(6):
+            await queue.run([job(f"{name}-{turn}")], name, 10)
+
+    await asyncio.gather(*(caller(f"c{i}") for i in range(8)))
+    sizes = [len(texts) for texts, _ in workers.calls]
+    assert sum(sizes) == 48
+    assert sizes.count(1) <= 2 and len(sizes) <= 9, sizes

@@ -138,7 +138,9 @@ class Scheduler:
         self._gather_until = 0.0  # see BATCH_GATHER_S
         self._gather_target = 0
         self._gather_timer: asyncio.TimerHandle | None = None
-        workers.on_idle = self._dispatch
+        # A worker that answered is idle before the task awaiting its answer resumes: dispatching
+        # on the next turn lets that task finish first (and start gathering, see BATCH_GATHER_S).
+        workers.on_idle = lambda: self._loop.call_soon(self._dispatch)
 
     @property
     def queued_jobs(self) -> int:
