@@ -15,6 +15,7 @@ from proxy.recognizers.emails import ObfuscatedEmailRecognizer
 from proxy.recognizers.fields import FieldRecognizer
 from proxy.recognizers.handles import UserHandleRecognizer
 from proxy.recognizers.iban import IbanRecognizer
+from proxy.recognizers.ip_addresses import AddressableIpRecognizer
 from proxy.recognizers.names import NerRecognizer, PersonRecognizer
 from proxy.recognizers.national_ids import national_id_recognizers
 from proxy.recognizers.phones import PhoneNumberRecognizer
@@ -32,6 +33,7 @@ def consentry_recognizers(phone_regions: Sequence[str] | None = None) -> list[En
         SecretRecognizer(),
         FieldRecognizer(),
         IbanRecognizer(),
+        AddressableIpRecognizer(),
         *national_id_recognizers(),
         ObfuscatedEmailRecognizer(),
         UserHandleRecognizer(),
@@ -45,6 +47,7 @@ REPLACED_DEFAULTS: frozenset[str] = frozenset(
     {
         "PhoneRecognizer",  # phones.PhoneNumberRecognizer: more regions and formats, same validity floor
         "CreditCardRecognizer",  # cards.CardNumberRecognizer: every issuer prefix and length, Luhn
+        "IpRecognizer",  # ip_addresses.AddressableIpRecognizer: no loopback, unspecified or netmask
         "IbanRecognizer",  # iban.IbanRecognizer: ends at the country's registered length (no next word)
         "SpacyRecognizer",  # names.NerRecognizer (no product names) + names.PersonRecognizer (PERSON)
         "UrlRecognizer",  # urls.CodeAwareUrlRecognizer: whole tokens, real TLDs, not identifiers of code
