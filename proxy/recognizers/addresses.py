@@ -56,8 +56,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import regex
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from proxy.recognizers.results import scored_result
 
 ENTITY = "STREET_ADDRESS"
 
@@ -729,23 +731,7 @@ class StreetAddressRecognizer(EntityRecognizer):
         results = []
         for c in self.find(text):
             score = round(c.score, 2)
-            results.append(
-                RecognizerResult(
-                    entity_type=ENTITY,
-                    start=c.start,
-                    end=c.end,
-                    score=score,
-                    analysis_explanation=AnalysisExplanation(
-                        recognizer=self.name, original_score=score, textual_explanation=c.kind
-                    ),
-                    recognition_metadata={
-                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                        # context is already weighed: Presidio's enhancer must not add to it again
-                        RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
-                    },
-                )
-            )
+            results.append(scored_result(self, c.start, c.end, score, c.kind))
         return results
 
     # ------------------------------------------------------------------------------ anchors

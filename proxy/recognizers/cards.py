@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from proxy.recognizers.results import scored_result
 
 # Issuer prefixes and the lengths each allows (ISO/IEC 7812 registrations as published by the
 # networks). (first prefix, last prefix, lengths): the prefixes of one row share their length.
@@ -75,28 +77,6 @@ def card_words_before(text: str, start: int) -> bool:
 
 
 _EXPLANATION = "Issuer prefix and length of a payment card, Luhn checksum valid"
-
-
-def scored_result(
-    recognizer: EntityRecognizer, start: int, end: int, score: float, explanation: str
-) -> RecognizerResult:
-    """A result of a recognizer that weighs context itself (cards, phones): marked as already
-    enhanced, so Presidio's context enhancer does not add to the score a second time."""
-    entity_type = recognizer.supported_entities[0]
-    return RecognizerResult(
-        entity_type=entity_type,
-        start=start,
-        end=end,
-        score=score,
-        analysis_explanation=AnalysisExplanation(
-            recognizer=recognizer.name, original_score=score, textual_explanation=explanation
-        ),
-        recognition_metadata={
-            RecognizerResult.RECOGNIZER_NAME_KEY: recognizer.name,
-            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id,
-            RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
-        },
-    )
 
 
 def luhn_valid(digits: str) -> bool:

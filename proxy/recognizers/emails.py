@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from proxy.recognizers.cards import scored_result
+from proxy.recognizers.results import scored_result
 
 ENTITY = "EMAIL_ADDRESS"
 

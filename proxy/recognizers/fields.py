@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from proxy import field_names
@@ -29,6 +29,7 @@ from proxy.recognizers.names import (
     english_vocabulary,
     first_names,
 )
+from proxy.recognizers.results import scored_result
 
 SCORE = 0.85
 MAX_VALUE_CHARS = 200
@@ -301,8 +302,5 @@ class FieldRecognizer(EntityRecognizer):
             if entity not in wanted or (start, end) in seen or not plausible(entity, text[start:end], key):
                 continue
             seen.add((start, end))
-            explanation = AnalysisExplanation(
-                recognizer=self.name, original_score=SCORE, textual_explanation="value of a personal field"
-            )
-            results.append(RecognizerResult(entity, start, end, SCORE, explanation))
+            results.append(scored_result(self, start, end, SCORE, "value of a personal field", entity))
         return results

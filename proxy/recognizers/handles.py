@@ -27,8 +27,10 @@ import functools
 import re
 from collections.abc import Sequence
 
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from proxy.recognizers.results import scored_result
 
 ENTITY = "USER_HANDLE"
 
@@ -129,19 +131,7 @@ class UserHandleRecognizer(EntityRecognizer):
         return results
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:
-        return RecognizerResult(
-            entity_type=ENTITY,
-            start=start,
-            end=end,
-            score=score,
-            analysis_explanation=AnalysisExplanation(
-                recognizer=self.name, original_score=score, textual_explanation="User handle or mention"
-            ),
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-            },
-        )
+        return scored_result(self, start, end, score, "User handle or mention")
 
 
 def _handle_shaped(user: str) -> bool:

@@ -43,13 +43,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from proxy.recognizers.code_context import in_code, in_data, inside_identifier, line_of
 from proxy.recognizers.quasi_identifiers import keep_ner_span
+from proxy.recognizers.results import scored_result
 
 log = logging.getLogger("consentry.recognizers.names")
 
@@ -1212,20 +1213,7 @@ class PersonRecognizer(EntityRecognizer):
         return [self._result(start, end, score, reason) for start, end, score, reason in merged]
 
     def _result(self, start: int, end: int, score: float, reason: str) -> RecognizerResult:
-        return RecognizerResult(
-            entity_type=ENTITY,
-            start=start,
-            end=end,
-            score=score,
-            analysis_explanation=AnalysisExplanation(
-                recognizer=self.name, original_score=score, textual_explanation=f"Person name: {reason}"
-            ),
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
-            },
-        )
+        return scored_result(self, start, end, score, f"Person name: {reason}")
 
 
 class _Doc:

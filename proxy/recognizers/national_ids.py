@@ -27,7 +27,7 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from proxy.recognizers import id_checksums as checks
-from proxy.recognizers.cards import scored_result
+from proxy.recognizers.results import scored_result
 
 CONTEXT_BEFORE = 60  # characters before a value in which identifier words count
 CONTEXT_AFTER = 30  # "12345678Z (DNI)": a label right after counts too

@@ -32,7 +32,8 @@ from phonenumbers import Leniency, NumberParseException, PhoneNumberMatcher
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from proxy.recognizers.cards import card_words_before, is_card_number, scored_result
+from proxy.recognizers.cards import card_words_before, is_card_number
+from proxy.recognizers.results import scored_result
 
 # Regions whose national formats count as evidence (configurable per instance): every EU member
 # state, the UK, Switzerland, Norway, North America, India, Australia, Brazil and Japan, plus

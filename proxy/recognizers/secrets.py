@@ -18,8 +18,10 @@ from collections import Counter
 from collections.abc import Sequence
 
 import orjson
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from proxy.recognizers.results import scored_result
 
 AWS_ACCESS_KEY = "AWS_ACCESS_KEY"
 AWS_SECRET_KEY = "AWS_SECRET_KEY"
@@ -164,17 +166,7 @@ class SecretRecognizer(EntityRecognizer):
         def add(entity: str, start: int, end: int, score: float) -> None:
             if entity in wanted and (entity, start, end) not in seen:
                 seen.add((entity, start, end))
-                found.append(
-                    RecognizerResult(
-                        entity_type=entity,
-                        start=start,
-                        end=end,
-                        score=score,
-                        analysis_explanation=AnalysisExplanation(
-                            recognizer=self.name, original_score=score, textual_explanation=_EXPLANATION
-                        ),
-                    )
-                )
+                found.append(scored_result(self, start, end, score, _EXPLANATION, entity))
 
         access_keys: list[int] = []
         for entity, pattern, score in _PREFIXED:

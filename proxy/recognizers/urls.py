@@ -30,8 +30,10 @@ import re
 from collections.abc import Sequence
 from urllib.parse import unquote_plus
 
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from proxy.recognizers.results import scored_result
 
 ENTITY = "URL"
 
@@ -289,19 +291,7 @@ class CodeAwareUrlRecognizer(EntityRecognizer):
         return bool(m.group("q")) or keyword in ("import", "require", "module", "replace")
 
     def _result(self, start: int, end: int, score: float, reason: str) -> RecognizerResult:
-        return RecognizerResult(
-            entity_type=ENTITY,
-            start=start,
-            end=end,
-            score=score,
-            analysis_explanation=AnalysisExplanation(
-                recognizer=self.name, original_score=score, textual_explanation=f"URL: {reason}"
-            ),
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-            },
-        )
+        return scored_result(self, start, end, score, f"URL: {reason}")
 
 
 def _camel(label: str) -> bool:
