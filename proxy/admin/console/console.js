@@ -525,17 +525,27 @@
 
   // ---- wiring ----------------------------------------------------------------------------
 
+  // body[data-busy] counts the user actions still running (requests and rendering), so a
+  // test driving the page can wait for "0" instead of guessing with sleeps.
+  let busy = 0;
+  function setBusy(delta) {
+    busy += delta;
+    document.body.dataset.busy = String(busy);
+  }
+
   function guarded(work) {
     return async (event) => {
       if (event) event.preventDefault();
       const target = event ? event.currentTarget : null;
       if (target instanceof HTMLButtonElement) target.setAttribute("aria-busy", "true");
+      setBusy(1);
       try {
         await work(event);
       } catch (err) {
         showError(err);
       } finally {
         if (target instanceof HTMLButtonElement) target.removeAttribute("aria-busy");
+        setBusy(-1);
       }
     };
   }
@@ -620,6 +630,7 @@
   }
 
   document.body.dataset.ready = "false";
+  setBusy(0);
   start().finally(() => {
     document.body.dataset.ready = "true";
   });
