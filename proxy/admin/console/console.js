@@ -265,9 +265,14 @@
     $("consent-source").dataset.source = view.source;
 
     const stored = view.stored;
-    $("consent-stored").textContent = stored
-      ? `Stored version ${stored.version}, updated ${formatTime(stored.updated_at)} by ${stored.updated_by}.`
-      : "No stored record: the rules file or the defaults apply.";
+    if (stored) {
+      const overridden = Object.keys(stored.document || {}).sort();
+      $("consent-stored").textContent =
+        `Stored version ${stored.version}, updated ${formatTime(stored.updated_at)} by ${stored.updated_by}. ` +
+        (overridden.length ? `The store sets: ${overridden.join(", ")}; the rest comes from the rules.` : "");
+    } else {
+      $("consent-stored").textContent = "No stored record: the rules file or the defaults apply.";
+    }
 
     const models = (patterns) => (Array.isArray(patterns) ? patterns.join(" ") : show(patterns));
     const details = [
