@@ -142,6 +142,30 @@ class Metrics:
             ["provider", "reason"],
             registry=r,
         )
+        self.consent_store_up = Gauge(
+            "consentry_consent_store_up",
+            "1 while this replica's stored consents are known to be current (store reachable), else 0",
+            registry=r,
+        )
+        self.consent_stored_customers = Gauge(
+            "consentry_consent_stored_customers",
+            "Customers with a stored consent, held in memory",
+            registry=r,
+        )
+        self.consent_reloads = Counter(
+            "consentry_consent_reloads", "Full reloads of the stored consents (start, reconnect)", registry=r
+        )
+        self.consent_refreshes = Counter(
+            "consentry_consent_refreshes",
+            "One customer's stored consent read again after a change announced by any replica",
+            registry=r,
+        )
+        self.admin_requests = Counter(
+            "consentry_admin_requests",
+            "Admin API requests, by action and outcome",
+            ["action", "outcome"],
+            registry=r,
+        )
         self.detector = DetectorMetrics(r)
 
     def render(self) -> bytes:
