@@ -382,7 +382,10 @@ class PostgresLedger(BatchingLedger):
             try:
                 yield True
             finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", lock)
+                # A connection broken mid-run cannot unlock, and needs not: the pool resets it
+                # (pg_advisory_unlock_all) or the server ends its session.
+                with contextlib.suppress(Exception):
+                    await conn.execute("SELECT pg_advisory_unlock($1)", lock)
 
     def purge_lock(self) -> contextlib.AbstractAsyncContextManager[bool]:
         """Only one replica purges at a time; the others skip the run."""

@@ -9,7 +9,6 @@ A failed run is counted and logged (error type only, never record content) and t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -55,8 +54,13 @@ class RetentionTask:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:
+                # Stopping must not fail the ledger's close (which still has records to write).
+                log.error("ledger retention task ended with %s", describe_error(exc))
 
     async def _loop(self) -> None:
         # First run at start: a proxy redeployed more often than the interval still purges.
