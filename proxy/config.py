@@ -80,6 +80,9 @@ class ProviderConfig:
 
 LEDGER_BACKENDS = ("sqlite", "postgres")
 LEDGER_FAILURE_POLICIES = ("refuse", "degrade")
+# 100 years: longer is "forever" in practice, and the cutoff date must stay computable.
+MAX_RETENTION_DAYS = 36_500
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,13 @@ class LedgerConfig:
     # While the ledger cannot write: "refuse" new requests with 503 and report not ready (no sharing
     # without a record), or "degrade": go on, report degraded, count and log the records dropped.
     on_failure: str = "refuse"
+    # Records older than this many days are deleted in the background; 0 keeps them forever.
+    retention_days: int = 365
+    # How often the retention task runs, and how many rows one of its transactions deletes.
+    retention_interval_s: float = 3600.0
+    purge_batch_size: int = 5000
+    # PostgreSQL schema of the ledger's tables (created if missing); None: the search_path decides.
+    schema: str | None = None
 
 
 @dataclass(frozen=True)
@@ -401,6 +411,10 @@ def _ledger(raw: Mapping[str, Any], env: Mapping[str, str]) -> LedgerConfig:
         max_queued=_ledger_number(raw, "max_queued", 100_000, int),
         probe_interval_s=_ledger_number(raw, "probe_interval_s", 2.0, float),
         on_failure=str(raw.get("on_failure", "refuse")),
+        retention_days=_whole_number(raw, "retention_days", 365),
+        retention_interval_s=_ledger_number(raw, "retention_interval_s", 3600.0, float),
+        purge_batch_size=_whole_number(raw, "purge_batch_size", 5000),
+        schema=_ledger_schema(raw.get("schema"), backend),
     )
     if ledger.batch_size < 1 or ledger.max_queued < 1:
         raise ConfigError("ledger.batch_size and ledger.max_queued must be at least 1")
@@ -410,7 +424,34 @@ def _ledger(raw: Mapping[str, Any], env: Mapping[str, str]) -> LedgerConfig:
         raise ConfigError("ledger.probe_interval_s must be more than 0 and at most 3600")
     if ledger.on_failure not in LEDGER_FAILURE_POLICIES:
         raise ConfigError("ledger.on_failure must be 'refuse' or 'degrade'")
+    if not 0 <= ledger.retention_days <= MAX_RETENTION_DAYS:
+        raise ConfigError(f"ledger.retention_days must be between 0 (keep forever) and {MAX_RETENTION_DAYS}")
+    if not 1 <= ledger.retention_interval_s <= 86_400:
+        raise ConfigError("ledger.retention_interval_s must be between 1 and 86400 seconds")
+    if not 1 <= ledger.purge_batch_size <= 100_000:
+        raise ConfigError("ledger.purge_batch_size must be between 1 and 100000")
     return ledger
+
+
+def _whole_number(raw: Mapping[str, Any], key: str, default: int) -> int:
+    value = raw.get(key, default)
+    # bool is an int to Python, and 1.5 days silently cut to 1 would surprise.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"ledger.{key} must be a whole number")
+    return value
+
+
+def _ledger_schema(value: Any, backend: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if backend != "postgres":
+        raise ConfigError("ledger.schema is set but ledger.backend is not 'postgres'")
+    if not isinstance(value, str) or not _SCHEMA_NAME.fullmatch(value):
+        raise ConfigError(
+            "ledger.schema must be a PostgreSQL name: a letter or underscore, then letters, digits "
+            "or underscores, at most 63 characters"
+        )
+    return value
 
 
 def _hash_key(raw: Mapping[str, Any], env: Mapping[str, str], ledger_path: str) -> bytes:

@@ -132,6 +132,20 @@ class Metrics:
             "Unix time of the last successful write to the ledger (a batch or a probe)",
             registry=r,
         )
+        self.ledger_purged = Counter(
+            "consentry_ledger_purged_records",
+            "Sharing records deleted by retention (older than ledger.retention_days)",
+            registry=r,
+        )
+        self.ledger_retention_runs = Counter(
+            "consentry_ledger_retention_runs",
+            "Retention runs by outcome: ok, failed, skipped (another replica was purging)",
+            ["outcome"],
+            registry=r,
+        )
+        self.ledger_erased = Counter(
+            "consentry_ledger_erased_records", "Sharing records deleted by customer erasure", registry=r
+        )
         self.in_flight = Gauge("consentry_requests_in_flight", "Requests being handled", registry=r)
         self.draining = Gauge(
             "consentry_draining", "1 from SIGTERM until exit: no new requests are accepted", registry=r
