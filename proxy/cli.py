@@ -1,4 +1,5 @@
-"""`consentry`: serve the proxy, or scan text offline as the proxy would."""
+"""`consentry`: serve the proxy, scan text offline as the proxy would, or answer privacy requests
+(`consent`, `records`, `audit`: see proxy/admin/cli.py)."""
 
 from __future__ import annotations
 
@@ -114,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     scan.add_argument("--customer", help="apply this customer's rules instead of the default policy")
     scan.add_argument("--config", help="YAML configuration file")
     scan.set_defaults(func=_scan)
+    from proxy.admin.cli import add_commands
+
+    add_commands(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

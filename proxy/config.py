@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -78,6 +80,9 @@ class ProviderConfig:
 
 LEDGER_BACKENDS = ("sqlite", "postgres")
 LEDGER_FAILURE_POLICIES = ("refuse", "degrade")
+# 100 years: longer is "forever" in practice, and the cutoff date must stay computable.
+MAX_RETENTION_DAYS = 36_500
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,13 @@ class LedgerConfig:
     # While the ledger cannot write: "refuse" new requests with 503 and report not ready (no sharing
     # without a record), or "degrade": go on, report degraded, count and log the records dropped.
     on_failure: str = "refuse"
+    # Records older than this many days are deleted in the background; 0 keeps them forever.
+    retention_days: int = 365
+    # How often the retention task runs, and how many rows one of its transactions deletes.
+    retention_interval_s: float = 3600.0
+    purge_batch_size: int = 5000
+    # PostgreSQL schema of the ledger's tables (created if missing); None: the search_path decides.
+    schema: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,40 @@ class DetectionConfig:
     worker_max_rss_mb: int = 1024
 
 
+ADMIN_ROLES = ("reader", "admin")
+CONSENT_STORE_OUTAGE = ("serve", "refuse")
+
+
+@dataclass(frozen=True)
+class AdminToken:
+    """A bearer token of the admin listener; only its SHA-256 is kept."""
+
+    name: str
+    role: str  # "reader" (read only) | "admin" (everything)
+    token_sha256: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class AdminConfig:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8081
+    tokens: tuple[AdminToken, ...] = ()
+    # Without configured tokens: the file holding the generated admin token (made at start-up).
+    token_file: str = ""
+
+
+@dataclass(frozen=True)
+class ConsentConfig:
+    # While the consent store cannot be reached: "serve" the consents last read (for at most
+    # max_stale_s; 0: no limit), or "refuse" every request at once.
+    store_outage: str = "serve"
+    max_stale_s: float = 300.0
+    # How often the store is checked (PostgreSQL: the listener's connection; SQLite: the
+    # generation number, which is how changes made by another process are seen).
+    check_interval_s: float = 1.0
+
+
 @dataclass(frozen=True)
 class Config:
     host: str = "127.0.0.1"
@@ -133,6 +179,8 @@ class Config:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     limits: AnswerLimits = field(default_factory=AnswerLimits)
     log_level: str = "INFO"
+    admin: AdminConfig = field(default_factory=AdminConfig)
+    consent: ConsentConfig = field(default_factory=ConsentConfig)
 
     def provider(self, name: str) -> ProviderConfig:
         return self.providers.get(name) or ProviderConfig(name=name, limits=self.limits)
@@ -170,7 +218,19 @@ def env_prefix(name: str) -> str:
 
 # Other families of CONSENTRY_* variables; a provider named like one would read their values
 # (`app-backend` would take CONSENTRY_APP_BACKEND_API_KEY, the key variable of app `backend-api`).
-_OTHER_VARIABLE_FAMILIES = ("APP", "DB", "HASH", "HOST", "PORT", "RULES", "SPACY", "LOG", "CONFIG", "REQUIRE")
+_OTHER_VARIABLE_FAMILIES = (
+    "ADMIN",
+    "APP",
+    "DB",
+    "HASH",
+    "HOST",
+    "PORT",
+    "RULES",
+    "SPACY",
+    "LOG",
+    "CONFIG",
+    "REQUIRE",
+)
 
 
 def _check_env_prefixes(names: Iterable[str]) -> None:
@@ -351,6 +411,10 @@ def _ledger(raw: Mapping[str, Any], env: Mapping[str, str]) -> LedgerConfig:
         max_queued=_ledger_number(raw, "max_queued", 100_000, int),
         probe_interval_s=_ledger_number(raw, "probe_interval_s", 2.0, float),
         on_failure=str(raw.get("on_failure", "refuse")),
+        retention_days=_whole_number(raw, "retention_days", 365),
+        retention_interval_s=_ledger_number(raw, "retention_interval_s", 3600.0, float),
+        purge_batch_size=_whole_number(raw, "purge_batch_size", 5000),
+        schema=_ledger_schema(raw.get("schema"), backend),
     )
     if ledger.batch_size < 1 or ledger.max_queued < 1:
         raise ConfigError("ledger.batch_size and ledger.max_queued must be at least 1")
@@ -360,7 +424,34 @@ def _ledger(raw: Mapping[str, Any], env: Mapping[str, str]) -> LedgerConfig:
         raise ConfigError("ledger.probe_interval_s must be more than 0 and at most 3600")
     if ledger.on_failure not in LEDGER_FAILURE_POLICIES:
         raise ConfigError("ledger.on_failure must be 'refuse' or 'degrade'")
+    if not 0 <= ledger.retention_days <= MAX_RETENTION_DAYS:
+        raise ConfigError(f"ledger.retention_days must be between 0 (keep forever) and {MAX_RETENTION_DAYS}")
+    if not 1 <= ledger.retention_interval_s <= 86_400:
+        raise ConfigError("ledger.retention_interval_s must be between 1 and 86400 seconds")
+    if not 1 <= ledger.purge_batch_size <= 100_000:
+        raise ConfigError("ledger.purge_batch_size must be between 1 and 100000")
     return ledger
+
+
+def _whole_number(raw: Mapping[str, Any], key: str, default: int) -> int:
+    value = raw.get(key, default)
+    # bool is an int to Python, and 1.5 days silently cut to 1 would surprise.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"ledger.{key} must be a whole number")
+    return value
+
+
+def _ledger_schema(value: Any, backend: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if backend != "postgres":
+        raise ConfigError("ledger.schema is set but ledger.backend is not 'postgres'")
+    if not isinstance(value, str) or not _SCHEMA_NAME.fullmatch(value):
+        raise ConfigError(
+            "ledger.schema must be a PostgreSQL name: a letter or underscore, then letters, digits "
+            "or underscores, at most 63 characters"
+        )
+    return value
 
 
 def _hash_key(raw: Mapping[str, Any], env: Mapping[str, str], ledger_path: str) -> bytes:
@@ -377,6 +468,74 @@ def _hash_key(raw: Mapping[str, Any], env: Mapping[str, str], ledger_path: str) 
     with os.fdopen(fd, "wb") as fh:
         fh.write(generated)
     return generated
+
+
+def _number(raw: Mapping[str, Any], where: str, key: str, default: float) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}.{key} must be a number")
+    return float(value)
+
+
+def _admin(raw: Mapping[str, Any], env: Mapping[str, str], ledger_path: str, proxy_port: int) -> AdminConfig:
+    if not isinstance(raw, Mapping):
+        raise ConfigError("admin must be a mapping")
+    unknown = sorted(set(raw) - {"enabled", "host", "port", "tokens"})
+    if unknown:
+        raise ConfigError(f"admin has unknown keys {unknown}")
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError("admin.enabled must be true or false")
+    host = env.get("CONSENTRY_ADMIN_HOST") or str(raw.get("host", "127.0.0.1"))
+    try:
+        port = int(env.get("CONSENTRY_ADMIN_PORT") or raw.get("port", 8081))
+    except (TypeError, ValueError):
+        raise ConfigError("admin.port must be a number") from None
+    if not 0 < port < 65536:
+        raise ConfigError("admin.port must be between 1 and 65535")
+    if enabled and port == proxy_port:
+        raise ConfigError("admin.port must differ from the proxy's port: the admin API has its own listener")
+    tokens: list[AdminToken] = []
+    tokens_raw = raw.get("tokens") or {}
+    if not isinstance(tokens_raw, Mapping):
+        raise ConfigError("admin.tokens must be a mapping of token name to {role, token | token_sha256}")
+    for name, spec in tokens_raw.items():
+        where = f"admin.tokens.{name}"
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"{where} must be a mapping with role and token (or token_sha256)")
+        role = spec.get("role")
+        if role not in ADMIN_ROLES:
+            raise ConfigError(f"{where}.role must be 'reader' or 'admin'")
+        variable = f"CONSENTRY_ADMIN_TOKEN_{str(name).upper().replace('-', '_')}"
+        token = env.get(variable) or spec.get("token")
+        digest = spec.get("token_sha256")
+        if token:
+            if len(str(token)) < 24:
+                raise ConfigError(f"{where}: an admin token must be at least 24 characters")
+            digest = hashlib.sha256(str(token).encode()).hexdigest()
+        elif not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+            raise ConfigError(f"{where} needs token (or {variable}) or token_sha256 (64 hex digits)")
+        tokens.append(AdminToken(str(name), str(role), str(digest)))
+    # Without configured tokens the admin listener makes one admin token and keeps it beside the
+    # database (proxy/admin/auth.py), so `make serve` has a working admin API on loopback.
+    token_file = "" if tokens else str(Path(ledger_path).with_suffix(".admin-token"))
+    return AdminConfig(enabled, host, port, tuple(tokens), token_file)
+
+
+def _consent(raw: Mapping[str, Any]) -> ConsentConfig:
+    if not isinstance(raw, Mapping):
+        raise ConfigError("consent must be a mapping")
+    unknown = sorted(set(raw) - {"store_outage", "max_stale_s", "check_interval_s"})
+    if unknown:
+        raise ConfigError(f"consent has unknown keys {unknown}")
+    outage = raw.get("store_outage", "serve")
+    if outage not in CONSENT_STORE_OUTAGE:
+        raise ConfigError("consent.store_outage must be 'serve' or 'refuse'")
+    max_stale_s = _number(raw, "consent", "max_stale_s", 300.0)
+    check_interval_s = _number(raw, "consent", "check_interval_s", 1.0)
+    if max_stale_s < 0 or not 0.05 <= check_interval_s <= 60:
+        raise ConfigError("consent.max_stale_s must not be negative; check_interval_s between 0.05 and 60")
+    return ConsentConfig(str(outage), max_stale_s, check_interval_s)
 
 
 def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = None) -> Config:
@@ -450,6 +609,8 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
         detection=detection,
         limits=limits,
         log_level=str(env.get("CONSENTRY_LOG_LEVEL") or raw.get("log_level", "INFO")),
+        admin=_admin(raw.get("admin") or {}, env, ledger.path, port),
+        consent=_consent(raw.get("consent") or {}),
     )
 
 

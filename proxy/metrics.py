@@ -132,6 +132,20 @@ class Metrics:
             "Unix time of the last successful write to the ledger (a batch or a probe)",
             registry=r,
         )
+        self.ledger_purged = Counter(
+            "consentry_ledger_purged_records",
+            "Sharing records deleted by retention (older than ledger.retention_days)",
+            registry=r,
+        )
+        self.ledger_retention_runs = Counter(
+            "consentry_ledger_retention_runs",
+            "Retention runs by outcome: ok, failed, skipped (another replica was purging)",
+            ["outcome"],
+            registry=r,
+        )
+        self.ledger_erased = Counter(
+            "consentry_ledger_erased_records", "Sharing records deleted by customer erasure", registry=r
+        )
         self.in_flight = Gauge("consentry_requests_in_flight", "Requests being handled", registry=r)
         self.draining = Gauge(
             "consentry_draining", "1 from SIGTERM until exit: no new requests are accepted", registry=r
@@ -140,6 +154,30 @@ class Metrics:
             "consentry_detection_shed_requests",
             "Requests refused before detection (overloaded, no_workers, text_budget)",
             ["provider", "reason"],
+            registry=r,
+        )
+        self.consent_store_up = Gauge(
+            "consentry_consent_store_up",
+            "1 while this replica's stored consents are known to be current (store reachable), else 0",
+            registry=r,
+        )
+        self.consent_stored_customers = Gauge(
+            "consentry_consent_stored_customers",
+            "Customers with a stored consent, held in memory",
+            registry=r,
+        )
+        self.consent_reloads = Counter(
+            "consentry_consent_reloads", "Full reloads of the stored consents (start, reconnect)", registry=r
+        )
+        self.consent_refreshes = Counter(
+            "consentry_consent_refreshes",
+            "One customer's stored consent read again after a change announced by any replica",
+            registry=r,
+        )
+        self.admin_requests = Counter(
+            "consentry_admin_requests",
+            "Admin API requests, by action and outcome",
+            ["action", "outcome"],
             registry=r,
         )
         self.detector = DetectorMetrics(r)

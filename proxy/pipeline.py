@@ -56,7 +56,7 @@ from proxy.textslots import TextSlots
 from proxy.transform import Hasher, PlaceholderVault, apply_actions
 from proxy.upstream import Upstream
 from rules.decide import decide
-from rules.store import ConsentStore
+from rules.store import ConsentStore, ConsentUnavailable
 
 log = logging.getLogger("consentry.request")
 
@@ -310,7 +310,17 @@ class Pipeline:
         trace.model = target.model
         trace.streamed = exchange.streamed
 
-        consent = await self.consents.get(customer)
+        try:
+            consent = await self.consents.get(customer)
+        except ConsentUnavailable:
+            trace.reason = "consent_unavailable"
+            self.metrics.blocked.labels(trace.provider, "consent_unavailable").inc()
+            raise ProxyError(
+                503,
+                "consent_unavailable",
+                "the customer's current consent cannot be read right now; nothing was sent",
+                retry_after_s=2,
+            ) from None
         trace.consent_version = consent.version
         restorer = Restorer({})
         # Every request is judged, with or without a body: a listing of models for a customer who

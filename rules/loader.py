@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,9 +44,11 @@ class RuleSet:
         # Building every entry here also validates it: a bad file fails when it is loaded, not
         # on some customer's request.
         known = self.providers
-        default = _build_consent(DEFAULT_CUSTOMER, self.version, self.default, {}, False, known)
+        default = _build_consent(DEFAULT_CUSTOMER, self.version, self.default, (), False, known)
         consents = {
-            customer_id: _build_consent(customer_id, self.version, self.default, entry, True, known)
+            customer_id: _build_consent(
+                customer_id, self.version, self.default, ((f"customers.{customer_id}", entry),), True, known
+            )
             for customer_id, entry in self.customers.items()
         }
         object.__setattr__(self, "_default_consent", default)
@@ -59,6 +61,21 @@ class RuleSet:
         if found is not None:
             return found
         return replace(self._default_consent, customer_id=customer_id)
+
+    def has_entry(self, customer_id: str) -> bool:
+        return customer_id in self._consents
+
+    def consent_with(self, customer_id: str, stored: Mapping[str, Any], stored_version: int) -> Consent:
+        """The customer's consent with a stored consent document applied over the file: stored
+        fields win, per-type actions and thresholds merge type by type (see README, "Where a
+        customer's consent comes from")."""
+        layers: list[tuple[str, Mapping[str, Any]]] = []
+        entry = self.customers.get(customer_id)
+        if entry is not None:
+            layers.append((f"customers.{customer_id}", entry))
+        layers.append(("consent", stored))
+        version = f"{self.version}+c{stored_version}"
+        return _build_consent(customer_id, version, self.default, layers, True, self.providers)
 
 
 def _providers(value: Any, where: str, known: frozenset[str]) -> frozenset[str]:
@@ -124,32 +141,44 @@ def _build_consent(
     customer_id: str,
     version: str,
     base: Mapping[str, Any],
-    over: Mapping[str, Any],
+    layers: Sequence[tuple[str, Mapping[str, Any]]],
     is_customer: bool,
     known: frozenset[str],
 ) -> Consent:
-    where = f"customers.{customer_id}" if is_customer else "default"
+    """`base` (the default policy) with each `(where, overrides)` layer applied in order: the
+    rules file's entry for the customer, then a stored consent. Per-type maps (actions,
+    thresholds) merge type by type; every other field set by a later layer replaces it."""
+
+    def pick(key: str, default: Any) -> Any:
+        for _, layer in reversed(layers):
+            if key in layer:
+                return layer[key]
+        return base.get(key, default)
+
+    where = layers[-1][0] if layers else "default"
     merged_actions = _actions(base.get("actions") or {}, "default")
-    merged_actions.update(_actions(over.get("actions") or {}, where))
     merged_thresholds = _thresholds(base.get("thresholds") or {}, "default")
-    merged_thresholds.update(_thresholds(over.get("thresholds") or {}, where))
-    providers = _providers(
-        over.get("providers", base.get("providers", sorted(KNOWN_PROVIDERS))), where, known
-    )
-    models = _models(over.get("models", base.get("models")) or {}, where, known)
+    for layer_where, layer in layers:
+        merged_actions.update(_actions(layer.get("actions") or {}, layer_where))
+        merged_thresholds.update(_thresholds(layer.get("thresholds") or {}, layer_where))
+    providers = _providers(pick("providers", sorted(KNOWN_PROVIDERS)), where, known)
+    models = _models(pick("models", None) or {}, where, known)
     try:
-        state = ProcessingState(over.get("state", base.get("state", "active")))
-        default_action = Action(over.get("default_action", base.get("default_action", "mask")))
-        unscannable = UnscannablePolicy(over.get("unscannable", base.get("unscannable", "block")))
+        state = ProcessingState(pick("state", "active"))
+        default_action = Action(pick("default_action", "mask"))
+        unscannable = UnscannablePolicy(pick("unscannable", "block"))
     except ValueError as exc:
         raise RulesError(f"{where}: {exc}") from None
-    default_threshold = _score(
-        over.get("default_threshold", base.get("default_threshold", 0.4)), f"{where}.default_threshold"
-    )
-    known = _known_identifiers(over.get("known_identifiers") or {}, where)
+    default_threshold = _score(pick("default_threshold", 0.4), f"{where}.default_threshold")
+    # The default policy never lists identifiers: they are one customer's own data.
+    identifiers: dict[str, tuple[str, ...]] = {}
+    for _, layer in reversed(layers):
+        if "known_identifiers" in layer:
+            identifiers = _known_identifiers(layer["known_identifiers"] or {}, where)
+            break
     fingerprint = orjson.dumps(
         {
-            "known_identifiers": known,
+            "known_identifiers": identifiers,
             "state": state,
             "providers": sorted(providers),
             "models": models,
@@ -161,8 +190,9 @@ def _build_consent(
         },
         option=orjson.OPT_SORT_KEYS,
     )
-    # The applied version names the rules file and a digest of exactly what was applied, so a
-    # sharing record can later be matched to the consent in force without storing the consent.
+    # The applied version names the rules file (and the stored consent's version) and a digest of
+    # exactly what was applied, so a sharing record can later be matched to the consent in force
+    # without storing the consent.
     digest = hashlib.sha256(fingerprint).hexdigest()[:12]
     return Consent(
         customer_id=customer_id,
@@ -176,7 +206,7 @@ def _build_consent(
         default_threshold=default_threshold,
         unscannable=unscannable,
         known_customer=is_customer,
-        known_identifiers=known,
+        known_identifiers=identifiers,
     )
 
 

@@ -21,7 +21,14 @@ FileSignature = tuple[int, int, int]
 
 
 class ConsentStore(Protocol):
-    async def get(self, customer_id: str) -> Consent: ...
+    async def get(self, customer_id: str) -> Consent:
+        """The customer's consent now; raises ConsentUnavailable when it cannot be known."""
+        ...
+
+
+class ConsentUnavailable(Exception):
+    """The customer's current consent cannot be known (the consent store is unreachable): the
+    request must not be decided on a guess."""
 
 
 def _describe(exc: Exception) -> str:

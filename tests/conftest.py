@@ -68,6 +68,10 @@ class ProxyHarness:
         return self.server.url
 
     @property
+    def admin_url(self) -> str:
+        return f"http://{self.config.admin.host}:{self.config.admin.port}"
+
+    @property
     def pipeline(self) -> Pipeline:
         assert self.server.app is not None
         return self.server.app[PIPELINE]
@@ -136,6 +140,8 @@ def make_proxy(
             "providers": providers,
             "ledger": {"path": str(workdir / "ledger.db"), "flush_interval_s": 0.01},
             "hash_key": "test-hash-key",
+            # Every proxy gets its own admin listener; its token file lies beside its ledger.
+            "admin": {"port": free_port()},
             **(extra or {}),
         }
         config = parse_config(raw, env={})

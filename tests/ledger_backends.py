@@ -112,3 +112,21 @@ async def postgres_store() -> AsyncIterator[Store]:
         )
     finally:
         await execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+BACKENDS = ("sqlite", "postgres")
+
+
+@asynccontextmanager
+async def backend_store(name: str, tmp_path: Path) -> AsyncIterator[Store]:
+    """The store of one backend by name (for a fixture parametrised over BACKENDS); PostgreSQL
+    skips the test when it is unreachable."""
+    from tests.conftest import require_postgres
+
+    if name == "postgres":
+        require_postgres()
+        async with postgres_store() as pg:
+            yield pg
+    else:
+        async with sqlite_store(tmp_path) as lite:
+            yield lite

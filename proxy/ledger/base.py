@@ -18,20 +18,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import math
 import time
 import uuid
 from abc import ABC, abstractmethod
 from collections import deque
-from dataclasses import asdict
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from models.sharing import EntityTally, SharingRecord
 from proxy.metrics import Metrics
+
+if TYPE_CHECKING:
+    from proxy.ledger.retention import RetentionPolicy, RetentionTask
 
 log = logging.getLogger("consentry.ledger")
 
@@ -69,6 +74,34 @@ PROBE_TIMEOUT_S = 5.0
 FAILING_LOG_INTERVAL_S = 60.0
 # The request id of a probe row: never a proxy request id (those are 32 hex digits).
 PROBE_ID_PREFIX = "consentry-probe-"
+# Erasure deletes this many rows per transaction, so erasing a customer with a million records
+# never holds one long lock against the writer.
+ERASE_BATCH_SIZE = 5000
+DEFAULT_PAGE_SIZE = 1000
+DECISIONS = ("forwarded", "blocked", "failed")
+
+CustomerKey = Callable[[str], str]
+
+
+def unkeyed_customer_key(customer_id: str) -> str:
+    """Fallback tombstone key when no keyed hash was configured: stable across replicas (so an
+    erasure still holds everywhere) but, unlike `keyed_customer_key`, guessable for guessable ids.
+    The proxy passes the keyed one."""
+    return hashlib.sha256(f"consentry-ledger-erasure\x00{customer_id}".encode()).hexdigest()
+
+
+def keyed_customer_key(hash_key: bytes) -> CustomerKey:
+    """The tombstone key the proxy uses: HMAC-SHA256 of the customer id under the shared
+    `hash_key`, so every replica computes the same key and the table never holds the id."""
+    # Imported here: the transform module is the one place the proxy's HMAC construction lives.
+    from proxy.transform import Hasher
+
+    hasher = Hasher(hash_key)
+
+    def key(customer_id: str) -> str:
+        return hasher.digest(customer_id, "ledger-erasure", 64)
+
+    return key
 
 
 class Row(Protocol):
@@ -159,6 +192,49 @@ def probe_record() -> SharingRecord:
     )
 
 
+def utc(value: datetime, what: str) -> datetime:
+    """An aware datetime in UTC; a naive one is refused rather than guessed."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be a timezone-aware datetime")
+    return value.astimezone(UTC)
+
+
+@dataclass
+class Aggregates:
+    """What a backend's SQL aggregation returns for a summary, before it is shaped."""
+
+    # (provider, records, forwarded, blocked, failed)
+    providers: list[tuple[str, int, int, int, int]] = field(default_factory=list)
+    # (entity type, entities, records)
+    entities: list[tuple[str, int, int]] = field(default_factory=list)
+    # ("YYYY-MM", provider, records)
+    months: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+def shape_summary(
+    customer_id: str | None, since: datetime | None, until: datetime | None, agg: Aggregates
+) -> dict[str, Any]:
+    """The contract's Summary document."""
+    by_provider = {
+        provider: {"records": int(n), "forwarded": int(f), "blocked": int(b), "failed": int(x)}
+        for provider, n, f, b, x in sorted(agg.providers)
+    }
+    by_month: dict[str, dict[str, int]] = {}
+    for month, provider, n in sorted(agg.months):
+        by_month.setdefault(month, {})[provider] = int(n)
+    return {
+        "customer_id": customer_id,
+        "since": format_ts(since) if since is not None else None,
+        "until": format_ts(until) if until is not None else None,
+        "total": sum(v["records"] for v in by_provider.values()),
+        "by_provider": by_provider,
+        "by_entity_type": {
+            etype: {"entities": int(n), "records": int(r)} for etype, n, r in sorted(agg.entities)
+        },
+        "by_month": by_month,
+    }
+
+
 class LedgerProbeError(Exception):
     """The probe row was written but could not be read back."""
 
@@ -180,6 +256,9 @@ class BatchingLedger(ABC):
         flush_interval_s: float = 0.2,
         max_queued: int = DEFAULT_MAX_QUEUED,
         probe_interval_s: float = DEFAULT_PROBE_INTERVAL_S,
+        *,
+        customer_key: CustomerKey | None = None,
+        retention: RetentionPolicy | None = None,
     ):
         if batch_size < 1 or max_queued < 1 or flush_interval_s < 0 or probe_interval_s <= 0:
             raise ValueError(
@@ -205,6 +284,9 @@ class BatchingLedger(ABC):
         self._failing_since: float | None = None
         self._last_failing_log = -math.inf
         self._recovered = asyncio.Event()
+        self._customer_key = customer_key or unkeyed_customer_key
+        self._retention_policy = retention
+        self._retention: RetentionTask | None = None
 
     # -- storage, per backend -------------------------------------------------------------------
 
@@ -232,6 +314,115 @@ class BatchingLedger(ABC):
 
     @abstractmethod
     async def for_customer(self, customer_id: str) -> list[SharingRecord]: ...
+
+    # Export, summary, erasure and retention: not abstract, so a store that only writes (a test
+    # double) need not implement them.
+
+    async def _page(
+        self,
+        customer_id: str,
+        since: datetime | None,
+        until: datetime | None,
+        provider: str | None,
+        after: Any,
+        limit: int,
+    ) -> tuple[list[SharingRecord], Any]:
+        """Up to `limit` records of the customer ordered by (ts, request_id), strictly after the
+        cursor `after` (None: from the start); and the cursor of the last one."""
+        raise NotImplementedError
+
+    async def _aggregate(
+        self, customer_id: str | None, since: datetime | None, until: datetime | None
+    ) -> Aggregates:
+        raise NotImplementedError
+
+    async def _tombstone(self, key: str) -> datetime:
+        """Record (or move forward) the erasure tombstone for `key`, atomically with respect to
+        batch inserts; returns its erased_at (aware UTC)."""
+        raise NotImplementedError
+
+    async def _delete_erased(self, customer_id: str, erased_at: datetime, limit: int) -> int:
+        """Delete at most `limit` of the customer's records with ts <= erased_at, in one transaction."""
+        raise NotImplementedError
+
+    async def purge_before(self, cutoff: datetime, batch_size: int) -> int:
+        """Deletes at most `batch_size` of the oldest records older than `cutoff` (one bounded
+        transaction), and erasure tombstones older than it; returns the records deleted."""
+        raise NotImplementedError
+
+    def purge_lock(self) -> contextlib.AbstractAsyncContextManager[bool]:
+        """Held for one retention run; yields False when another replica is purging. One process
+        per store by default."""
+        return _always_mine()
+
+    # -- export, summary, erasure ---------------------------------------------------------------
+
+    def customer_keys(self, customer_ids: Iterable[str]) -> dict[str, str]:
+        """The tombstone key of each distinct customer id."""
+        return {cid: self._customer_key(cid) for cid in set(customer_ids)}
+
+    async def iter_for_customer(
+        self,
+        customer_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        provider: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> AsyncIterator[SharingRecord]:
+        """The customer's records oldest first, `since` inclusive, `until` exclusive; one bounded
+        query per page, keyed on (ts, request_id), so a page is never skipped or repeated while
+        records are written or erased meanwhile."""
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        since = utc(since, "since") if since is not None else None
+        until = utc(until, "until") if until is not None else None
+        after: Any = None
+        while True:
+            page, after = await self._page(customer_id, since, until, provider, after, page_size)
+            for rec in page:
+                yield rec
+            if len(page) < page_size:
+                return
+
+    async def summary(
+        self,
+        customer_id: str | None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Counts by provider, entity type and month (UTC) of one customer's records, or of all
+        when `customer_id` is None, aggregated by the store."""
+        since = utc(since, "since") if since is not None else None
+        until = utc(until, "until") if until is not None else None
+        return shape_summary(customer_id, since, until, await self._aggregate(customer_id, since, until))
+
+    async def erase_customer(self, customer_id: str) -> int:
+        """Deletes the customer's sharing records; returns how many.
+
+        The tombstone comes first: from its commit on, no batch - this replica's, another's, or
+        one in flight - stores a record of the customer timestamped at or before the erasure.
+        Then the stored records go in bounded transactions. Records timestamped later (a new
+        request) are recorded as usual."""
+        erased_at = await self._tombstone(self._customer_key(customer_id))
+        self._drop_queued(customer_id, erased_at)
+        deleted = 0
+        while True:
+            n = await self._delete_erased(customer_id, erased_at, ERASE_BATCH_SIZE)
+            deleted += n
+            if n < ERASE_BATCH_SIZE:
+                break
+        self._metrics.ledger_erased.inc(deleted)
+        return deleted
+
+    def _drop_queued(self, customer_id: str, erased_at: datetime) -> None:
+        # Between awaits nothing else touches the queue; a batch in flight is not in it, and the
+        # tombstone stops it in the store.
+        kept = [r for r in self._queue if r.customer_id != customer_id or parse_ts(r.timestamp) > erased_at]
+        if len(kept) != len(self._queue):
+            self._queue = deque(kept)
+            self._metrics.ledger_queue.set(len(self._queue))
 
     # -- the shared writer ----------------------------------------------------------------------
 
@@ -261,6 +452,11 @@ class BatchingLedger(ABC):
             await self.writable()
         self._task = asyncio.create_task(self._writer(), name="ledger-writer")
         self._health_task = asyncio.create_task(self._watch(), name="ledger-health")
+        if self._retention_policy is not None and self._retention_policy.enabled:
+            from proxy.ledger.retention import RetentionTask
+
+            self._retention = RetentionTask(self, self._retention_policy, self._metrics)
+            self._retention.start()
 
     async def writable(self) -> bool:
         """Probes the store now (reopening it first after a failure): can a record be written and
@@ -422,6 +618,9 @@ class BatchingLedger(ABC):
         """Stops the writer, writes what is queued - retrying, after reopening the store, for up to
         `retry_for_s` while it fails - counts and logs what could not be written, and releases the
         store."""
+        if self._retention is not None:
+            await self._retention.stop()
+            self._retention = None
         if self._health_task is not None:
             self._health_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -450,3 +649,8 @@ class BatchingLedger(ABC):
             self._healthy = False
             self._metrics.ledger_up.set(0)
             await self._close()
+
+
+@contextlib.asynccontextmanager
+async def _always_mine() -> AsyncIterator[bool]:
+    yield True
