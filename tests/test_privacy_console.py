@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,57 +19,44 @@ import openai
 import pytest
 
 from models.sharing import EntityTally, SharingRecord
+from tests.admin_client import ADMIN_SETTINGS, ADMIN_TOKEN, READER_TOKEN, AdminClient
 from tests.browser import WAIT_S, browser, wait_until
-from tests.conftest import OPENAI_UPSTREAM_KEY, PROXY_KEY, ProxyFactory, ProxyHarness
+from tests.conftest import OPENAI_UPSTREAM_KEY, PROXY_KEY, ProxyFactory, ProxyHarness, free_port
 from tests.fakes.server import BackgroundServer, Recorder
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
-pytest.importorskip("proxy.admin.app", reason="the admin listener (proxy.admin.app) is not on this branch")
-
 __all__ = ["browser"]  # the fixture, imported so pytest finds it here
 
-ADMIN_TOKEN = "console-admin-token-0123456789"
-READER_TOKEN = "console-reader-token-0123456789"
 PROMPT = "Please write to Jane Doe at jane.doe@example.com about the invoice."
 
 
 @dataclass
 class ConsoleProxy:
     proxy: ProxyHarness
-    admin_url: str  # scheme://host:port of the admin listener, no path
+    admin: AdminClient  # the API itself, answers checked against its OpenAPI document
 
     @property
     def console_url(self) -> str:
-        return self.admin_url + "/admin/"
+        return self.proxy.admin_url + "/admin/"
 
-    def api(self, path: str, token: str = ADMIN_TOKEN) -> Any:
+    def api(self, path: str) -> Any:
         """GET an admin API path directly, for what the page shows to be checked against."""
-        request = urllib.request.Request(
-            self.admin_url + "/admin/v1/" + path, headers={"Authorization": f"Bearer {token}"}
-        )
-        with urllib.request.urlopen(request, timeout=WAIT_S) as reply:
-            return json.loads(reply.read())
+        reply = self.admin.get("/admin/v1/" + path)
+        assert reply.status_code == 200, reply.text
+        return reply.json()
 
 
 @pytest.fixture(scope="module")
-def console(make_proxy: ProxyFactory, openai_upstream: BackgroundServer) -> ConsoleProxy:
-    # ADAPT: the admin listener's config and address, as the lead's tests/test_admin_api.py does it
+def console(make_proxy: ProxyFactory, openai_upstream: BackgroundServer) -> Iterator[ConsoleProxy]:
     proxy = make_proxy(
         {"openai": {"base_url": openai_upstream.url + "/v1", "api_key": OPENAI_UPSTREAM_KEY}},
-        extra={
-            "admin": {
-                "listen": "127.0.0.1:0",
-                "tokens": {
-                    "privacy-officer": {"token": ADMIN_TOKEN, "role": "admin"},
-                    "auditor": {"token": READER_TOKEN, "role": "reader"},
-                },
-            }
-        },
+        extra={"admin": {**ADMIN_SETTINGS, "port": free_port()}},
     )
-    raise NotImplementedError("admin listener address: wire in from the lead's harness")
-    return ConsoleProxy(proxy, "")
+    admin = AdminClient(proxy.admin_url)
+    yield ConsoleProxy(proxy, admin)
+    admin.close()
 
 
 @pytest.fixture()
@@ -120,6 +106,16 @@ def settled(driver: WebDriver) -> None:
 def open_console(driver: WebDriver, console: ConsoleProxy) -> None:
     driver.get(console.console_url)
     settled(driver)
+
+
+def page_errors(driver: WebDriver) -> list[str]:
+    """Script errors and Content-Security-Policy violations the page caused; refused API calls
+    (a 401 the page then shows) are the API's answer, not a page error."""
+    return [
+        str(entry["message"])
+        for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE" and entry.get("source") != "network"
+    ]
 
 
 def sign_in(driver: WebDriver, token: str) -> None:
@@ -196,6 +192,7 @@ def test_withdraw_in_console_then_proxy_refuses_customer(
     error = caught.value.response.json()["error"]
     assert error["code"] == "consent_withdrawn"
     assert upstream.requests == [], "a withdrawn customer's request must not reach the provider"
+    assert page_errors(browser) == []
 
 
 def test_reader_sees_actions_disabled(browser: WebDriver, console: ConsoleProxy, upstream: Recorder) -> None:
@@ -267,6 +264,7 @@ def test_chart_draws_one_group_per_month(
         assert bars == {p: n for p, n in by_month[month].items()}, month
         assert month in group.text  # the x-axis label
     assert by_id(browser, "summary-total").text == "6"
+    assert page_errors(browser) == []
 
 
 def test_export_and_erase_with_confirmation(
