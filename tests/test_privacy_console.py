@@ -77,6 +77,14 @@ def chat(console: ConsoleProxy, customer: str) -> Any:
     )
 
 
+def chats(console: ConsoleProxy, customer: str, count: int) -> None:
+    """`count` forwarded requests, their records written before the page asks the API about them
+    (the ledger writes in batches; flushing here keeps the page from racing the writer)."""
+    for _ in range(count):
+        chat(console, customer)
+    assert len(console.proxy.records(customer)) == count
+
+
 # ---- driving the page ------------------------------------------------------------------------
 
 
@@ -153,6 +161,21 @@ def consent_action(driver: WebDriver, action: str, *, confirm: bool) -> None:
     assert not by_id(driver, "confirm-dialog").is_displayed()
 
 
+def downloaded(folder: Path, suffix: str) -> Path:
+    """The one file ending in `suffix` that Chromium finished saving into `folder`.
+
+    Chromium may reserve the final name (an empty file) while the data still goes to a
+    .crdownload file, so a file is done only when it has bytes and no .crdownload is left."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        files = list(folder.glob("*" + suffix))
+        if len(files) == 1 and files[0].stat().st_size > 0 and not list(folder.glob("*.crdownload")):
+            return files[0]
+        time.sleep(0.05)
+    present = sorted(path.name for path in folder.iterdir())
+    raise AssertionError(f"no finished {suffix} download in {folder}: {present}")
+
+
 # ---- tests -----------------------------------------------------------------------------------
 
 
@@ -197,7 +220,7 @@ def test_withdraw_in_console_then_proxy_refuses_customer(
 
 def test_reader_sees_actions_disabled(browser: WebDriver, console: ConsoleProxy, upstream: Recorder) -> None:
     customer = "cust-console-reader"
-    chat(console, customer)
+    chats(console, customer, 1)
     open_console(browser, console)
     sign_in(browser, READER_TOKEN)
     assert "reader" in by_id(browser, "whoami").text
@@ -225,8 +248,7 @@ def test_chart_draws_one_group_per_month(
     browser: WebDriver, console: ConsoleProxy, upstream: Recorder
 ) -> None:
     customer = "cust-console-chart"
-    for _ in range(3):
-        chat(console, customer)
+    chats(console, customer, 3)
     # two earlier months, written to the ledger the way the pipeline writes records
     ledger = console.proxy.pipeline.ledger
     for index, stamp in enumerate(("2026-01-15T10:00:00Z", "2026-03-02T08:30:00Z", "2026-03-20T17:45:00Z")):
@@ -264,6 +286,14 @@ def test_chart_draws_one_group_per_month(
         assert bars == {p: n for p, n in by_month[month].items()}, month
         assert month in group.text  # the x-axis label
     assert by_id(browser, "summary-total").text == "6"
+
+    # the "since" date narrows the summary and the chart (set as a value: typing into a date
+    # input depends on the browser's locale)
+    browser.execute_script("document.getElementById('since-input').value = '2026-02-01'")
+    look_up(browser, customer)
+    groups = all_css(browser, "#chart svg g.bar-group")
+    assert [g.get_attribute("data-month") for g in groups] == sorted({"2026-03", this_month})
+    assert by_id(browser, "summary-total").text == "5"
     assert page_errors(browser) == []
 
 
@@ -271,19 +301,14 @@ def test_export_and_erase_with_confirmation(
     browser: WebDriver, console: ConsoleProxy, upstream: Recorder, tmp_path: Path
 ) -> None:
     customer = "cust-console-erase"
-    for _ in range(2):
-        chat(console, customer)
+    chats(console, customer, 2)
     open_console(browser, console)
     sign_in(browser, ADMIN_TOKEN)
     look_up(browser, customer)
 
     by_id(browser, "export-jsonl").click()
     settled(browser)
-    downloads = tmp_path / "downloads"
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline and not list(downloads.glob("*.jsonl")):
-        time.sleep(0.1)
-    (exported,) = list(downloads.glob("*.jsonl"))
+    exported = downloaded(tmp_path / "downloads", ".jsonl")
     lines = [json.loads(line) for line in exported.read_text().splitlines() if line]
     assert len(lines) == 2 and {line["customer_id"] for line in lines} == {customer}
 
