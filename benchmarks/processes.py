@@ -224,9 +224,14 @@ def start_fake_upstream(name: str, factory: str, options: dict[str, Any], workdi
 
 
 def start_proxy(config: dict[str, Any], workdir: Path) -> ChildProcess:
-    """Start `python -m proxy.cli serve` with `config` (its server.port is filled in here)."""
+    """Start `python -m proxy.cli serve` with `config` (its server.port and admin.port are filled in
+    here, so a benchmark never collides with a proxy already running on the defaults)."""
     port = free_port()
-    config = {**config, "server": {**config.get("server", {}), "host": LOOPBACK, "port": port}}
+    config = {
+        **config,
+        "server": {**config.get("server", {}), "host": LOOPBACK, "port": port},
+        "admin": {**config.get("admin", {}), "port": free_port()},
+    }
     config_path = workdir / "consentry.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     argv = [sys.executable, "-m", "proxy.cli", "serve", "--config", str(config_path)]

@@ -17,7 +17,7 @@ from proxy.config import Config
 from proxy.consents import make_consent_records
 from proxy.consents.live import LiveConsents
 from proxy.detection import Detector, Instrumented, PresidioDetector
-from proxy.ledger import make_ledger
+from proxy.ledger import keyed_customer_key, make_ledger
 from proxy.metrics import Metrics
 from proxy.pipeline import Pipeline
 from proxy.providers.registry import build_adapters
@@ -69,7 +69,8 @@ def build_app(
         check_interval_s=config.consent.check_interval_s,
     )
     consents = consents or live
-    ledger = make_ledger(config.ledger, metrics)
+    # Erasure tombstones hold a keyed hash of the customer id, the same on every replica.
+    ledger = make_ledger(config.ledger, metrics, customer_key=keyed_customer_key(config.hash_key))
     # Made now, so a bad token file stops the start like any other configuration error.
     admin_tokens = AdminTokens(config.admin) if config.admin.enabled else None
     upstream = Upstream()

@@ -5,14 +5,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import yaml
 
 from models.consent import Action, Consent, ProcessingState, UnscannablePolicy
 from models.providers import BUILTIN_PROVIDERS
+
+E = TypeVar("E", bound=StrEnum)
 
 BUNDLED_RULES = Path(__file__).with_name("default.yaml")
 # The provider names rules may use unless the caller knows more (providers declared in the
@@ -87,13 +90,19 @@ def _providers(value: Any, where: str, known: frozenset[str]) -> frozenset[str]:
     return frozenset(value)
 
 
+def _choice(kind: type[E], value: Any, where: str) -> E:
+    """One of an enum's values; the error lists the allowed ones and never quotes what was given
+    (a value in the wrong field may be anything, personal data included)."""
+    try:
+        return kind(value)
+    except ValueError:
+        raise RulesError(f"{where} must be one of {', '.join(str(v) for v in kind)}") from None
+
+
 def _actions(value: Any, where: str) -> dict[str, Action]:
     if not isinstance(value, Mapping):
         raise RulesError(f"{where}.actions must be a mapping of entity type to action")
-    try:
-        return {str(k): Action(str(v)) for k, v in value.items()}
-    except ValueError as exc:
-        raise RulesError(f"{where}.actions: {exc}") from None
+    return {str(k): _choice(Action, str(v), f"{where}.actions.{k}") for k, v in value.items()}
 
 
 def _score(value: Any, where: str) -> float:
@@ -163,12 +172,9 @@ def _build_consent(
         merged_thresholds.update(_thresholds(layer.get("thresholds") or {}, layer_where))
     providers = _providers(pick("providers", sorted(KNOWN_PROVIDERS)), where, known)
     models = _models(pick("models", None) or {}, where, known)
-    try:
-        state = ProcessingState(pick("state", "active"))
-        default_action = Action(pick("default_action", "mask"))
-        unscannable = UnscannablePolicy(pick("unscannable", "block"))
-    except ValueError as exc:
-        raise RulesError(f"{where}: {exc}") from None
+    state = _choice(ProcessingState, pick("state", "active"), f"{where}.state")
+    default_action = _choice(Action, pick("default_action", "mask"), f"{where}.default_action")
+    unscannable = _choice(UnscannablePolicy, pick("unscannable", "block"), f"{where}.unscannable")
     default_threshold = _score(pick("default_threshold", 0.4), f"{where}.default_threshold")
     # The default policy never lists identifiers: they are one customer's own data.
     identifiers: dict[str, tuple[str, ...]] = {}

@@ -23,7 +23,13 @@ ADMIN_SETTINGS: dict[str, Any] = {
 
 # One line of JSON Lines is validated as the object the document names for that media type.
 _SPEC = OpenAPI.from_dict(
-    openapi_document(), config=Config(extra_media_type_deserializers={"application/x-ndjson": orjson.loads})
+    openapi_document(),
+    config=Config(
+        extra_media_type_deserializers={
+            "application/x-ndjson": orjson.loads,
+            "text/csv": lambda raw: raw.decode() if isinstance(raw, bytes) else raw,
+        }
+    ),
 )
 
 

@@ -91,7 +91,9 @@ async def test_versions_history_and_conflicts(records: ConsentRecords) -> None:
         (2, "bob", "patch"),
         (1, "alice", "withdraw"),
     ]
-    assert await records.generation() == 2
+    moved = await records.generation()
+    await records.update("c1", setter({"state": "objected"}), actor="bob", action="objected")
+    assert await records.generation() != moved
     assert set(await records.load_all()) == {"c1"}
 
 

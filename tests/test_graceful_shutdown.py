@@ -172,6 +172,7 @@ def run_scenario(
         "ledger": {"path": str(ledger)},
         "hash_key": "test-hash-key",
         "detection": {"workers": 0},
+        "admin": {"port": free_port()},
     }
     (workdir / "consentry.yaml").write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSENTRY_") and "proxy" not in k.lower()}

@@ -344,7 +344,11 @@ def test_deleted_directory_refuses_until_restored(
     proxy = proxies(path=str(path))
     assert proxy.readyz() == (
         200,
-        {"ready": True, "status": "ready", "checks": {"detector": True, "ledger": True}},
+        {
+            "ready": True,
+            "status": "ready",
+            "checks": {"detector": True, "ledger": True, "consent_store": True},
+        },
     )
     answered = [proxy.chat().headers["X-Consentry-Request-Id"]]
     wait_until(lambda: stored_ids(path) == set(answered), what="the first record")
@@ -357,7 +361,14 @@ def test_deleted_directory_refuses_until_restored(
         answered.append(racing.headers["X-Consentry-Request-Id"])
     wait_until(lambda: proxy.readyz()[0] == 503, what="/readyz to fail")
     _, body = proxy.readyz()
-    assert body == {"ready": False, "status": "not_ready", "checks": {"detector": True, "ledger": False}}
+    # The consent store shares the ledger's file: it is gone too, and says so.
+    wait_until(lambda: proxy.readyz()[1]["checks"]["consent_store"] is False, what="the consent store")
+    _, body = proxy.readyz()
+    assert body == {
+        "ready": False,
+        "status": "not_ready",
+        "checks": {"detector": True, "ledger": False, "consent_store": False},
+    }
     for _ in range(5):
         assert_refused(proxy.chat())
     with pytest.raises(openai.InternalServerError) as refused:

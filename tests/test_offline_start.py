@@ -74,6 +74,7 @@ def offline_proxy(tmp_path: Path, openai_upstream: BackgroundServer) -> Iterator
         "apps": {"backend": {"key": PROXY_KEY}},
         "providers": {"openai": {"base_url": openai_upstream.url + "/v1", "api_key": OPENAI_UPSTREAM_KEY}},
         "ledger": {"path": str(tmp_path / "ledger.db")},
+        "admin": {"port": free_port()},
     }
     config_file = tmp_path / "consentry.yaml"
     config_file.write_text(yaml.safe_dump(config))

@@ -136,7 +136,10 @@ async def _consent(args: argparse.Namespace, service: PrivacyService) -> int:
     elif args.action == "set":
         document = _document(args)
         view, _ = await _audited(
-            service, "consent.replace", customer, lambda: service.replace(customer, document, who, args.if_match)
+            service,
+            "consent.replace",
+            customer,
+            lambda: service.replace(customer, document, who, args.if_match),
         )
         _print(view)
     elif args.action == "patch":

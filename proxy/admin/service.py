@@ -84,6 +84,7 @@ class PrivacyService:
     # -- consent ---------------------------------------------------------------------------------
 
     def view(self, customer_id: str) -> dict[str, Any]:
+        check_customer(customer_id)
         stored = self.consents.stored(customer_id)
         if stored is not None:
             source = "store"

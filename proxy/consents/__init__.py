@@ -20,7 +20,7 @@ def make_consent_records(config: Config) -> ConsentRecords:
         # Imported here so a SQLite deployment never loads the PostgreSQL driver.
         from proxy.consents.postgres import PostgresConsentRecords
 
-        return PostgresConsentRecords(ledger.dsn, sealer, schema=getattr(ledger, "schema", None) or None)
+        return PostgresConsentRecords(ledger.dsn, sealer, schema=ledger.schema)
     from proxy.consents.sqlite import SqliteConsentRecords
 
     return SqliteConsentRecords(ledger.path, sealer)

@@ -62,7 +62,7 @@ class LiveConsents:
         self._interval = check_interval_s
         self._snapshot: dict[str, StoredConsent] = {}
         self._built: dict[str, tuple[RuleSet, int, Consent]] = {}
-        self._generation = -1
+        self._generation = ""
         self._loaded = False  # the store was read at least once
         self._synced = False  # and nothing since may have been missed
         self._lost_at: float | None = time.monotonic()
@@ -173,12 +173,16 @@ class LiveConsents:
     # -- keeping current ---------------------------------------------------------------------------
 
     async def _reload(self, *, force: bool = False) -> None:
-        """Reads everything again if the generation moved; requests wait for it."""
+        """Reads everything again if the generation moved. Requests wait for it when it matters:
+        after an outage or a change (a routine check that finds nothing new holds no one up)."""
         loop = asyncio.get_running_loop()
-        self._reloading = loop.create_future()
+        if not self._synced:
+            self._reloading = loop.create_future()
         try:
             generation = await self.records.generation()
             if force or generation != self._generation or not self._loaded:
+                if self._reloading is None:
+                    self._reloading = loop.create_future()
                 snapshot = await self.records.load_all()
                 self._snapshot = snapshot
                 self._built.clear()
@@ -190,7 +194,8 @@ class LiveConsents:
             self._mark_synced()
         finally:
             reloading, self._reloading = self._reloading, None
-            reloading.set_result(None)
+            if reloading is not None:
+                reloading.set_result(None)
 
     def _mark_synced(self) -> None:
         if not self._synced and self._lost_at is not None and self._loaded:

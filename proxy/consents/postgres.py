@@ -142,10 +142,10 @@ CREATE INDEX IF NOT EXISTS audit_events_at ON {self._t("audit_events")} (at);
             rows = await conn.fetch(f"SELECT {ROW_COLUMNS} FROM {self._t('consent_records')}")
         return {r["customer_id"]: self.from_row(_row(r)) for r in rows}
 
-    async def generation(self) -> int:
+    async def generation(self) -> str:
         async with await self._conn() as conn:
             await self._ensure_schema(conn)
-            return int(await conn.fetchval(f"SELECT generation FROM {self._t('consent_meta')} WHERE id = 1"))
+            return str(await conn.fetchval(f"SELECT generation FROM {self._t('consent_meta')} WHERE id = 1"))
 
     async def _bump(self, conn: asyncpg.Connection, customer_id: str) -> None:
         await conn.execute(f"UPDATE {self._t('consent_meta')} SET generation = generation + 1 WHERE id = 1")

@@ -72,8 +72,8 @@ class Update:
 
 
 class ConsentRecords(ABC):
-    """A consent record store. `generation()` grows with every change; `notify` names a customer
-    whose consent changed (PostgreSQL: LISTEN/NOTIFY; SQLite: one process's own writes)."""
+    """A consent record store. `generation()` changes with every change; PostgreSQL stores also
+    `listen()` for the customer ids of changes committed by any replica."""
 
     def __init__(self, sealer: IdentifierSealer) -> None:
         self._sealer = sealer
@@ -143,7 +143,8 @@ class ConsentRecords(ABC):
     async def get(self, customer_id: str) -> StoredConsent | None: ...
 
     @abstractmethod
-    async def generation(self) -> int: ...
+    async def generation(self) -> str:
+        """A token that changes whenever any stored consent changed (or the store was replaced)."""
 
     @abstractmethod
     async def update(

@@ -7,6 +7,8 @@ apply at once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -60,6 +62,14 @@ CREATE INDEX IF NOT EXISTS audit_events_at ON audit_events (at);
 ROW_COLUMNS = "customer_id, version, document, identifier_counts, sealed_identifiers, updated_at, updated_by"
 
 
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 def _row(raw: sqlite3.Row) -> StoredRow:
     return StoredRow(*(raw[i] for i in range(7)))
 
@@ -70,6 +80,7 @@ class SqliteConsentRecords(ConsentRecords):
         self.path = str(path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="consents")
         self._conn: sqlite3.Connection | None = None
+        self._file: tuple[int, int] | None = None
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -79,15 +90,27 @@ class SqliteConsentRecords(ConsentRecords):
             raise RuntimeError("the consent store is not started")
         return self._conn
 
-    def _connect(self) -> None:
+    def _connect(self, create_dir: bool = True) -> None:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            parent = Path(self.path).parent
+            if create_dir:
+                parent.mkdir(parents=True, exist_ok=True)
+            elif not parent.is_dir():
+                raise FileNotFoundError("the consent store's directory is missing")
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10.0, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.executescript(SCHEMA)
-        self._conn = conn
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(SCHEMA)
+        except BaseException:
+            conn.close()
+            raise
+        old, self._conn = self._conn, conn
+        if old is not None:
+            with contextlib.suppress(sqlite3.Error):
+                old.close()
+        self._file = None if self.path == ":memory:" else _file_id(self.path)
 
     async def start(self) -> None:
         await self._run(self._connect)
@@ -117,10 +140,15 @@ class SqliteConsentRecords(ConsentRecords):
 
         return await self._run(load)
 
-    async def generation(self) -> int:
-        def read() -> int:
+    async def generation(self) -> str:
+        def read() -> str:
+            # A file deleted or replaced under the open connection would go on answering from the
+            # old inode: the path is opened again (never creating a missing directory, which may
+            # be an unmounted volume), and the token names the file, so a replaced file reloads.
+            if self._file is not None and _file_id(self.path) != self._file:
+                self._connect(create_dir=False)
             found = self._connection().execute("SELECT generation FROM consent_meta WHERE id = 1").fetchone()
-            return int(found[0]) if found else 0
+            return f"{self._file}:{found[0] if found else 0}"
 
         return await self._run(read)
 

@@ -68,3 +68,30 @@ class CuttableRelay:
                 await self._server.wait_closed()
         for task in list(self._tasks):
             task.cancel()
+
+
+class RelayThread:
+    """A CuttableRelay on its own event loop in a daemon thread, for synchronous tests."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        import threading
+
+        self._loop = asyncio.new_event_loop()
+        self.relay = CuttableRelay(target_host, target_port)
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="tcp-relay")
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.relay.start(), self._loop).result(10)
+
+    def dsn(self, database: str = "test", user: str = "postgres") -> str:
+        return self.relay.dsn(database, user)
+
+    def cut(self) -> None:
+        self._loop.call_soon_threadsafe(self.relay.cut)
+
+    def restore(self) -> None:
+        self._loop.call_soon_threadsafe(self.relay.restore)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.relay.close(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
