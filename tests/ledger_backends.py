@@ -19,6 +19,21 @@ from proxy.metrics import Metrics
 POSTGRES_DSN = os.environ.get("CONSENTRY_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def unique_schema() -> str:
+    """A PostgreSQL schema name no other test (or parallel run) uses."""
+    return f"consentry_test_{uuid.uuid4().hex[:16]}"
+
+
+async def drop_schema(schema: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_DSN, timeout=5)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
 def record(n: int, customer: str = "cust-a", **changes: Any) -> SharingRecord:
     fields: dict[str, Any] = {
         "request_id": f"req-{n:04d}",

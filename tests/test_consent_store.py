@@ -5,12 +5,10 @@ hear each other's changes at once and catch up after losing their database."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from models.consent_record import AuditEvent
@@ -25,7 +23,7 @@ from rules.store import ConsentUnavailable, RulesFileConsentStore
 from rules.stored import merge_patch, validate_document
 from tests.conftest import require_postgres
 from tests.fakes.tcp_relay import CuttableRelay
-from tests.ledger_backends import POSTGRES_DSN
+from tests.ledger_backends import POSTGRES_DSN, drop_schema, unique_schema
 
 SEALER = IdentifierSealer(b"test-hash-key")
 
@@ -40,19 +38,12 @@ def rules_file(tmp_path: Path) -> RulesFileConsentStore:
     return RulesFileConsentStore(path)
 
 
-async def drop_schema(schema: str) -> None:
-    conn = await asyncpg.connect(POSTGRES_DSN, timeout=5)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
-
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def records(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ConsentRecords]:
     if request.param == "postgres":
         require_postgres()
-        schema = f"consentry_test_{uuid.uuid4().hex[:16]}"
+        schema = unique_schema()
         store: ConsentRecords = PostgresConsentRecords(POSTGRES_DSN, SEALER, schema=schema)
     else:
         store = SqliteConsentRecords(tmp_path / "consent.db", SEALER)
@@ -206,7 +197,7 @@ async def test_sqlite_sees_another_process_write(tmp_path: Path) -> None:
 @pytest.fixture()
 async def schema() -> AsyncIterator[str]:
     require_postgres()
-    name = f"consentry_test_{uuid.uuid4().hex[:16]}"
+    name = unique_schema()
     yield name
     await drop_schema(name)
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Callable, Iterator
 
-import asyncpg
 import httpx
 import openai
 import pytest
@@ -21,7 +19,7 @@ from proxy.consents.sealing import IdentifierSealer
 from tests.conftest import OPENAI_UPSTREAM_KEY, PROXY_KEY, ProxyFactory, ProxyHarness, require_postgres
 from tests.fakes.server import BackgroundServer
 from tests.fakes.tcp_relay import RelayThread
-from tests.ledger_backends import POSTGRES_DSN
+from tests.ledger_backends import POSTGRES_DSN, drop_schema, unique_schema
 
 HASH_KEY = "test-hash-key"  # the test proxies' (tests/conftest.py)
 
@@ -36,17 +34,9 @@ def wait_until(check: Callable[[], bool], what: str, seconds: float = 15.0) -> N
 @pytest.fixture()
 def schema() -> Iterator[str]:
     require_postgres()
-    name = f"consentry_test_{uuid.uuid4().hex[:16]}"
+    name = unique_schema()
     yield name
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(POSTGRES_DSN, timeout=5)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
+    asyncio.run(drop_schema(name))
 
 
 @pytest.fixture()

@@ -4,16 +4,15 @@ records both wrote."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import httpx
 import openai
 import orjson
@@ -23,7 +22,7 @@ import yaml
 from tests.admin_client import ADMIN_SETTINGS, AdminClient
 from tests.conftest import OPENAI_UPSTREAM_KEY, PROXY_KEY, TEST_RULES, free_port, require_postgres
 from tests.fakes.server import BackgroundServer, Recorder
-from tests.ledger_backends import POSTGRES_DSN
+from tests.ledger_backends import POSTGRES_DSN, drop_schema, unique_schema
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,25 +46,13 @@ class Replica:
         return answer.choices[0].message.content or ""
 
 
-def _drop(schema: str) -> None:
-    import asyncio
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(POSTGRES_DSN, timeout=5)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
-
 
 @pytest.fixture(scope="module")
 def replicas(
     tmp_path_factory: pytest.TempPathFactory, openai_upstream: BackgroundServer
 ) -> Iterator[list[Replica]]:
     require_postgres()
-    schema = f"consentry_test_{uuid.uuid4().hex[:16]}"
+    schema = unique_schema()
     workdir = tmp_path_factory.mktemp("replicas")
     rules = workdir / "rules.yaml"
     rules.write_text(yaml.safe_dump(TEST_RULES))
@@ -126,7 +113,7 @@ def replicas(
                 replica.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 replica.process.kill()
-        _drop(schema)
+        asyncio.run(drop_schema(schema))
 
 
 @pytest.fixture()
