@@ -15,6 +15,7 @@ from models.consent_record import StoredConsent
 from proxy.consents.live import LiveConsents
 from proxy.consents.postgres import PostgresConsentRecords
 from proxy.metrics import Metrics
+from rules.store import ConsentUnavailable
 from tests.conftest import require_postgres
 from tests.ledger_backends import POSTGRES_DSN
 from tests.test_consent_store import SEALER, drop_schema, rules_file, setter
@@ -87,6 +88,26 @@ async def test_a_change_heard_during_a_full_reload_is_not_undone_by_it(tmp_path:
         records_b.hold.set()
         await reload
         assert str((await b.get("racer")).state) == "withdrawn"
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_failed_re_read_is_retried_while_the_listener_is_healthy(tmp_path: Path, schema: str) -> None:
+    a = await replica(tmp_path, schema)
+    b = await replica(tmp_path, schema)
+    records_b: ControlledRecords = b.records  # type: ignore[assignment]
+    try:
+        records_b.fail_next_get = True
+        update = await a.records.update("flaky", setter({"state": "withdrawn"}), actor="x", action="withdraw")
+        a.applied("flaky", update.stored)
+        await _until(lambda: "flaky" in b._dirty)
+        with pytest.raises(ConsentUnavailable):
+            await b.get("flaky")
+        # The store answers again and the listener never failed: the customer is read again
+        # within a few checks instead of being refused until the next reconnect.
+        await asyncio.sleep(0.5)
+        assert str((await b.get("flaky")).state) == "withdrawn"
     finally:
         await a.close()
         await b.close()

@@ -257,6 +257,10 @@ class LiveConsents:
                     await asyncio.sleep(self._interval)
                     async with asyncio.timeout(max(2.0, self._interval * 2)):
                         await conn.fetchval("SELECT 1")
+                    # A re-read that failed while the listener stayed up: tried again, or the
+                    # customer would be refused until the next reconnect.
+                    for customer_id in self._dirty - self._pending.keys():
+                        self._on_notice(customer_id)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
