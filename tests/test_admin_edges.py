@@ -44,7 +44,14 @@ class Admin:
 @pytest.fixture()
 async def admin(tmp_path: Path) -> AsyncIterator[Admin]:
     rules = tmp_path / "rules.yaml"
-    rules.write_text("version: r1\ndefault: {providers: [openai], default_action: mask}\n")
+    rules.write_text(
+        "version: r1\n"
+        "default: {providers: [openai], default_action: mask}\n"
+        "customers:\n"
+        "  filed:\n"
+        "    models: {openai: [gpt-4o-mini]}\n"
+        "    known_identifiers: {PERSON: [Ines Example]}\n"
+    )
     metrics = Metrics()
     live = LiveConsents(
         RulesFileConsentStore(rules, frozenset({"openai"})),
@@ -80,3 +87,20 @@ async def test_refused_and_failed_changes_are_audit_events(admin: Admin) -> None
     assert ("customer.erase", "invalid") in outcomes
     counted = admin.metrics.admin_requests.labels("consent.replace", "conflict")._value.get()
     assert counted == 1
+
+
+async def test_removing_the_last_key_of_a_map_override_gives_the_file_back(admin: Admin) -> None:
+    path = CONSENT.format("filed")
+    for field, value in (
+        ("models", {"openai": ["gpt-4o"]}),
+        ("known_identifiers", {"EMAIL_ADDRESS": ["i@x.example"]}),
+    ):
+        added = await admin.client.patch(path, json={field: value}, headers=ADMIN)
+        assert added.status == 200
+        removed = await admin.client.patch(path, json={field: {k: None for k in value}}, headers=ADMIN)
+        assert removed.status == 200
+    view = await (await admin.client.get(path, headers=ADMIN)).json()
+    # No override is left: the rules file's model restriction and identifiers apply again.
+    assert view["stored"]["document"] == {}
+    assert view["effective"]["models"] == {"openai": ["gpt-4o-mini"]}
+    assert view["effective"]["known_identifier_counts"] == {"PERSON": 1}
