@@ -23,6 +23,7 @@ from proxy.ledger.sqlite import SqliteLedger
 from proxy.metrics import Metrics
 from proxy.transform import Hasher
 from rules.store import RulesFileConsentStore
+from tests.ledger_backends import record
 
 ADMIN_TOKEN = "admin-token-0123456789abcdefghij"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -104,3 +105,22 @@ async def test_removing_the_last_key_of_a_map_override_gives_the_file_back(admin
     assert view["stored"]["document"] == {}
     assert view["effective"]["models"] == {"openai": ["gpt-4o-mini"]}
     assert view["effective"]["known_identifier_counts"] == {"PERSON": 1}
+
+
+async def test_an_erased_customer_is_not_left_in_the_database_files(admin: Admin, tmp_path: Path) -> None:
+    customer = "gone-customer-4711"
+    for n in range(30):
+        admin.ledger.submit(record(n, customer=customer))
+    assert await admin.ledger.flush()
+    stored = await admin.client.put(
+        CONSENT.format(customer), json={"state": "restricted", "providers": ["openai"]}, headers=ADMIN
+    )
+    assert stored.status == 200
+    erased = await admin.client.post(
+        f"/admin/v1/customers/{customer}/erase", json={"confirm": customer}, headers=ADMIN
+    )
+    assert erased.status == 200 and (await erased.json())["erased"]["sharing_records"] == 30
+    # Read while the proxy runs, as a backup or a copied volume would be: neither the database
+    # nor its write-ahead log still holds the deleted rows.
+    leftovers = [p.name for p in tmp_path.glob("consentry.db*") if customer.encode() in p.read_bytes()]
+    assert leftovers == []
