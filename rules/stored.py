@@ -75,7 +75,12 @@ def merge_patch(document: Mapping[str, Any], patch: Any) -> dict[str, Any]:
                     inner.pop(inner_key, None)
                 else:
                     inner[inner_key] = inner_value
-            merged[key] = inner
+            if inner or None not in value.values():
+                merged[key] = inner
+            else:
+                # The patch removed the last key: no override is left. An empty map would still
+                # replace the rules file's (models: every model allowed; known identifiers: none).
+                merged.pop(key, None)
         else:
             merged[key] = value
     return merged

@@ -165,3 +165,20 @@ def test_a_withdrawal_from_the_shell_reaches_the_running_proxy(
             break
         assert time.monotonic() < deadline, "the proxy never saw the withdrawal"
         time.sleep(0.05)
+
+
+def test_a_failing_command_says_so_in_one_line_and_is_audited(
+    config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ("--config", str(config_file))
+    missing = tmp_path / "no-such-dir" / "export.jsonl"
+    code, _, err = run(capsys, "records", "export", "--customer", "cli-c3", "--output", str(missing), *base)
+    assert code == 1 and err.startswith("consentry: ") and "Traceback" not in err
+    assert "cli-c3" not in err
+    out = tmp_path / "audit.jsonl"
+    assert cli.main(["audit", "export", "--output", str(out), *base]) == 0
+    assert cli.main(["audit", "export", "--output", str(out), *base]) == 0
+    actions = [(e["action"], e["outcome"]) for e in map(orjson.loads, out.read_text().splitlines())]
+    assert ("records.export", "failed") in actions
+    # Reading the audit trail is an admin action too, as it is through the API.
+    assert ("audit.export", "ok") in actions

@@ -338,7 +338,9 @@ def build_admin_app(
     service: PrivacyService, tokens: AdminTokens, metrics: Metrics, providers: frozenset[str]
 ) -> web.Application:
     api = AdminApi(service, tokens, metrics, providers)
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[api.errors, api.authenticate])
+    # Errors inside authentication: a refused or failing call becomes its answer before it is
+    # audited, so it is an audit event (invalid, conflict, failed) like any other.
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[api.authenticate, api.errors])
     customer = "/admin/v1/customers/{customer_id}"
     r = app.router
     for path in CONSOLE_FILES:

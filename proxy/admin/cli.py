@@ -13,7 +13,7 @@ import asyncio
 import getpass
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from proxy.consents import make_consent_records
 from proxy.consents.live import LiveConsents
 from proxy.consents.records import VersionConflict
 from proxy.ledger import keyed_customer_key, make_ledger
+from proxy.ledger.base import describe_error
 from proxy.metrics import Metrics
 from proxy.transform import Hasher
 from rules.loader import RulesError
@@ -107,6 +108,14 @@ async def _audited(
     except VersionConflict:
         await service.audit(actor=actor(), role=ROLE, action=action, outcome="conflict", customer_id=customer)
         raise
+    except Exception:
+        # Recorded as failed (an erasure may have gone half-way); the store itself may be why,
+        # so a failing audit write must not hide the original error.
+        with suppress(Exception):
+            await service.audit(
+                actor=actor(), role=ROLE, action=action, outcome="failed", customer_id=customer
+            )
+        raise
     await service.audit(actor=actor(), role=ROLE, action=action, outcome="ok", customer_id=customer)
     return result
 
@@ -185,7 +194,8 @@ async def _records(args: argparse.Namespace, service: PrivacyService) -> int:
 
 async def _audit(args: argparse.Namespace, service: PrivacyService) -> int:
     since, until = _time(args.since, "since"), _time(args.until, "until")
-    await _stream(service.audit_events("jsonl", since=since, until=until), args.output)
+    events = service.audit_events("jsonl", since=since, until=until)
+    await _audited(service, "audit.export", None, lambda: _stream(events, args.output))
     return 0
 
 
@@ -213,6 +223,12 @@ def run(args: argparse.Namespace) -> int:
         return 3
     except ConsentUnavailable as exc:
         print(f"consentry: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        # No traceback: driver messages can quote stored values (customer ids, record fields).
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else None
+        detail = f"{describe_error(exc)}: {reason}" if reason else describe_error(exc)
+        print(f"consentry: {args.command} {args.action} failed: {detail}", file=sys.stderr)
         return 1
 
 

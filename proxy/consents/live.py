@@ -70,6 +70,8 @@ class LiveConsents:
         self._notices: dict[str, int] = {}
         self._dirty: set[str] = set()
         self._reloading: asyncio.Future[None] | None = None
+        # Customers changed while a full read is under way (None: no read under way).
+        self._changed_during_load: set[str] | None = None
         self._task: asyncio.Task[None] | None = None
         self._refreshes: set[asyncio.Task[None]] = set()
 
@@ -132,6 +134,8 @@ class LiveConsents:
         if customer_id in self._pending:
             # A re-read under way may have read the row before this commit: it reads again.
             self._notices[customer_id] = self._notices.get(customer_id, 0) + 1
+        if self._changed_during_load is not None:
+            self._changed_during_load.add(customer_id)
         self._put(customer_id, stored)
 
     def _put(self, customer_id: str, stored: StoredConsent | None) -> None:
@@ -183,12 +187,20 @@ class LiveConsents:
             if force or generation != self._generation or not self._loaded:
                 if self._reloading is None:
                     self._reloading = loop.create_future()
-                snapshot = await self.records.load_all()
+                self._changed_during_load = set()
+                try:
+                    snapshot = await self.records.load_all()
+                finally:
+                    changed, self._changed_during_load = self._changed_during_load, None
                 self._snapshot = snapshot
                 self._built.clear()
                 self._generation = generation
                 self._metrics.consent_reloads.inc()
                 self._metrics.consent_stored_customers.set(len(snapshot))
+                # The rows may have been read before these changes (whose re-reads went into the
+                # snapshot just replaced): each is read again, and its requests wait for that.
+                for customer_id in changed:
+                    self._on_notice(customer_id)
             self._dirty.clear()
             self._loaded = True
             self._mark_synced()
@@ -245,6 +257,10 @@ class LiveConsents:
                     await asyncio.sleep(self._interval)
                     async with asyncio.timeout(max(2.0, self._interval * 2)):
                         await conn.fetchval("SELECT 1")
+                    # A re-read that failed while the listener stayed up: tried again, or the
+                    # customer would be refused until the next reconnect.
+                    for customer_id in self._dirty - self._pending.keys():
+                        self._on_notice(customer_id)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -258,6 +274,8 @@ class LiveConsents:
 
     def _on_notice(self, customer_id: str) -> None:
         self._notices[customer_id] = self._notices.get(customer_id, 0) + 1
+        if self._changed_during_load is not None:
+            self._changed_during_load.add(customer_id)
         if customer_id in self._pending:
             return  # the refresh under way reads again when it sees the new notice
         self._pending[customer_id] = asyncio.get_running_loop().create_future()

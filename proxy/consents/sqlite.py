@@ -102,6 +102,8 @@ class SqliteConsentRecords(ConsentRecords):
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            # An erased consent is overwritten, not left in free pages.
+            conn.execute("PRAGMA secure_delete=ON")
             conn.executescript(SCHEMA)
         except BaseException:
             conn.close()
@@ -244,6 +246,8 @@ class SqliteConsentRecords(ConsentRecords):
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            # The write-ahead log still holds the rows as they were until checkpointed and cut.
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             return Erased(found is not None, history, identifiers)
 
         return await self._run(erase)

@@ -345,6 +345,11 @@ class BatchingLedger(ABC):
         """Delete at most `limit` of the customer's records with ts <= erased_at, in one transaction."""
         raise NotImplementedError
 
+    async def _scrub(self) -> None:
+        """After an erasure: drops the copies of deleted rows the store still keeps in its files
+        (SQLite's write-ahead log). Nothing to do by default."""
+        return None
+
     async def purge_before(self, cutoff: datetime, batch_size: int) -> int:
         """Deletes at most `batch_size` of the oldest records older than `cutoff` (one bounded
         transaction), and erasure tombstones older than it; returns the records deleted."""
@@ -413,6 +418,7 @@ class BatchingLedger(ABC):
             deleted += n
             if n < ERASE_BATCH_SIZE:
                 break
+        await self._scrub()
         self._metrics.ledger_erased.inc(deleted)
         return deleted
 

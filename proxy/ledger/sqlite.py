@@ -173,6 +173,8 @@ class SqliteLedger(BatchingLedger):
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            # Deleted rows (erasure, retention) are overwritten, not left in free pages.
+            conn.execute("PRAGMA secure_delete=ON")
             conn.executescript(SCHEMA)
             conn.commit()
         except BaseException:
@@ -391,6 +393,14 @@ class SqliteLedger(BatchingLedger):
             "WHERE customer_id = ? AND ts <= ? LIMIT ?)"
         )
         return await self._run(self._delete, sql, (customer_id, ts_high(erased_at), limit), None)
+
+    def _checkpoint(self) -> None:
+        self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+    async def _scrub(self) -> None:
+        # The write-ahead log keeps the pages as they were before the deletes until it is
+        # checkpointed and cut back.
+        await self._run(self._checkpoint)
 
     async def purge_before(self, cutoff: datetime, batch_size: int) -> int:
         if batch_size < 1:
