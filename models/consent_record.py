@@ -46,6 +46,9 @@ class ConsentChange:
     actor: str
     action: str  # set | patch | restrict | object | withdraw | reactivate
     changes: Mapping[str, Any] = field(default_factory=dict)
+    # The whole stored document after this change, known identifiers as counts: what applied from
+    # this version on (a sharing record's consent_version names the version).
+    document: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -221,6 +221,18 @@ def test_replace_patch_and_history(proxy: ProxyHarness, admin: AdminClient, upst
     assert [h["version"] for h in history] == [2, 1]
     assert history[1]["changes"]["known_identifier_counts"] == {"from": None, "to": {"ACCOUNT_NAME": 2}}
     assert history[0]["changes"]["providers"] == {"from": ["azure"], "to": None}
+    # Each entry holds the whole document from that version on, identifiers as counts.
+    assert history[1]["document"] == {
+        "providers": ["azure"],
+        "actions": {"EMAIL_ADDRESS": "redact"},
+        "thresholds": {"PERSON": 0.7},
+        "known_identifier_counts": {"ACCOUNT_NAME": 2},
+    }
+    assert history[0]["document"] == {
+        "actions": {"PERSON": "mask"},
+        "thresholds": {"PERSON": 0.7},
+        "known_identifier_counts": {"ACCOUNT_NAME": 2},
+    }
     assert all(h["actor"] == "privacy-officer" for h in history)
     assert b"zephyr" not in orjson.dumps(history)
 
@@ -327,3 +339,24 @@ def test_console_is_served_with_a_strict_policy(proxy: ProxyHarness) -> None:
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert page.headers["X-Frame-Options"] == "DENY"
+
+
+def test_an_empty_patch_stores_nothing(admin: AdminClient) -> None:
+    reply = admin.patch(CONSENT.format("cust-empty-patch"), json={})
+    assert reply.status_code == 200 and reply.json()["stored"] is None
+    assert admin.get(CONSENT.format("cust-empty-patch") + "/history").json()["history"] == []
+
+
+def test_generated_token_file_must_be_private(tmp_path: Path) -> None:
+    from proxy.admin.auth import AdminTokens, TokenFileError
+    from proxy.config import AdminConfig
+
+    token_file = tmp_path / "consentry.admin-token"
+    tokens = AdminTokens(AdminConfig(token_file=str(token_file)))
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    secret = token_file.read_text().strip()
+    assert tokens.identify(f"Bearer {secret}") is not None
+    assert tokens.identify(f"Bearer {secret}x") is None
+    token_file.chmod(0o644)
+    with pytest.raises(TokenFileError, match="readable by other users"):
+        AdminTokens(AdminConfig(token_file=str(token_file)))

@@ -124,3 +124,21 @@ async def test_an_erased_customer_is_not_left_in_the_database_files(admin: Admin
     # nor its write-ahead log still holds the deleted rows.
     leftovers = [p.name for p in tmp_path.glob("consentry.db*") if customer.encode() in p.read_bytes()]
     assert leftovers == []
+
+
+async def test_no_summary_or_export_while_records_wait_unwritten(admin: Admin, tmp_path: Path) -> None:
+    import sqlite3
+
+    def rename(old: str, new: str) -> None:
+        with sqlite3.connect(tmp_path / "consentry.db") as conn:
+            conn.execute(f"ALTER TABLE {old} RENAME TO {new}")
+
+    rename("sharing_records", "sharing_records_away")
+    admin.ledger.submit(record(1, customer="c-behind"))
+    summary = await admin.client.get("/admin/v1/customers/c-behind/records/summary", headers=ADMIN)
+    assert summary.status == 503 and (await summary.json())["error"]["code"] == "store_unavailable"
+    export = await admin.client.get("/admin/v1/customers/c-behind/records", headers=ADMIN)
+    assert export.status == 503
+    rename("sharing_records_away", "sharing_records")
+    summary = await admin.client.get("/admin/v1/customers/c-behind/records/summary", headers=ADMIN)
+    assert summary.status == 200 and (await summary.json())["total"] == 1

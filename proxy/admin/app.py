@@ -14,7 +14,13 @@ from aiohttp import web
 
 from proxy.admin.auth import AdminTokens, Identity
 from proxy.admin.openapi import openapi_document
-from proxy.admin.service import STATE_ACTIONS, InvalidRequest, PrivacyService, check_customer
+from proxy.admin.service import (
+    STATE_ACTIONS,
+    InvalidRequest,
+    PrivacyService,
+    RecordsBehind,
+    check_customer,
+)
 from proxy.consents.records import VersionConflict
 from proxy.ledger.base import describe_error
 from proxy.metrics import Metrics
@@ -128,7 +134,7 @@ class AdminApi:
             return error(400, "invalid_consent", str(exc))
         except VersionConflict as exc:
             return error(412, "version_conflict", str(exc), {"ETag": f'"{exc.current}"'})
-        except ConsentUnavailable as exc:
+        except (ConsentUnavailable, RecordsBehind) as exc:
             return error(503, "store_unavailable", str(exc), {"Retry-After": "2"})
         except web.HTTPRequestEntityTooLarge:
             return error(413, "request_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
@@ -273,7 +279,7 @@ class AdminApi:
         fmt = request.query.get("format", "jsonl")
         since, until = _time(request, "since"), _time(request, "until")
         provider = self._provider(request)
-        await self.service.ledger.flush()
+        await self.service.flushed()
         chunks = self.service.export(customer, fmt, since=since, until=until, provider=provider)
         request[AUDIT] = {"format": fmt, "filtered": bool(since or until or provider)}
         content_type = "application/x-ndjson" if fmt == "jsonl" else "text/csv; charset=utf-8"

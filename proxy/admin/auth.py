@@ -8,10 +8,11 @@ import hmac
 import logging
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from proxy.config import AdminConfig, AdminToken
+from proxy.config import AdminConfig, AdminToken, ConfigError
 
 log = logging.getLogger("consentry.admin")
 
@@ -29,16 +30,32 @@ class Identity:
         return self.role == ADMIN
 
 
+class TokenFileError(ConfigError):
+    """The generated admin token's file cannot be trusted (readable by others, or empty)."""
+
+
+def _read_token(path: Path) -> str:
+    if path.stat().st_mode & 0o077:
+        raise TokenFileError(f"{path} is readable by other users: make it mode 0600 (chmod 600)")
+    # Another process may have created it a moment ago and not written it yet.
+    for _ in range(50):
+        token = path.read_text().strip()
+        if token:
+            return token
+        time.sleep(0.02)
+    raise TokenFileError(f"{path} is empty: delete it and a new admin token is made at start")
+
+
 def generated_token(path: Path) -> str:
     """The admin token kept in `path` (mode 0600), made on first use."""
     if path.exists():
-        return path.read_text().strip()
+        return _read_token(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it first
-        return path.read_text().strip()
+        return _read_token(path)
     with os.fdopen(fd, "w") as fh:
         fh.write(token + "\n")
     return token

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from proxy.admin.service import STATE_ACTIONS, InvalidRequest, PrivacyService
+from proxy.admin.service import STATE_ACTIONS, InvalidRequest, PrivacyService, RecordsBehind
 from proxy.config import Config, ConfigError, load_config
 from proxy.consents import make_consent_records
 from proxy.consents.live import LiveConsents
@@ -172,7 +172,7 @@ async def _async(value: Any) -> Any:
 async def _records(args: argparse.Namespace, service: PrivacyService) -> int:
     since, until = _time(args.since, "since"), _time(args.until, "until")
     if args.action == "export":
-        await service.ledger.flush()
+        await service.flushed()
         chunks = service.export(args.customer, args.format, since=since, until=until, provider=args.provider)
         lines = await _audited(service, "records.export", args.customer, lambda: _stream(chunks, args.output))
         print(f"consentry: {lines} lines exported", file=sys.stderr)
@@ -221,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
     except VersionConflict as exc:
         print(f"consentry: {exc}; read it again and retry", file=sys.stderr)
         return 3
-    except ConsentUnavailable as exc:
+    except (ConsentUnavailable, RecordsBehind) as exc:
         print(f"consentry: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:

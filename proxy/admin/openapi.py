@@ -34,8 +34,9 @@ def _errors(*statuses: int) -> dict[str, Any]:
         412: "If-Match names another version than the stored one",
         413: "Body too large",
         503: "The consent store or the ledger cannot be reached",
+        500: "An unexpected failure (logged without request content)",
     }
-    return {str(s): _json(_ref("Error"), text[s]) for s in statuses}
+    return {str(s): _json(_ref("Error"), text[s]) for s in (*statuses, 500)}
 
 
 CUSTOMER = {
@@ -194,7 +195,7 @@ def _schemas() -> dict[str, Any]:
                     "items": {
                         "type": "object",
                         "additionalProperties": False,
-                        "required": ["version", "at", "actor", "action", "changes"],
+                        "required": ["version", "at", "actor", "action", "changes", "document"],
                         "properties": {
                             "version": {"type": "integer"},
                             "at": {"type": "string"},
@@ -202,6 +203,10 @@ def _schemas() -> dict[str, Any]:
                             "action": {
                                 "type": "string",
                                 "enum": ["set", "patch", "restrict", "object", "withdraw", "reactivate"],
+                            },
+                            "document": {
+                                **_ref("StoredDocument"),
+                                "description": "The whole stored document from this version on",
                             },
                             "changes": {
                                 "type": "object",

@@ -39,6 +39,11 @@ class InvalidRequest(ValueError):
         self.code = code
 
 
+class RecordsBehind(Exception):
+    """Sharing records are queued that the ledger cannot write yet: an export or summary now would
+    silently leave them out."""
+
+
 def check_customer(customer_id: str) -> str:
     if not valid_customer_id(customer_id):
         raise InvalidRequest(
@@ -159,12 +164,24 @@ class PrivacyService:
         return {
             "customer_id": customer_id,
             "history": [
-                {"version": e.version, "at": e.at, "actor": e.actor, "action": e.action, "changes": e.changes}
+                {
+                    "version": e.version,
+                    "at": e.at,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "changes": e.changes,
+                    "document": e.document,
+                }
                 for e in entries
             ],
         }
 
     # -- access, portability, erasure --------------------------------------------------------------
+
+    async def flushed(self) -> None:
+        """What is still queued in memory belongs in an answer about the records too."""
+        if not await self.ledger.flush():
+            raise RecordsBehind("sharing records are queued that the ledger cannot write yet; retry")
 
     def export(
         self,
@@ -186,8 +203,7 @@ class PrivacyService:
     ) -> dict[str, Any]:
         if customer_id is not None:
             check_customer(customer_id)
-        # What is still queued in memory belongs in the answer too.
-        await self.ledger.flush()
+        await self.flushed()
         return await self.ledger.summary(customer_id, since=since, until=until)
 
     async def erase(self, customer_id: str) -> dict[str, Any]:

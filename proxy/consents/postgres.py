@@ -16,7 +16,18 @@ import asyncpg
 import orjson
 
 from models.consent_record import AuditEvent, ConsentChange, StoredConsent
-from proxy.consents.records import Change, ConsentRecords, Erased, StoredRow, Update, iso
+from proxy.consents.records import (
+    HISTORY_COLUMNS,
+    Change,
+    ConsentRecords,
+    Erased,
+    StoredRow,
+    Update,
+    history_from_row,
+    history_values,
+    iso,
+    row_values,
+)
 from proxy.consents.sealing import IdentifierSealer
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
@@ -80,6 +91,7 @@ CREATE TABLE IF NOT EXISTS {self._t("consent_history")} (
     actor text NOT NULL,
     action text NOT NULL,
     changes text NOT NULL,
+    document text NOT NULL,
     PRIMARY KEY (customer_id, version)
 );
 CREATE TABLE IF NOT EXISTS {self._t("consent_meta")} (
@@ -188,23 +200,12 @@ CREATE INDEX IF NOT EXISTS audit_events_at ON {self._t("audit_events")} (at);
                         "identifier_counts = excluded.identifier_counts, "
                         "sealed_identifiers = excluded.sealed_identifiers, "
                         "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-                        row.customer_id,
-                        row.version,
-                        row.document,
-                        row.identifier_counts,
-                        row.sealed_identifiers,
-                        row.updated_at,
-                        row.updated_by,
+                        *row_values(row),
                     )
                     await conn.execute(
-                        f"INSERT INTO {self._t('consent_history')} "
-                        "(customer_id, version, at, actor, action, changes) VALUES ($1, $2, $3, $4, $5, $6)",
-                        customer_id,
-                        entry.version,
-                        entry.at,
-                        entry.actor,
-                        entry.action,
-                        orjson.dumps(entry.changes).decode(),
+                        f"INSERT INTO {self._t('consent_history')} ({HISTORY_COLUMNS}) "
+                        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        *history_values(entry),
                     )
                     await self._bump(conn, customer_id)
         return planned
@@ -213,11 +214,11 @@ CREATE INDEX IF NOT EXISTS audit_events_at ON {self._t("audit_events")} (at);
         async with await self._conn() as conn:
             await self._ensure_schema(conn)
             rows = await conn.fetch(
-                "SELECT customer_id, version, at, actor, action, changes "
-                f"FROM {self._t('consent_history')} WHERE customer_id = $1 ORDER BY version DESC",
+                f"SELECT {HISTORY_COLUMNS} FROM {self._t('consent_history')} "
+                "WHERE customer_id = $1 ORDER BY version DESC",
                 customer_id,
             )
-        return [ConsentChange(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5])) for r in rows]
+        return [history_from_row(r) for r in rows]
 
     async def erase(self, customer_id: str) -> Erased:
         async with await self._conn() as conn:

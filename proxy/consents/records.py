@@ -19,7 +19,7 @@ import orjson
 
 from models.consent_record import AuditEvent, ConsentChange, StoredConsent
 from proxy.consents.sealing import IdentifierSealer
-from rules.stored import describe_changes, identifier_counts
+from rules.stored import describe_changes, identifier_counts, redacted
 
 # Computes the new document from the current one (None: no stored consent yet); raises
 # RulesError when the change is not valid.
@@ -71,6 +71,39 @@ class Update:
     row: StoredRow | None
 
 
+HISTORY_COLUMNS = "customer_id, version, at, actor, action, changes, document"
+
+
+def row_values(row: StoredRow) -> tuple[Any, ...]:
+    """A consent_records row's values in ROW_COLUMNS order."""
+    return (
+        row.customer_id,
+        row.version,
+        row.document,
+        row.identifier_counts,
+        row.sealed_identifiers,
+        row.updated_at,
+        row.updated_by,
+    )
+
+
+def history_values(entry: ConsentChange) -> tuple[Any, ...]:
+    """A consent_history row's values in HISTORY_COLUMNS order."""
+    return (
+        entry.customer_id,
+        entry.version,
+        entry.at,
+        entry.actor,
+        entry.action,
+        orjson.dumps(entry.changes).decode(),
+        orjson.dumps(entry.document, option=orjson.OPT_SORT_KEYS).decode(),
+    )
+
+
+def history_from_row(row: Any) -> ConsentChange:
+    return ConsentChange(row[0], row[1], row[2], row[3], row[4], orjson.loads(row[5]), orjson.loads(row[6]))
+
+
 class ConsentRecords(ABC):
     """A consent record store. `generation()` changes with every change; PostgreSQL stores also
     `listen()` for the customer ids of changes committed by any replica."""
@@ -120,12 +153,14 @@ class ConsentRecords(ABC):
         before = dict(current.document) if current else {}
         after = dict(change(current.document if current else None))
         changes = describe_changes(before, after)
-        if not changes and current is not None:
+        if not changes:
+            # Nothing to change (a patch of {} for a customer with nothing stored included): no
+            # new version, no history entry, no empty stored consent.
             return Update(current, None, None)
         version = current_version + 1
         row = self.to_row(customer_id, version, after, actor)
         stored = StoredConsent(customer_id, version, after, row.updated_at, actor)
-        entry = ConsentChange(customer_id, version, row.updated_at, actor, action, changes)
+        entry = ConsentChange(customer_id, version, row.updated_at, actor, action, changes, redacted(after))
         return Update(stored, entry, row)
 
     # -- storage, per backend -------------------------------------------------------------------

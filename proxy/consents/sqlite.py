@@ -19,7 +19,18 @@ from typing import Any
 import orjson
 
 from models.consent_record import AuditEvent, ConsentChange, StoredConsent
-from proxy.consents.records import Change, ConsentRecords, Erased, StoredRow, Update, iso
+from proxy.consents.records import (
+    HISTORY_COLUMNS,
+    Change,
+    ConsentRecords,
+    Erased,
+    StoredRow,
+    Update,
+    history_from_row,
+    history_values,
+    iso,
+    row_values,
+)
 from proxy.consents.sealing import IdentifierSealer
 
 SCHEMA = """
@@ -39,6 +50,7 @@ CREATE TABLE IF NOT EXISTS consent_history (
     actor TEXT NOT NULL,
     action TEXT NOT NULL,
     changes TEXT NOT NULL,
+    document TEXT NOT NULL,
     PRIMARY KEY (customer_id, version)
 );
 CREATE TABLE IF NOT EXISTS consent_meta (
@@ -186,27 +198,11 @@ class SqliteConsentRecords(ConsentRecords):
                         "document = excluded.document, identifier_counts = excluded.identifier_counts, "
                         "sealed_identifiers = excluded.sealed_identifiers, "
                         "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-                        (
-                            row.customer_id,
-                            row.version,
-                            row.document,
-                            row.identifier_counts,
-                            row.sealed_identifiers,
-                            row.updated_at,
-                            row.updated_by,
-                        ),
+                        row_values(row),
                     )
                     conn.execute(
-                        "INSERT INTO consent_history (customer_id, version, at, actor, action, changes) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            customer_id,
-                            entry.version,
-                            entry.at,
-                            entry.actor,
-                            entry.action,
-                            orjson.dumps(entry.changes).decode(),
-                        ),
+                        f"INSERT INTO consent_history ({HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        history_values(entry),
                     )
                     conn.execute("UPDATE consent_meta SET generation = generation + 1 WHERE id = 1")
                 conn.execute("COMMIT")
@@ -220,11 +216,11 @@ class SqliteConsentRecords(ConsentRecords):
     async def history(self, customer_id: str) -> list[ConsentChange]:
         def read() -> list[ConsentChange]:
             rows = self._connection().execute(
-                "SELECT customer_id, version, at, actor, action, changes FROM consent_history "
+                f"SELECT {HISTORY_COLUMNS} FROM consent_history "
                 "WHERE customer_id = ? ORDER BY version DESC",
                 (customer_id,),
             )
-            return [ConsentChange(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5])) for r in rows.fetchall()]
+            return [history_from_row(r) for r in rows.fetchall()]
 
         return await self._run(read)
 
