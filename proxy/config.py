@@ -168,6 +168,8 @@ class ConsentConfig:
 class Config:
     host: str = "127.0.0.1"
     port: int = 8080
+    # Event-loop processes sharing the port (SO_REUSEPORT); 1 serves in the calling process.
+    workers: int = 1
     rules_path: str | None = None
     max_body_bytes: int = 10 * 1024 * 1024
     # On SIGTERM: how long requests and streams in flight may go on before they are ended.
@@ -199,9 +201,24 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _workers(value: Any) -> int:
+def _server_workers(value: Any) -> int:
     if value == "auto":
-        return max(1, min(os.cpu_count() or 1, 8))
+        return max(1, min(os.cpu_count() or 1, 16))
+    if isinstance(value, bool):
+        raise ConfigError("server.workers must be 'auto' or a number from 1 to 64")
+    try:
+        workers = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError("server.workers must be 'auto' or a number from 1 to 64") from None
+    if not 1 <= workers <= 64:
+        raise ConfigError("server.workers must be 'auto' or a number from 1 to 64")
+    return workers
+
+
+def _workers(value: Any, serving_processes: int = 1) -> int:
+    if value == "auto":
+        # The cores are shared by every serving process: each gets its part of the detector workers.
+        return max(1, min(os.cpu_count() or 1, 8) // serving_processes)
     try:
         workers = int(value)
     except (TypeError, ValueError):
@@ -230,6 +247,7 @@ _OTHER_VARIABLE_FAMILIES = (
     "LOG",
     "CONFIG",
     "REQUIRE",
+    "WORKERS",
 )
 
 
@@ -355,7 +373,7 @@ def _detection_number(raw: Mapping[str, Any], key: str, default: float, kind: ty
     return value
 
 
-def _detection(raw: Mapping[str, Any], env: Mapping[str, str]) -> DetectionConfig:
+def _detection(raw: Mapping[str, Any], env: Mapping[str, str], serving_processes: int = 1) -> DetectionConfig:
     timeout_s = _detection_number(raw, "timeout_s", 5.0, float)
     max_queue_wait_s = _detection_number(raw, "max_queue_wait_s", 0.25, float)
     if max_queue_wait_s >= timeout_s:
@@ -366,7 +384,7 @@ def _detection(raw: Mapping[str, Any], env: Mapping[str, str]) -> DetectionConfi
     detection = DetectionConfig(
         model=env.get("CONSENTRY_SPACY_MODEL") or str(raw.get("model", DEFAULT_SPACY_MODEL)),
         timeout_s=timeout_s,
-        workers=_workers(raw.get("workers", "auto")),
+        workers=_workers(raw.get("workers", "auto"), serving_processes),
         cache_entries=_detection_number(raw, "cache_entries", 20_000, int),
         phone_regions=tuple(str(r).upper() for r in raw["phone_regions"])
         if raw.get("phone_regions")
@@ -549,7 +567,8 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
         raise ConfigError(
             "ledger.backend 'postgres' needs hash_key (or CONSENTRY_HASH_KEY) shared by all replicas"
         )
-    detection = _detection(raw.get("detection") or {}, env)
+    workers = _server_workers(env.get("CONSENTRY_WORKERS") or server.get("workers", "auto"))
+    detection = _detection(raw.get("detection") or {}, env, workers)
     try:
         drain_timeout_s = float(server.get("drain_timeout_s", 20.0))
     except (TypeError, ValueError):
@@ -599,6 +618,7 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
     return Config(
         host=host,
         port=port,
+        workers=workers,
         rules_path=env.get("CONSENTRY_RULES") or raw.get("rules"),
         max_body_bytes=int(server.get("max_body_bytes", 10 * 1024 * 1024)),
         drain_timeout_s=drain_timeout_s,

@@ -189,7 +189,9 @@ def served(
     rules.write_text(yaml.safe_dump(TEST_RULES))
     port = free_port()
     config = {
-        "server": {"host": "127.0.0.1", "port": port},
+        # Two serving processes: the supervisor's and every child's logs are held to the contract too.
+        "server": {"host": "127.0.0.1", "port": port, "workers": 2},
+        "admin": {"port": free_port()},
         "rules": str(rules),
         "apps": {
             "backend": {
