@@ -40,7 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
     except (ConfigError, RulesError, OSError) as exc:
         return _config_error(exc)
     # Before anything is built: no library may log request content (see proxy/logs.py).
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_format)
     if config.workers > 1:
         from proxy.supervise import serve_processes
 

@@ -181,6 +181,11 @@ class Config:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     limits: AnswerLimits = field(default_factory=AnswerLimits)
     log_level: str = "INFO"
+    # "json": one JSON object per line; "text": plain lines.
+    log_format: str = "json"
+    # Request log lines carry a keyed pseudonym of the customer ("customer": "c-...") when true;
+    # never the customer id itself.
+    log_customer_pseudonym: bool = False
     admin: AdminConfig = field(default_factory=AdminConfig)
     consent: ConsentConfig = field(default_factory=ConsentConfig)
 
@@ -556,6 +561,19 @@ def _consent(raw: Mapping[str, Any]) -> ConsentConfig:
     return ConsentConfig(str(outage), max_stale_s, check_interval_s)
 
 
+def _log_format(value: Any) -> str:
+    if value not in ("json", "text"):
+        raise ConfigError("log_format must be 'json' or 'text'")
+    return str(value)
+
+
+def _flag(raw: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false")
+    return value
+
+
 def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = None) -> Config:
     raw = dict(raw or {})
     env = dict(os.environ if env is None else env)
@@ -629,6 +647,8 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
         detection=detection,
         limits=limits,
         log_level=str(env.get("CONSENTRY_LOG_LEVEL") or raw.get("log_level", "INFO")),
+        log_format=_log_format(env.get("CONSENTRY_LOG_FORMAT") or raw.get("log_format", "json")),
+        log_customer_pseudonym=_flag(raw, "log_customer_pseudonym", False),
         admin=_admin(raw.get("admin") or {}, env, ledger.path, port),
         consent=_consent(raw.get("consent") or {}),
     )

@@ -55,7 +55,7 @@ def _child(config_path: str | None, index: int) -> None:
     # Signals come from the supervisor only (see the module docstring).
     os.setpgrp()
     config = load_config(config_path)
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_format)
     logging.getLogger("consentry.supervise").info("serving process %d started (pid %d)", index, os.getpid())
     try:
         asyncio.run(serve(build_app(config), config))
