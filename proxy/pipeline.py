@@ -28,6 +28,7 @@ from models.decision import Decision, Findings
 from models.sharing import EntityTally, SharingRecord
 from models.spans import Span
 from models.target import ProviderTarget
+from proxy import dry_run
 from proxy.config import AnswerLimits, Config
 from proxy.detection import DetectionError, DetectionOverloaded, Detector, text_cost
 from proxy.disconnect import ClientGone, unless_client_leaves
@@ -352,7 +353,36 @@ class Pipeline:
             unread = decide(consent, target, Findings({}, frozenset({UNSCANNED_BODY})))
             if unread.blocked:
                 raise self._block(trace, unread)
+        if dry_run.requested(request.headers):
+            return self._dry_run(exchange, trace)
         return await self._forward(request, exchange, restorer, trace)
+
+    def _dry_run(self, exchange: ProviderExchange, trace: Trace) -> web.Response:
+        """The upstream request, shown instead of sent (proxy/dry_run.py); not a sharing."""
+        outgoing = exchange.upstream_request(self.hasher.pseudonym)
+        trace.decision = "dry_run"
+        trace.status = 200
+        trace.recordable = False
+        body = dry_run.describe(
+            outgoing,
+            {
+                "request_id": trace.request_id,
+                "provider": trace.provider,
+                "operation": trace.operation,
+                "model": trace.model,
+                "consent_version": trace.consent_version,
+                "entities": {
+                    etype: {"count": tally.count, "action": tally.action}
+                    for etype, tally in sorted(trace.entities.items())
+                },
+            },
+        )
+        trace.response_bytes = len(body)
+        return web.Response(
+            body=body,
+            content_type="application/json",
+            headers={REQUEST_ID_HEADER: trace.request_id, CORRELATION_HEADER: trace.correlation_id},
+        )
 
     async def _forward(
         self, request: web.Request, exchange: ProviderExchange, restorer: Restorer, trace: Trace
