@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -86,7 +85,7 @@ def _rules_named_in(config_path: str | None) -> str | None:
 
 def _serve(args: argparse.Namespace) -> int:
     from proxy.app import build_app
-    from proxy.serve import serve
+    from proxy.serve import run
 
     # --host and --port go in as overrides before the configuration is validated, so every check
     # on the address (the development key only on loopback) sees the address actually bound.
@@ -115,7 +114,7 @@ def _serve(args: argparse.Namespace) -> int:
     except (ConfigError, RulesError) as exc:
         return _config_error(exc)
     try:
-        asyncio.run(serve(app, config))
+        run(app, config)
     except OSError as exc:
         # Binding failed (address in use, not permitted): no traceback, the reason and a status.
         print(f"consentry: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)

@@ -171,6 +171,8 @@ class Config:
     port: int = 8080
     # Event-loop processes sharing the port (SO_REUSEPORT); 1 serves in the calling process.
     workers: int = 1
+    # "uvloop" (libuv's loop, when installed) or "asyncio" (the standard library's).
+    event_loop: str = "asyncio"
     rules_path: str | None = None
     max_body_bytes: int = 10 * 1024 * 1024
     # On SIGTERM: how long requests and streams in flight may go on before they are ended.
@@ -254,6 +256,7 @@ _OTHER_VARIABLE_FAMILIES = (
     "CONFIG",
     "REQUIRE",
     "WORKERS",
+    "EVENT",
 )
 
 
@@ -592,7 +595,24 @@ TOP_LEVEL_KEYS = frozenset(
         "consent",
     }
 )
-SERVER_KEYS = frozenset({"host", "port", "workers", "max_body_bytes", "drain_timeout_s"})
+SERVER_KEYS = frozenset({"host", "port", "workers", "max_body_bytes", "drain_timeout_s", "event_loop"})
+
+
+def _event_loop(value: Any) -> str:
+    if value == "auto":
+        try:
+            import uvloop
+        except ImportError:
+            return "asyncio"
+        return "uvloop"
+    if value not in ("uvloop", "asyncio"):
+        raise ConfigError("server.event_loop must be 'auto', 'uvloop' or 'asyncio'")
+    if value == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            raise ConfigError("server.event_loop is 'uvloop' but uvloop is not installed") from None
+    return str(value)
 
 
 class ConfigProblems(ConfigError):
@@ -705,6 +725,9 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
     max_body_bytes = part(
         lambda: int(_server_number(server, "max_body_bytes", 10 * 1024 * 1024, 1, 2**31)), 0
     )
+    event_loop = part(
+        lambda: _event_loop(env.get("CONSENTRY_EVENT_LOOP") or server.get("event_loop", "auto")), ""
+    )
     host = env.get("CONSENTRY_HOST") or str(server.get("host", "127.0.0.1"))
     port = part(
         lambda: int(env.get("CONSENTRY_PORT") or _server_number(server, "port", 8080, 1, 65535)), 8080
@@ -724,6 +747,7 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
         host=host,
         port=port,
         workers=workers,
+        event_loop=event_loop,
         rules_path=env.get("CONSENTRY_RULES") or raw.get("rules"),
         max_body_bytes=max_body_bytes,
         drain_timeout_s=drain_timeout_s,
