@@ -167,6 +167,13 @@ class Metrics:
         self.ledger_erased = Counter(
             "consentry_ledger_erased_records", "Sharing records deleted by customer erasure", registry=r
         )
+        self.streams_in_flight = Gauge(
+            "consentry_streams_in_flight",
+            "Streamed answers being relayed (from the provider's status line to the last byte)",
+            ["provider"],
+            multiprocess_mode="livesum",
+            registry=r,
+        )
         self.in_flight = Gauge(
             "consentry_requests_in_flight", "Requests being handled", multiprocess_mode="livesum", registry=r
         )

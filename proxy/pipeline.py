@@ -433,7 +433,12 @@ class Pipeline:
                 trace.response_bytes = len(payload)
                 self._forwarded(trace, upstream.status)
                 return web.Response(status=upstream.status, body=payload, headers=headers)
-            return await self._stream(request, upstream, transformer, headers, limits, trace, sent_at)
+            streams = self.metrics.streams_in_flight.labels(trace.provider)
+            streams.inc()
+            try:
+                return await self._stream(request, upstream, transformer, headers, limits, trace, sent_at)
+            finally:
+                streams.dec()
         finally:
             upstream.release()
 
