@@ -65,6 +65,7 @@ class LiveConsents:
         self._generation = ""
         self._loaded = False  # the store was read at least once
         self._synced = False  # and nothing since may have been missed
+        self._was_synced = False
         self._lost_at: float | None = time.monotonic()
         self._pending: dict[str, asyncio.Future[None]] = {}
         self._notices: dict[str, int] = {}
@@ -211,8 +212,10 @@ class LiveConsents:
 
     def _mark_synced(self) -> None:
         if not self._synced and self._lost_at is not None and self._loaded:
-            log.info("consent store reachable again: %d stored consents in force", len(self._snapshot))
+            again = "reachable again" if self._was_synced else "read"
+            log.info("consent store %s: %d stored consents in force", again, len(self._snapshot))
         self._synced = True
+        self._was_synced = True
         self._lost_at = None
         self._metrics.consent_store_up.set(1)
 
