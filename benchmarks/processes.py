@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -236,3 +237,11 @@ def start_proxy(config: dict[str, Any], workdir: Path) -> ChildProcess:
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     argv = [sys.executable, "-m", "proxy.cli", "serve", "--config", str(config_path)]
     return ChildProcess("proxy", argv, workdir / "proxy.log", f"http://{LOOPBACK}:{port}").start()
+
+
+def finish_workdir(workdir: Path, keep: bool) -> None:
+    """Remove a run's temp dir, or say where it is when it is kept (asked for, or the run failed)."""
+    if keep:
+        print(f"logs and config kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
