@@ -230,7 +230,8 @@ def start_proxy(config: dict[str, Any], workdir: Path) -> ChildProcess:
     port = free_port()
     config = {
         **config,
-        "server": {**config.get("server", {}), "host": LOOPBACK, "port": port},
+        # One serving process unless the benchmark asks for more (server.workers).
+        "server": {"workers": 1, **config.get("server", {}), "host": LOOPBACK, "port": port},
         "admin": {**config.get("admin", {}), "port": free_port()},
     }
     config_path = workdir / "consentry.yaml"

@@ -133,7 +133,9 @@ def build_app(
             )
             await runner.setup()
             try:
-                await web.TCPSite(runner, config.admin.host, config.admin.port).start()
+                await web.TCPSite(
+                    runner, config.admin.host, config.admin.port, reuse_port=config.workers > 1 or None
+                ).start()
             except OSError:
                 await runner.cleanup()
                 raise

@@ -33,12 +33,20 @@ def _serve(args: argparse.Namespace) -> int:
         env["CONSENTRY_HOST"] = args.host
     if args.port is not None:
         env["CONSENTRY_PORT"] = str(args.port)
+    if args.workers:
+        env["CONSENTRY_WORKERS"] = args.workers
     try:
         config = load_config(args.config, env)
     except (ConfigError, RulesError, OSError) as exc:
         return _config_error(exc)
     # Before anything is built: no library may log request content (see proxy/logs.py).
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_format)
+    if config.workers > 1:
+        from proxy.supervise import serve_processes
+
+        # The children read the same configuration with the same overrides.
+        os.environ.update({k: v for k, v in env.items() if k.startswith("CONSENTRY_")})
+        return serve_processes(config, args.config)
     try:
         app = build_app(config)
     except (ConfigError, RulesError) as exc:
@@ -109,6 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     serve.add_argument("--host", help="address to bind (overrides the configuration)")
     serve.add_argument("--port", type=int, help="port to bind (overrides the configuration)")
+    serve.add_argument(
+        "--workers",
+        help="event-loop processes sharing the port: 'auto' (one per core) or N (default: server.workers)",
+    )
     serve.set_defaults(func=_serve)
     scan = sub.add_parser("scan", help="detect personal data in JSONL lines with a 'text' field")
     scan.add_argument("--jsonl", required=True, help="input file, or - for standard input")

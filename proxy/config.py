@@ -168,6 +168,8 @@ class ConsentConfig:
 class Config:
     host: str = "127.0.0.1"
     port: int = 8080
+    # Event-loop processes sharing the port (SO_REUSEPORT); 1 serves in the calling process.
+    workers: int = 1
     rules_path: str | None = None
     max_body_bytes: int = 10 * 1024 * 1024
     # On SIGTERM: how long requests and streams in flight may go on before they are ended.
@@ -179,6 +181,11 @@ class Config:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     limits: AnswerLimits = field(default_factory=AnswerLimits)
     log_level: str = "INFO"
+    # "json": one JSON object per line; "text": plain lines.
+    log_format: str = "json"
+    # Request log lines carry a keyed pseudonym of the customer ("customer": "c-...") when true;
+    # never the customer id itself.
+    log_customer_pseudonym: bool = False
     admin: AdminConfig = field(default_factory=AdminConfig)
     consent: ConsentConfig = field(default_factory=ConsentConfig)
 
@@ -199,9 +206,24 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _workers(value: Any) -> int:
+def _server_workers(value: Any) -> int:
     if value == "auto":
-        return max(1, min(os.cpu_count() or 1, 8))
+        return max(1, min(os.cpu_count() or 1, 16))
+    if isinstance(value, bool):
+        raise ConfigError("server.workers must be 'auto' or a number from 1 to 64")
+    try:
+        workers = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError("server.workers must be 'auto' or a number from 1 to 64") from None
+    if not 1 <= workers <= 64:
+        raise ConfigError("server.workers must be 'auto' or a number from 1 to 64")
+    return workers
+
+
+def _workers(value: Any, serving_processes: int = 1) -> int:
+    if value == "auto":
+        # The cores are shared by every serving process: each gets its part of the detector workers.
+        return max(1, min(os.cpu_count() or 1, 8) // serving_processes)
     try:
         workers = int(value)
     except (TypeError, ValueError):
@@ -230,6 +252,7 @@ _OTHER_VARIABLE_FAMILIES = (
     "LOG",
     "CONFIG",
     "REQUIRE",
+    "WORKERS",
 )
 
 
@@ -355,7 +378,7 @@ def _detection_number(raw: Mapping[str, Any], key: str, default: float, kind: ty
     return value
 
 
-def _detection(raw: Mapping[str, Any], env: Mapping[str, str]) -> DetectionConfig:
+def _detection(raw: Mapping[str, Any], env: Mapping[str, str], serving_processes: int = 1) -> DetectionConfig:
     timeout_s = _detection_number(raw, "timeout_s", 5.0, float)
     max_queue_wait_s = _detection_number(raw, "max_queue_wait_s", 0.25, float)
     if max_queue_wait_s >= timeout_s:
@@ -366,7 +389,7 @@ def _detection(raw: Mapping[str, Any], env: Mapping[str, str]) -> DetectionConfi
     detection = DetectionConfig(
         model=env.get("CONSENTRY_SPACY_MODEL") or str(raw.get("model", DEFAULT_SPACY_MODEL)),
         timeout_s=timeout_s,
-        workers=_workers(raw.get("workers", "auto")),
+        workers=_workers(raw.get("workers", "auto"), serving_processes),
         cache_entries=_detection_number(raw, "cache_entries", 20_000, int),
         phone_regions=tuple(str(r).upper() for r in raw["phone_regions"])
         if raw.get("phone_regions")
@@ -538,6 +561,19 @@ def _consent(raw: Mapping[str, Any]) -> ConsentConfig:
     return ConsentConfig(str(outage), max_stale_s, check_interval_s)
 
 
+def _log_format(value: Any) -> str:
+    if value not in ("json", "text"):
+        raise ConfigError("log_format must be 'json' or 'text'")
+    return str(value)
+
+
+def _flag(raw: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false")
+    return value
+
+
 def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = None) -> Config:
     raw = dict(raw or {})
     env = dict(os.environ if env is None else env)
@@ -549,7 +585,8 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
         raise ConfigError(
             "ledger.backend 'postgres' needs hash_key (or CONSENTRY_HASH_KEY) shared by all replicas"
         )
-    detection = _detection(raw.get("detection") or {}, env)
+    workers = _server_workers(env.get("CONSENTRY_WORKERS") or server.get("workers", "auto"))
+    detection = _detection(raw.get("detection") or {}, env, workers)
     try:
         drain_timeout_s = float(server.get("drain_timeout_s", 20.0))
     except (TypeError, ValueError):
@@ -599,6 +636,7 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
     return Config(
         host=host,
         port=port,
+        workers=workers,
         rules_path=env.get("CONSENTRY_RULES") or raw.get("rules"),
         max_body_bytes=int(server.get("max_body_bytes", 10 * 1024 * 1024)),
         drain_timeout_s=drain_timeout_s,
@@ -609,6 +647,8 @@ def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = 
         detection=detection,
         limits=limits,
         log_level=str(env.get("CONSENTRY_LOG_LEVEL") or raw.get("log_level", "INFO")),
+        log_format=_log_format(env.get("CONSENTRY_LOG_FORMAT") or raw.get("log_format", "json")),
+        log_customer_pseudonym=_flag(raw, "log_customer_pseudonym", False),
         admin=_admin(raw.get("admin") or {}, env, ledger.path, port),
         consent=_consent(raw.get("consent") or {}),
     )

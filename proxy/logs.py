@@ -33,9 +33,12 @@ import sys
 import threading
 import traceback
 import warnings
+from datetime import UTC, datetime
 from pathlib import PurePath
 from types import TracebackType
 from typing import Any
+
+import orjson
 
 OWN_LOGGER = "consentry"
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -177,10 +180,41 @@ def install() -> None:
     sys.unraisablehook = _unraisablehook
 
 
-def configure(level: str) -> None:
-    """The proxy's logging: one line per record on stderr at `level`, content-free (see above)."""
+# A record's structured fields (ids, codes, counts, durations) travel in this attribute
+# (`log.info(..., extra={FIELDS: {...}})`) and become top-level keys of its JSON line.
+FIELDS = "fields"
+LOG_FORMATS = ("json", "text")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the record's structured fields and,
+    for an exception, its content-free traceback (`scrub` made it)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = record.__dict__.get(FIELDS)
+        if isinstance(fields, dict):
+            line.update(fields)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        return orjson.dumps(line, default=str).decode()
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
+def configure(level: str, fmt: str = "json") -> None:
+    """The proxy's logging: one line per record on stderr at `level` - a JSON object, or text with
+    `fmt="text"` - content-free (see above)."""
     install()
     logging.basicConfig(level=level, format=FORMAT)
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, ContentFreeFilter) for f in handler.filters):
             handler.addFilter(ContentFreeFilter())
+        if fmt == "json":
+            handler.setFormatter(JsonFormatter())

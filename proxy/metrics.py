@@ -1,9 +1,19 @@
 """Prometheus metrics. Labels are bounded sets (provider, operation, entity type...): never a
-customer id, a key or any request text."""
+customer id, a key or any request text.
+
+With `consentry serve --workers N` every process counts into prometheus-client's multiprocess
+files (PROMETHEUS_MULTIPROC_DIR, set by the supervisor) and /metrics, whichever process answers
+it, merges all of them: counters and histograms add up, each gauge is combined as its
+`multiprocess_mode` says (in flight and queues: the sum over live processes; "up" gauges: the
+minimum, so one process that cannot write shows)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -15,7 +25,10 @@ class DetectorMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         r = registry
         self.queue_jobs = Gauge(
-            "consentry_detection_queue_jobs", "Detection jobs waiting for a worker", registry=r
+            "consentry_detection_queue_jobs",
+            "Detection jobs waiting for a worker",
+            multiprocess_mode="livesum",
+            registry=r,
         )
         self.queue_wait = Histogram(
             "consentry_detection_queue_wait_seconds",
@@ -31,7 +44,10 @@ class DetectorMetrics:
             registry=r,
         )
         self.workers_alive = Gauge(
-            "consentry_detector_workers_alive", "Detector workers with their model loaded", registry=r
+            "consentry_detector_workers_alive",
+            "Detector workers with their model loaded",
+            multiprocess_mode="livesum",
+            registry=r,
         )
         self.worker_exits = Counter(
             "consentry_detector_worker_exits",
@@ -104,7 +120,10 @@ class Metrics:
             registry=r,
         )
         self.ledger_queue = Gauge(
-            "consentry_ledger_queue_depth", "Sharing records waiting to be written", registry=r
+            "consentry_ledger_queue_depth",
+            "Sharing records waiting to be written",
+            multiprocess_mode="livesum",
+            registry=r,
         )
         self.ledger_written = Counter(
             "consentry_ledger_records_written", "Sharing records written", registry=r
@@ -125,11 +144,13 @@ class Metrics:
         self.ledger_up = Gauge(
             "consentry_ledger_up",
             "1 while the last write to the ledger (a batch or a probe) succeeded, else 0",
+            multiprocess_mode="livemin",
             registry=r,
         )
         self.ledger_last_write = Gauge(
             "consentry_ledger_last_write_timestamp_seconds",
             "Unix time of the last successful write to the ledger (a batch or a probe)",
+            multiprocess_mode="livemax",
             registry=r,
         )
         self.ledger_purged = Counter(
@@ -146,9 +167,14 @@ class Metrics:
         self.ledger_erased = Counter(
             "consentry_ledger_erased_records", "Sharing records deleted by customer erasure", registry=r
         )
-        self.in_flight = Gauge("consentry_requests_in_flight", "Requests being handled", registry=r)
+        self.in_flight = Gauge(
+            "consentry_requests_in_flight", "Requests being handled", multiprocess_mode="livesum", registry=r
+        )
         self.draining = Gauge(
-            "consentry_draining", "1 from SIGTERM until exit: no new requests are accepted", registry=r
+            "consentry_draining",
+            "1 from SIGTERM until exit: no new requests are accepted",
+            multiprocess_mode="livemax",
+            registry=r,
         )
         self.detection_shed = Counter(
             "consentry_detection_shed_requests",
@@ -159,11 +185,13 @@ class Metrics:
         self.consent_store_up = Gauge(
             "consentry_consent_store_up",
             "1 while this replica's stored consents are known to be current (store reachable), else 0",
+            multiprocess_mode="livemin",
             registry=r,
         )
         self.consent_stored_customers = Gauge(
             "consentry_consent_stored_customers",
             "Customers with a stored consent, held in memory",
+            multiprocess_mode="livemax",
             registry=r,
         )
         self.consent_reloads = Counter(
@@ -183,4 +211,8 @@ class Metrics:
         self.detector = DetectorMetrics(r)
 
     def render(self) -> bytes:
+        if os.environ.get(MULTIPROCESS_DIR):
+            merged = CollectorRegistry()
+            multiprocess.MultiProcessCollector(merged)
+            return generate_latest(merged)
         return generate_latest(self.registry)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
 import time
 import traceback
 import uuid
@@ -27,6 +28,7 @@ from models.decision import Decision, Findings
 from models.sharing import EntityTally, SharingRecord
 from models.spans import Span
 from models.target import ProviderTarget
+from proxy import dry_run
 from proxy.config import AnswerLimits, Config
 from proxy.detection import DetectionError, DetectionOverloaded, Detector, text_cost
 from proxy.disconnect import ClientGone, unless_client_leaves
@@ -48,6 +50,7 @@ from proxy.field_names import labelled
 from proxy.formats.answers import ResponseTransformer, StreamAbort
 from proxy.identity import CUSTOMER_HEADER, resolve_customer, split_path
 from proxy.ledger import Ledger
+from proxy.logs import FIELDS
 from proxy.metrics import Metrics
 from proxy.providers.base import ErrorReply, IncomingRequest, ProviderAdapter, ProviderExchange
 from proxy.relay import StreamRelay
@@ -61,6 +64,11 @@ from rules.store import ConsentStore, ConsentUnavailable
 log = logging.getLogger("consentry.request")
 
 REQUEST_ID_HEADER = "X-Consentry-Request-Id"
+# The caller's own request id, used in logs and echoed back when it is well-formed: an opaque
+# token (no spaces, no '@', so no e-mail address or sentence rides in it). The sharing record
+# keeps Consentry's own id: a caller may send one id with several requests.
+CORRELATION_HEADER = "X-Request-Id"
+_CORRELATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 CLIENT_DISCONNECTED = "client_disconnected"
 # The status a request gets in metrics and logs when its caller left before any answer (nginx's).
 CLIENT_CLOSED_REQUEST = 499
@@ -75,6 +83,8 @@ class Trace:
 
     request_id: str
     started: float
+    correlation_id: str = ""
+    detection_s: float | None = None
     provider: str = "unknown"
     operation: str = "unknown"
     model: str = ""
@@ -126,6 +136,10 @@ class Pipeline:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         trace = Trace(request_id=uuid.uuid4().hex, started=time.perf_counter())
+        incoming = request.headers.get(CORRELATION_HEADER)
+        trace.correlation_id = (
+            incoming if incoming is not None and _CORRELATION_ID.fullmatch(incoming) else trace.request_id
+        )
         adapter: ProviderAdapter | None = None
         self.metrics.in_flight.inc()
         self.in_flight.enter()
@@ -268,7 +282,8 @@ class Pipeline:
             log.error("request %s: detection was cancelled inside the proxy; refused", trace.request_id)
             raise detection_unavailable("personal-data detection failed; nothing was sent") from None
         finally:
-            self.metrics.detection.labels(trace.provider).observe(time.perf_counter() - started)
+            trace.detection_s = time.perf_counter() - started
+            self.metrics.detection.labels(trace.provider).observe(trace.detection_s)
 
     async def _detect(
         self, slots: TextSlots, consent: Consent, target: ProviderTarget, trace: Trace
@@ -338,7 +353,36 @@ class Pipeline:
             unread = decide(consent, target, Findings({}, frozenset({UNSCANNED_BODY})))
             if unread.blocked:
                 raise self._block(trace, unread)
+        if dry_run.requested(request.headers):
+            return self._dry_run(exchange, trace)
         return await self._forward(request, exchange, restorer, trace)
+
+    def _dry_run(self, exchange: ProviderExchange, trace: Trace) -> web.Response:
+        """The upstream request, shown instead of sent (proxy/dry_run.py); not a sharing."""
+        outgoing = exchange.upstream_request(self.hasher.pseudonym)
+        trace.decision = "dry_run"
+        trace.status = 200
+        trace.recordable = False
+        body = dry_run.describe(
+            outgoing,
+            {
+                "request_id": trace.request_id,
+                "provider": trace.provider,
+                "operation": trace.operation,
+                "model": trace.model,
+                "consent_version": trace.consent_version,
+                "entities": {
+                    etype: {"count": tally.count, "action": tally.action}
+                    for etype, tally in sorted(trace.entities.items())
+                },
+            },
+        )
+        trace.response_bytes = len(body)
+        return web.Response(
+            body=body,
+            content_type="application/json",
+            headers={REQUEST_ID_HEADER: trace.request_id, CORRELATION_HEADER: trace.correlation_id},
+        )
 
     async def _forward(
         self, request: web.Request, exchange: ProviderExchange, restorer: Restorer, trace: Trace
@@ -370,6 +414,9 @@ class Pipeline:
             )
             headers = exchange.response_headers(upstream.headers)
             headers[REQUEST_ID_HEADER] = trace.request_id
+            if not any(name.lower() == "x-request-id" for name in headers):
+                # A provider's own x-request-id (OpenAI's, which its SDK reports) is relayed as is.
+                headers[CORRELATION_HEADER] = trace.correlation_id
             if not transformer.streaming:
                 try:
                     raw = await unless_client_leaves(
@@ -509,12 +556,52 @@ class Pipeline:
         if error.status in (502, 504):
             self.metrics.upstream_errors.labels(trace.provider, error.code).inc()
         reply = adapter.error_reply(error) if adapter is not None else generic_error_reply(error)
-        headers = {**reply.headers, REQUEST_ID_HEADER: trace.request_id}
+        headers = {
+            **reply.headers,
+            REQUEST_ID_HEADER: trace.request_id,
+            CORRELATION_HEADER: trace.correlation_id,
+        }
         if error.retry_after_s is not None:
             headers["Retry-After"] = str(error.retry_after_s)
         trace.response_bytes = len(reply.body)
         return web.Response(
             status=reply.status, body=reply.body, headers=headers, content_type=reply.content_type
+        )
+
+    def _log_request(self, trace: Trace, total: float) -> None:
+        """One line per request: ids, codes and durations; never text, values, keys or the customer
+        id (a keyed pseudonym of it only with `log_customer_pseudonym`)."""
+        fields: dict[str, object] = {
+            "event": "request",
+            "request_id": trace.correlation_id,
+            "record_id": trace.request_id,
+            "provider": trace.provider,
+            "operation": trace.operation,
+            "app": trace.app,
+            "decision": trace.decision,
+            "reason": trace.reason,
+            "status": trace.status,
+            "upstream_status": trace.upstream_status,
+            "streamed": trace.streamed,
+            "total_ms": _ms(total),
+            "upstream_ms": _ms(trace.upstream_s),
+            "overhead_ms": None if trace.upstream_s is None else _ms(max(0.0, total - trace.upstream_s)),
+            "detection_ms": _ms(trace.detection_s),
+            "request_bytes": trace.request_bytes,
+            "response_bytes": trace.response_bytes,
+        }
+        if self.config.log_customer_pseudonym and trace.customer_id:
+            fields["customer"] = "c-" + self.hasher.digest(trace.customer_id, "log-customer", 16)
+        log.info(
+            "request id=%s provider=%s operation=%s decision=%s reason=%s status=%s ms=%.1f",
+            trace.correlation_id,
+            trace.provider,
+            trace.operation,
+            trace.decision,
+            trace.reason or "-",
+            trace.status,
+            total * 1000,
+            extra={FIELDS: fields},
         )
 
     def _finish(self, trace: Trace) -> None:
@@ -525,16 +612,7 @@ class Pipeline:
         if trace.upstream_s is not None:
             self.metrics.upstream_latency.labels(*labels).observe(trace.upstream_s)
             self.metrics.overhead.labels(*labels).observe(max(0.0, total - trace.upstream_s))
-        log.info(
-            "request id=%s provider=%s operation=%s decision=%s reason=%s status=%s ms=%.1f",
-            trace.request_id,
-            trace.provider,
-            trace.operation,
-            trace.decision,
-            trace.reason or "-",
-            trace.status,
-            total * 1000,
-        )
+        self._log_request(trace, total)
         if not trace.recordable:
             return
         self.ledger.submit(
@@ -558,6 +636,10 @@ class Pipeline:
                 consent_version=trace.consent_version,
             )
         )
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
 
 
 def _unlabelled(spans: list[Span], shift: int) -> list[Span]:

@@ -56,7 +56,11 @@ async def serve(app: web.Application, config: Config) -> None:
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=CLOSE_TIMEOUT_S)
     try:
         await runner.setup()
-        site = web.TCPSite(runner, config.host, config.port)
+        shared = config.workers > 1
+        if shared and not await _until_ready(runner.app, stop):
+            return
+        # Several serving processes share the port (proxy/supervise.py).
+        site = web.TCPSite(runner, config.host, config.port, reuse_port=shared or None)
         await site.start()
         log.info("listening on http://%s:%d", config.host, config.port)
         await stop.wait()
@@ -65,6 +69,20 @@ async def serve(app: web.Application, config: Config) -> None:
         await runner.cleanup()
         for signum in SIGNALS:
             loop.remove_signal_handler(signum)
+
+
+async def _until_ready(app: web.Application, stop: asyncio.Event) -> bool:
+    """A process sharing the port joins it only once its detector has a model loaded: the kernel
+    hands connections to every listener alike, so one still loading would refuse its share
+    while another answered /readyz for the port. False if told to stop meanwhile."""
+    detector = app[PIPELINE].detector
+    while not detector.ready:
+        if stop.is_set():
+            return False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await stop.wait()
+    return True
 
 
 async def drain(runner: web.AppRunner, timeout_s: float, hurry: asyncio.Event) -> None:

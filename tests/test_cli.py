@@ -27,6 +27,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(name)
     # parse_config keeps a generated hash key beside the ledger: keep it out of the source tree.
     monkeypatch.setenv("CONSENTRY_DB_PATH", str(tmp_path / "ledger.db"))
+    # One serving process: `serve` below is the in-process loop (tests/test_serve_workers.py: more).
+    monkeypatch.setenv("CONSENTRY_WORKERS", "1")
 
 
 @pytest.fixture()

@@ -162,7 +162,7 @@ def run_scenario(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     ledger = workdir / "ledger.db"
-    server: dict[str, object] = {"host": "127.0.0.1", "port": port}
+    server: dict[str, object] = {"host": "127.0.0.1", "port": port, "workers": 1}
     if drain_s is not None:
         server["drain_timeout_s"] = drain_s
     config = {

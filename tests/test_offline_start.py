@@ -70,7 +70,7 @@ def offline_proxy(tmp_path: Path, openai_upstream: BackgroundServer) -> Iterator
     net_log.write_text("")
     port = free_port()
     config = {
-        "server": {"host": "127.0.0.1", "port": port},
+        "server": {"host": "127.0.0.1", "port": port, "workers": 1},
         "apps": {"backend": {"key": PROXY_KEY}},
         "providers": {"openai": {"base_url": openai_upstream.url + "/v1", "api_key": OPENAI_UPSTREAM_KEY}},
         "ledger": {"path": str(tmp_path / "ledger.db")},

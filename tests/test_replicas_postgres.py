@@ -62,7 +62,7 @@ def replicas(
     for n in range(2):
         port, admin_port = free_port(), free_port()
         config = {
-            "server": {"host": "127.0.0.1", "port": port},
+            "server": {"host": "127.0.0.1", "port": port, "workers": 1},
             "rules": str(rules),
             "apps": {"backend": {"key": PROXY_KEY}},
             "providers": {
