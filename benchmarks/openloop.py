@@ -330,16 +330,17 @@ def proxy_config(
     return config
 
 
-async def detector_ready(proxy: ChildProcess, timeout_s: float) -> str | None:
-    """The proxy's "detector ready" log line, once every detector worker has loaded its model.
+async def detector_ready(proxy: ChildProcess, timeout_s: float, serving_processes: int = 1) -> str | None:
+    """The proxy's "detector ready" log line, once every detector worker of every serving process
+    (`server.workers`, each logging its own line) has loaded its model.
 
-    `/readyz` answers 200 as soon as one worker can serve; a capacity measured before the others
-    are up would be too low.
+    `/readyz` answers 200 as soon as one worker of one process can serve; a capacity measured
+    before the others are up would be too low.
     """
     deadline = time.monotonic() + timeout_s
-    while (line := proxy.log_line("detector ready")) is None and time.monotonic() < deadline:
+    while proxy.log_count("detector ready") < serving_processes and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-    return line
+    return proxy.log_line("detector ready")
 
 
 async def start_paced_stack(
@@ -348,6 +349,7 @@ async def start_paced_stack(
     make_config: Callable[[str], dict[str, Any]],
     ready_timeout_s: float,
     children: list[ChildProcess],
+    serving_processes: int = 1,
 ) -> tuple[ChildProcess, ChildProcess, str | None]:
     """The paced OpenAI fake and the proxy in front of it (`make_config(fake_url)`), both ready
     with every detector worker loaded, and the proxy's "detector ready" line; each process is
@@ -358,7 +360,7 @@ async def start_paced_stack(
     children.append(proxy)
     await fake.wait_ready("/v1/models", 30.0, any_status=True)
     ready_s = await proxy.wait_ready("/readyz", ready_timeout_s)
-    detector = await detector_ready(proxy, ready_timeout_s)
+    detector = await detector_ready(proxy, ready_timeout_s, serving_processes)
     print(f"proxy pid {proxy.pid} ready after {ready_s:.1f}s ({detector}); fake pid {fake.pid}", flush=True)
     return fake, proxy, detector
 

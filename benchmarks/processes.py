@@ -138,6 +138,13 @@ class ChildProcess:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def log_count(self, marker: str) -> int:
+        """How many log lines contain `marker` (each serving process logs its own)."""
+        try:
+            return sum(marker in line for line in self.log_path.read_text(errors="replace").splitlines())
+        except OSError:
+            return 0
+
     def log_line(self, marker: str) -> str | None:
         """The last log line containing `marker`, without the timestamp prefix the proxy adds."""
         try:

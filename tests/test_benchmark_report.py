@@ -12,6 +12,7 @@ from benchmarks.openloop import OUTCOMES, Summary
 from benchmarks.report import LADDERS, QUICK_LADDERS, parse_args, plan
 from benchmarks.report_plots import plot_all
 from benchmarks.report_render import (
+    PASSTHROUGH_CACHED_CASE,
     PASSTHROUGH_CASE,
     SCALING_CASE,
     STREAM_CASE,
@@ -133,17 +134,24 @@ def test_targets_pass_and_fail_on_their_thresholds() -> None:
     good = evaluate_targets(
         [passthrough_run(0.9, 4.9), stream_run(0.9), scaling_run(1, 30), scaling_run(2, 50)]
     )
-    assert [t.verdict for t in good[:3]] == ["PASS", "PASS", "PASS"], good
-    assert "ratio 1.67" in good[2].measured
+    assert [t.verdict for t in good[:4]] == ["PASS", "n/a", "PASS", "PASS"], good
+    assert "ratio 1.67" in good[3].measured
     bad = evaluate_targets(
         [passthrough_run(1.1, 1.0), stream_run(1.5), scaling_run(1, 30), scaling_run(2, 40)]
     )
-    assert [t.verdict for t in bad[:3]] == ["FAIL", "FAIL", "FAIL"], bad
+    assert [t.verdict for t in bad[:4]] == ["FAIL", "n/a", "FAIL", "FAIL"], bad
     assert evaluate_targets([passthrough_run(0.1, 5.5)])[0].verdict == "FAIL"
     missing = evaluate_targets([])
-    assert [t.verdict for t in missing] == ["n/a", "n/a", "n/a"]
+    assert [t.verdict for t in missing] == ["n/a", "n/a", "n/a", "n/a"]
     only_one = evaluate_targets([scaling_run(1, 30)])
-    assert only_one[2].verdict == "n/a"
+    assert only_one[3].verdict == "n/a"
+    cached = passthrough_run(0.2, 0.9)
+    cached.case = PASSTHROUGH_CACHED_CASE
+    assert [t.verdict for t in evaluate_targets([cached])[:2]] == ["n/a", "PASS"]
+    at_two = passthrough_run(2.0, 9.0)
+    at_two.case, at_two.proxy_workers = PASSTHROUGH_CACHED_CASE, 2
+    both = evaluate_targets([cached, at_two])
+    assert [t.verdict for t in both[:3]] == ["n/a", "PASS", "FAIL"] and "workers=2" in both[2].name
 
 
 def test_passthrough_fails_when_the_proxy_never_reached_the_rate() -> None:
@@ -184,7 +192,7 @@ def test_render_and_plots(tmp_path: Path) -> None:
 
 def test_the_plan_runs_the_scaling_case_at_every_worker_count() -> None:
     settings, _ = parse_args(["--proxy-workers", "1,2"])
-    assert plan(settings) == [(1, list(LADDERS)), (2, [SCALING_CASE])]
+    assert plan(settings) == [(1, list(LADDERS)), (2, [PASSTHROUGH_CACHED_CASE, SCALING_CASE])]
     quick, _ = parse_args(["--quick"])
     assert quick.proxy_workers == (1,) and quick.ladders == QUICK_LADDERS
     assert 500 in LADDERS[PASSTHROUGH_CASE] and 500 in QUICK_LADDERS[PASSTHROUGH_CASE]
