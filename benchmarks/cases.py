@@ -684,7 +684,8 @@ CASES: list[Case] = [
         "openai-chat-pii-16k",
         "chat completion, ~16 KB prompt: fifteen copies of the 1 KB ticket",
         PROMPT_PII_16K,
-        tags=("pii",),
+        # ~1 s of detection per request on one core: 400 of them would triple `make bench`
+        tags=("pii", "slow"),
     ),
     pii_stream_case(
         "openai-chat-pii-stream",
@@ -725,10 +726,11 @@ CASES: list[Case] = [
 ]
 
 
-def select_cases(names: list[str] | None) -> list[Case]:
-    """The cases named (shell-style patterns allowed, e.g. `*-stream`), in `CASES` order; all if none."""
+def select_cases(names: list[str] | None, *, include_slow: bool = False) -> list[Case]:
+    """The cases named (shell-style patterns allowed, e.g. `*-stream`), in `CASES` order; if none,
+    all but those tagged "slow" (unless `include_slow`), which run only when named."""
     if not names:
-        return list(CASES)
+        return [case for case in CASES if include_slow or "slow" not in case.tags]
     unknown = [n for n in names if not any(fnmatch.fnmatchcase(case.name, n) for case in CASES)]
     if unknown:
         known = ", ".join(case.name for case in CASES)

@@ -475,7 +475,7 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     settings, args = parse_args(argv)
     if args.list:
-        for case in select_cases(None):
+        for case in select_cases(None, include_slow=True):
             print(f"{case.name:28} {case.upstream:8} {case.description}")
         return 0
     try:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import orjson
 import pytest
 
+from benchmarks.cases import select_cases, variant_sentence
 from benchmarks.openloop import OUTCOMES, Summary
 from benchmarks.report import LADDERS, QUICK_LADDERS, parse_args, plan
 from benchmarks.report_plots import plot_all
@@ -202,3 +204,11 @@ def test_the_plan_runs_the_scaling_case_at_every_worker_count() -> None:
     assert custom.ladders == {PASSTHROUGH_CASE: (10.0, 50.0)} and custom.chunk_size == 11
     with pytest.raises(SystemExit):
         parse_args(["--case", "no-such-case"])
+
+
+def test_the_16k_case_is_fresh_per_request_and_runs_only_when_named() -> None:
+    (case,) = select_cases(["openai-chat-pii-16k"])
+    assert case not in select_cases(None) and case in select_cases(None, include_slow=True)
+    first, second = case.body(variant_sentence(1)), case.body(variant_sentence(2))
+    assert 15_500 < len(first) < 17_000 and first != second
+    assert len(orjson.loads(first)["messages"]) == 2  # one user text: one detection cache segment
