@@ -58,6 +58,7 @@ from benchmarks.report_render import (
     Step,
     keeps_climbing,
     render,
+    runs_from_json,
 )
 from benchmarks.runner import Variants
 
@@ -179,6 +180,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, argparse.Namespace
     parser.add_argument("--progress", type=float, default=3.0, help="seconds between progress lines (3)")
     parser.add_argument("--settle", type=float, default=1.0, help="quiet seconds before each step (1)")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the proxy's config and logs")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="DIR",
+        help="only write DIR's report.md and plots again from its results.json",
+    )
     args = parser.parse_args(argv)
     ladders = dict(QUICK_LADDERS if args.quick else LADDERS)
     try:
@@ -377,8 +384,26 @@ def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def write_report(out: Path, meta: dict[str, Any], runs: list[CaseRun]) -> None:
+    plots = plot_all(runs, out)
+    text = render(meta, runs, plots)
+    (out / "report.md").write_text(text)
+    print()
+    print(text)
+    print(f"report written to {out / 'report.md'}")
+
+
+def render_again(directory: Path) -> int:
+    """report.md and the plots once more from `directory`/results.json, without any load."""
+    document = orjson.loads((directory / "results.json").read_bytes())
+    write_report(directory, document["meta"], runs_from_json(document["runs"]))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     settings, args = parse_args(argv)
+    if args.render is not None:
+        return render_again(args.render)
     out: Path = args.out or default_out()
     workdir = Path(tempfile.mkdtemp(prefix="consentry-report-"))
     started = time.monotonic()
@@ -414,15 +439,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs.extend(asyncio.run(run_proxy(settings, workers, names, workdir, meta)))
         meta["load_end"] = load_average()
         meta["elapsed_s"] = time.monotonic() - started
-        out.mkdir(parents=True, exist_ok=True)
-        plots = plot_all(runs, out)
-        text = render(meta, runs, plots)
-        (out / "report.md").write_text(text)
         document = {"meta": meta, "settings": asdict(settings), "runs": [asdict(r) for r in runs]}
+        out.mkdir(parents=True, exist_ok=True)
         (out / "results.json").write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
-        print()
-        print(text)
-        print(f"report written to {out / 'report.md'}")
+        write_report(out, meta, runs)
         failed = False
     finally:
         finish_workdir(workdir, args.keep_workdir or failed)

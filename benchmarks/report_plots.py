@@ -23,6 +23,8 @@ from benchmarks.report_render import SIDES, SUSTAINED_P99_MS, CaseRun, Side, Ste
 COLOURS: dict[Side, str] = {"direct": "tab:blue", "proxy": "tab:red"}
 WORKER_STYLES = ("-", "--", ":", "-.")
 DPI = 80
+# Labelled latencies on the log axis: the fake's 300 ms delay sits at the bottom of most plots.
+Y_TICKS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 300, 400, 500, 700, 1000, 1500, 2000, 3000, 5000, 10_000)
 
 
 def _series(steps: Sequence[Step], attribute: str) -> tuple[list[float], list[float]]:
@@ -76,6 +78,8 @@ def plot_case(runs: Sequence[CaseRun], path: Path) -> Path:
             axis.set_xticks([round(r) for r in rates])
         axis.set_xlabel("offered requests/s")
         axis.set_ylabel("ms")
+        low, high = axis.get_ylim()
+        axis.set_yticks([t for t in Y_TICKS_MS if low <= t <= high])
         axis.set_title(f"{runs[0].case}: {title}", fontsize=9)
         axis.grid(True, which="both", linewidth=0.3)
         axis.legend(fontsize=7)

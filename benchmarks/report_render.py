@@ -81,6 +81,24 @@ class CaseRun:
         return sorted((s for s in self.steps if s.side == side), key=lambda s: s.rate)
 
 
+def runs_from_json(runs: Sequence[dict[str, Any]]) -> list[CaseRun]:
+    """`CaseRun`s back from results.json (`asdict` of each), to render a report again. JSON has no
+    NaN (orjson writes null), and every missing number in a summary is a float NaN."""
+    found: list[CaseRun] = []
+    for run in runs:
+        steps = [
+            Step(
+                step["side"],
+                step["rate"],
+                Summary(**{k: math.nan if v is None else v for k, v in step["summary"].items()}),
+                step.get("proxy_cpu_cores"),
+            )
+            for step in run["steps"]
+        ]
+        found.append(CaseRun(run["case"], run["description"], run["streaming"], run["proxy_workers"], steps))
+    return found
+
+
 def keeps_climbing(step: Step) -> bool:
     """Whether the side that ran `step` goes on to the next rate of the ladder."""
     return step.sustained

@@ -4,6 +4,7 @@ stops climbing, the targets' verdicts and the plots, on made-up steps. No load i
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 import orjson
@@ -11,7 +12,7 @@ import pytest
 
 from benchmarks.cases import select_cases, variant_sentence
 from benchmarks.openloop import OUTCOMES, Summary
-from benchmarks.report import LADDERS, QUICK_LADDERS, parse_args, plan
+from benchmarks.report import LADDERS, QUICK_LADDERS, parse_args, plan, render_again
 from benchmarks.report_plots import plot_all
 from benchmarks.report_render import (
     PASSTHROUGH_CACHED_CASE,
@@ -27,6 +28,7 @@ from benchmarks.report_render import (
     keeps_climbing,
     peak_throughput,
     render,
+    runs_from_json,
 )
 
 
@@ -212,3 +214,15 @@ def test_the_16k_case_is_fresh_per_request_and_runs_only_when_named() -> None:
     first, second = case.body(variant_sentence(1)), case.body(variant_sentence(2))
     assert 15_500 < len(first) < 17_000 and first != second
     assert len(orjson.loads(first)["messages"]) == 2  # one user text: one detection cache segment
+
+
+def test_a_report_renders_again_from_its_results_json(tmp_path: Path) -> None:
+    runs = [passthrough_run(0.5, 2.0), stream_run(0.5), scaling_run(1, 30)]
+    runs[0].steps[0].summary.accepted_p95_ms = math.nan  # NaN goes to JSON as null
+    document = {"meta": {"date": "x"}, "runs": [asdict(r) for r in runs]}
+    (tmp_path / "results.json").write_bytes(orjson.dumps(document))
+    assert render_again(tmp_path) == 0
+    again = runs_from_json(orjson.loads((tmp_path / "results.json").read_bytes())["runs"])
+    assert math.isnan(again[0].steps[0].summary.accepted_p95_ms)
+    assert case_table(again[1]) == case_table(runs[1])
+    assert (tmp_path / "report.md").read_text() == render({"date": "x"}, runs, plot_all(runs, tmp_path))
