@@ -2,17 +2,19 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The pinned versions the container image installs (deploy/install.sh); deploy/lock.sh rewrites them.
+CONSTRAINTS := deploy/constraints.txt
 
 .PHONY: serve test lint bench clean
 
-$(BIN)/.runtime-installed: pyproject.toml
+$(BIN)/.runtime-installed: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --constraint $(CONSTRAINTS) -e .
 	touch $@
 
-$(BIN)/.test-installed: $(BIN)/.runtime-installed pyproject.toml
-	$(BIN)/pip install --quiet -e '.[test]'
+$(BIN)/.test-installed: $(BIN)/.runtime-installed pyproject.toml $(CONSTRAINTS)
+	$(BIN)/pip install --quiet --constraint $(CONSTRAINTS) -e '.[test]'
 	touch $@
 
 serve: $(BIN)/.runtime-installed

@@ -18,6 +18,7 @@ from models.providers import BUILTIN_PROVIDERS, CONFIGURABLE_FORMATS, PROVIDER_N
 from proxy.codecs.bounds import DEFAULT_MAX_PIECE_BYTES
 from proxy.detection import DEFAULT_SPACY_MODEL
 from proxy.detection.plan import WORST_CASE_CHARS_PER_S
+from rules.yaml_source import located, syntax_problem
 
 # A key that works out of the box for `consentry serve` on loopback; refused on any other address.
 DEVELOPMENT_APP_KEY = "consentry-local-dev-key"
@@ -170,6 +171,8 @@ class Config:
     port: int = 8080
     # Event-loop processes sharing the port (SO_REUSEPORT); 1 serves in the calling process.
     workers: int = 1
+    # "uvloop" (libuv's loop, when installed) or "asyncio" (the standard library's).
+    event_loop: str = "asyncio"
     rules_path: str | None = None
     max_body_bytes: int = 10 * 1024 * 1024
     # On SIGTERM: how long requests and streams in flight may go on before they are ended.
@@ -253,6 +256,7 @@ _OTHER_VARIABLE_FAMILIES = (
     "CONFIG",
     "REQUIRE",
     "WORKERS",
+    "EVENT",
 )
 
 
@@ -574,91 +578,210 @@ def _flag(raw: Mapping[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = None) -> Config:
-    raw = dict(raw or {})
-    env = dict(os.environ if env is None else env)
-    server = raw.get("server") or {}
-    ledger = _ledger(raw.get("ledger") or {}, env)
-    if ledger.backend == "postgres" and not (env.get("CONSENTRY_HASH_KEY") or raw.get("hash_key")):
-        # A key generated beside one replica's files differs per replica: hashes and pseudonyms
-        # of the same value would not match across replicas sharing this ledger.
-        raise ConfigError(
-            "ledger.backend 'postgres' needs hash_key (or CONSENTRY_HASH_KEY) shared by all replicas"
-        )
-    workers = _server_workers(env.get("CONSENTRY_WORKERS") or server.get("workers", "auto"))
-    detection = _detection(raw.get("detection") or {}, env, workers)
-    try:
-        drain_timeout_s = float(server.get("drain_timeout_s", 20.0))
-    except (TypeError, ValueError):
-        raise ConfigError("server.drain_timeout_s must be a number") from None
-    if not 0 <= drain_timeout_s <= 3600:
-        raise ConfigError("server.drain_timeout_s must be between 0 and 3600")
-    host = env.get("CONSENTRY_HOST") or str(server.get("host", "127.0.0.1"))
-    port = int(env.get("CONSENTRY_PORT") or server.get("port", 8080))
+TOP_LEVEL_KEYS = frozenset(
+    {
+        "server",
+        "rules",
+        "hash_key",
+        "apps",
+        "providers",
+        "ledger",
+        "detection",
+        "limits",
+        "log_level",
+        "log_format",
+        "log_customer_pseudonym",
+        "admin",
+        "consent",
+    }
+)
+SERVER_KEYS = frozenset({"host", "port", "workers", "max_body_bytes", "drain_timeout_s", "event_loop"})
 
-    apps_raw = raw.get("apps")
+
+def _event_loop(value: Any) -> str:
+    if value == "auto":
+        try:
+            import uvloop
+        except ImportError:
+            return "asyncio"
+        return "uvloop"
+    if value not in ("uvloop", "asyncio"):
+        raise ConfigError("server.event_loop must be 'auto', 'uvloop' or 'asyncio'")
+    if value == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            raise ConfigError("server.event_loop is 'uvloop' but uvloop is not installed") from None
+    return str(value)
+
+
+class ConfigProblems(ConfigError):
+    """Every problem found in a configuration, one per line (`consentry check` prints them all)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _known_keys(raw: Any, where: str, known: frozenset[str]) -> None:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be a mapping")
+    unknown = sorted(str(k) for k in raw if k not in known)
+    if unknown:
+        # A misspelt key would otherwise be silently ignored, its setting left at the default.
+        raise ConfigError(f"{where}.{unknown[0]} is not a known key (known: {', '.join(sorted(known))})")
+
+
+def _server_number(server: Mapping[str, Any], key: str, default: float, low: float, high: float) -> float:
+    value = server.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"server.{key} must be a number")
+    if not low <= value <= high:
+        raise ConfigError(f"server.{key} must be between {low:g} and {high:g}")
+    return value
+
+
+def _apps(apps_raw: Any, env: Mapping[str, str], host: str) -> tuple[AppConfig, ...]:
     if apps_raw is None:
         apps = [AppConfig("local-dev", DEVELOPMENT_APP_KEY)]
     else:
+        if not isinstance(apps_raw, Mapping):
+            raise ConfigError("apps must be a mapping of application name to its keys")
         apps = []
-        for name, spec in dict(apps_raw).items():
+        for name, spec in apps_raw.items():
             spec = spec or {}
+            if not isinstance(spec, Mapping):
+                raise ConfigError(f"apps.{name} must be a mapping")
             env_prefix = f"CONSENTRY_APP_{str(name).upper().replace('-', '_')}_"
             key = env.get(env_prefix + "KEY") or str(spec.get("key") or "")
-            apps.append(
-                AppConfig(
-                    str(name),
-                    key,
-                    aws_access_key_id=str(spec.get("aws_access_key_id") or ""),
-                    aws_secret_access_key=env.get(env_prefix + "AWS_SECRET_ACCESS_KEY")
-                    or str(spec.get("aws_secret_access_key") or ""),
-                )
+            app = AppConfig(
+                str(name),
+                key,
+                aws_access_key_id=str(spec.get("aws_access_key_id") or ""),
+                aws_secret_access_key=env.get(env_prefix + "AWS_SECRET_ACCESS_KEY")
+                or str(spec.get("aws_secret_access_key") or ""),
             )
+            if app.key and len(app.key) < 16:
+                raise ConfigError(f"apps.{name}.key: proxy keys must be at least 16 characters")
+            if bool(app.aws_access_key_id) != bool(app.aws_secret_access_key):
+                raise ConfigError(f"apps.{name}: aws_access_key_id and aws_secret_access_key go together")
+            apps.append(app)
     if any(a.key == DEVELOPMENT_APP_KEY for a in apps) and not _is_loopback(host):
         raise ConfigError(
             "the built-in development key may only be used on a loopback address; configure apps"
         )
-    if any(len(a.key) < 16 for a in apps if a.key):
-        raise ConfigError("proxy keys must be at least 16 characters")
-    if any(bool(a.aws_access_key_id) != bool(a.aws_secret_access_key) for a in apps):
-        raise ConfigError("apps.<name>.aws_access_key_id and aws_secret_access_key go together")
+    return tuple(apps)
 
+
+def _providers_section(
+    raw: Mapping[str, Any], env: Mapping[str, str], limits: AnswerLimits, problems: list[str]
+) -> dict[str, ProviderConfig]:
     providers_raw = dict(raw.get("providers") or {})
     # Every provider gets a section, so CONSENTRY_<PROVIDER>_* overrides work without a config file.
     for name in BUILTIN_PROVIDERS:
         providers_raw.setdefault(name, {})
-    limits = _limits(raw.get("limits"), AnswerLimits(), "limits")
-    providers = {
-        str(name): _provider(str(name), spec or {}, env, limits) for name, spec in providers_raw.items()
-    }
-    _check_env_prefixes(providers)
+    providers: dict[str, ProviderConfig] = {}
+    for name, spec in providers_raw.items():
+        try:
+            providers[str(name)] = _provider(str(name), spec or {}, env, limits)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    try:
+        _check_env_prefixes(providers)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    return providers
 
+
+def parse_config(raw: Mapping[str, Any] | None, env: Mapping[str, str] | None = None) -> Config:
+    """The configuration, or ConfigProblems naming every problem found (not only the first)."""
+    raw = dict(raw or {})
+    env = dict(os.environ if env is None else env)
+    problems: list[str] = []
+
+    def part(build: Any, fallback: Any) -> Any:
+        try:
+            return build()
+        except ConfigError as exc:
+            problems.append(str(exc))
+            return fallback
+
+    unknown = sorted(str(k) for k in raw if k not in TOP_LEVEL_KEYS)
+    for key in unknown:
+        problems.append(f"{key} is not a known key (known: {', '.join(sorted(TOP_LEVEL_KEYS))})")
+    server = raw.get("server") or {}
+    if part(lambda: _known_keys(server, "server", SERVER_KEYS), False) is False:
+        server = server if isinstance(server, Mapping) else {}
+    ledger = part(lambda: _ledger(raw.get("ledger") or {}, env), LedgerConfig())
+    if ledger.backend == "postgres" and not (env.get("CONSENTRY_HASH_KEY") or raw.get("hash_key")):
+        # A key generated beside one replica's files differs per replica: hashes and pseudonyms
+        # of the same value would not match across replicas sharing this ledger.
+        problems.append(
+            "ledger.backend 'postgres' needs hash_key (or CONSENTRY_HASH_KEY) shared by all replicas"
+        )
+    workers = part(lambda: _server_workers(env.get("CONSENTRY_WORKERS") or server.get("workers", "auto")), 1)
+    detection = part(lambda: _detection(raw.get("detection") or {}, env, workers), DetectionConfig())
+    drain_timeout_s = part(lambda: float(_server_number(server, "drain_timeout_s", 20.0, 0, 3600)), 20.0)
+    max_body_bytes = part(
+        lambda: int(_server_number(server, "max_body_bytes", 10 * 1024 * 1024, 1, 2**31)), 0
+    )
+    event_loop = part(
+        lambda: _event_loop(env.get("CONSENTRY_EVENT_LOOP") or server.get("event_loop", "auto")), ""
+    )
+    host = env.get("CONSENTRY_HOST") or str(server.get("host", "127.0.0.1"))
+    port = part(
+        lambda: int(env.get("CONSENTRY_PORT") or _server_number(server, "port", 8080, 1, 65535)), 8080
+    )
+    apps = part(lambda: _apps(raw.get("apps"), env, host), ())
+    limits = part(lambda: _limits(raw.get("limits"), AnswerLimits(), "limits"), AnswerLimits())
+    providers = _providers_section(raw, env, limits, problems)
+    log_format = part(
+        lambda: _log_format(env.get("CONSENTRY_LOG_FORMAT") or raw.get("log_format", "json")), ""
+    )
+    log_customer = part(lambda: _flag(raw, "log_customer_pseudonym", False), False)
+    admin = part(lambda: _admin(raw.get("admin") or {}, env, ledger.path, port), AdminConfig())
+    consent = part(lambda: _consent(raw.get("consent") or {}), ConsentConfig())
+    if problems:
+        raise ConfigProblems(problems)
     return Config(
         host=host,
         port=port,
         workers=workers,
+        event_loop=event_loop,
         rules_path=env.get("CONSENTRY_RULES") or raw.get("rules"),
-        max_body_bytes=int(server.get("max_body_bytes", 10 * 1024 * 1024)),
+        max_body_bytes=max_body_bytes,
         drain_timeout_s=drain_timeout_s,
         hash_key=_hash_key(raw, env, ledger.path),
-        apps=tuple(apps),
+        apps=apps,
         providers=providers,
         ledger=ledger,
         detection=detection,
         limits=limits,
         log_level=str(env.get("CONSENTRY_LOG_LEVEL") or raw.get("log_level", "INFO")),
-        log_format=_log_format(env.get("CONSENTRY_LOG_FORMAT") or raw.get("log_format", "json")),
-        log_customer_pseudonym=_flag(raw, "log_customer_pseudonym", False),
-        admin=_admin(raw.get("admin") or {}, env, ledger.path, port),
-        consent=_consent(raw.get("consent") or {}),
+        log_format=log_format,
+        log_customer_pseudonym=log_customer,
+        admin=admin,
+        consent=consent,
     )
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """The configuration in `path` (or $CONSENTRY_CONFIG, or the embedded defaults); every problem
+    is reported as `file:line: problem`."""
     env = dict(os.environ if env is None else env)
     source = path or env.get("CONSENTRY_CONFIG")
-    raw: Mapping[str, Any] = {}
-    if source:
-        with Path(source).open("rb") as fh:
-            raw = yaml.safe_load(fh) or {}
-    return parse_config(raw, env)
+    if not source:
+        return parse_config({}, env)
+    text = Path(source).read_text()
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigProblems([syntax_problem(str(source), exc)]) from None
+    if not isinstance(raw, Mapping):
+        raise ConfigProblems([f"{source}: a configuration file must be a mapping"])
+    try:
+        return parse_config(raw, env)
+    except ConfigProblems as exc:
+        raise ConfigProblems(located(exc.problems, str(source), text)) from None
+    except ConfigError as exc:
+        raise ConfigProblems(located([str(exc)], str(source), text)) from None

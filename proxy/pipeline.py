@@ -413,10 +413,9 @@ class Pipeline:
                 upstream.status, upstream.headers, restorer, max_event_bytes=limits.max_event_bytes
             )
             headers = exchange.response_headers(upstream.headers)
+            # A provider's answer keeps its own x-request-id (OpenAI's SDK reports it as the
+            # provider's id): the caller's id is echoed only on answers the proxy makes itself.
             headers[REQUEST_ID_HEADER] = trace.request_id
-            if not any(name.lower() == "x-request-id" for name in headers):
-                # A provider's own x-request-id (OpenAI's, which its SDK reports) is relayed as is.
-                headers[CORRELATION_HEADER] = trace.correlation_id
             if not transformer.streaming:
                 try:
                     raw = await unless_client_leaves(

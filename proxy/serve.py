@@ -37,6 +37,17 @@ CLOSE_TIMEOUT_S = 1.0
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
+def run(app: web.Application, config: Config) -> None:
+    """Serve `app` until a signal ends it, on uvloop when configured (`server.event_loop`)."""
+    loop_factory = None
+    if config.event_loop == "uvloop":
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(serve(app, config))
+
+
 async def serve(app: web.Application, config: Config) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

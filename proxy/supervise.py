@@ -45,12 +45,10 @@ MAX_RESTART_PAUSE_S = 30.0
 
 def _child(config_path: str | None, index: int) -> None:
     """One serving process: the same configuration, its own event loop."""
-    import asyncio
-
     from proxy.app import build_app
     from proxy.config import load_config
     from proxy.logs import configure as configure_logging
-    from proxy.serve import serve
+    from proxy.serve import run
 
     # Signals come from the supervisor only (see the module docstring).
     os.setpgrp()
@@ -58,7 +56,7 @@ def _child(config_path: str | None, index: int) -> None:
     configure_logging(config.log_level, config.log_format)
     logging.getLogger("consentry.supervise").info("serving process %d started (pid %d)", index, os.getpid())
     try:
-        asyncio.run(serve(build_app(config), config))
+        run(build_app(config), config)
     except OSError as exc:
         logging.getLogger("consentry.supervise").error(
             "serving process %d cannot listen on %s:%d: %s", index, config.host, config.port, exc.strerror

@@ -14,6 +14,7 @@ import yaml
 
 from models.consent import Action, Consent, ProcessingState, UnscannablePolicy
 from models.providers import BUILTIN_PROVIDERS
+from rules.yaml_source import located, syntax_problem
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -216,25 +217,71 @@ def _build_consent(
     )
 
 
-def parse_rules(document: Mapping[str, Any], providers: frozenset[str] = KNOWN_PROVIDERS) -> RuleSet:
+class RulesProblems(RulesError):
+    """Every problem found in a rules file, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def rules_problems(document: Any, providers: frozenset[str] = KNOWN_PROVIDERS) -> list[str]:
+    """Every problem of a parsed rules document: the default and each customer judged on its own."""
     if not isinstance(document, Mapping):
-        raise RulesError("a rules file must be a mapping")
+        return ["a rules file must be a mapping"]
     default = document.get("default") or {}
     customers = document.get("customers") or {}
-    if not isinstance(default, Mapping) or not isinstance(customers, Mapping):
-        raise RulesError("'default' and 'customers' must be mappings")
+    problems = [
+        f"{key} must be a mapping"
+        for key, value in (("default", default), ("customers", customers))
+        if not isinstance(value, Mapping)
+    ]
+    if problems:
+        return problems
+    version = str(document.get("version", "unversioned"))
+    try:
+        _build_consent(DEFAULT_CUSTOMER, version, default, (), False, providers)
+    except RulesError as exc:
+        problems.append(str(exc))
     for customer_id, entry in customers.items():
+        where = f"customers.{customer_id}"
         if entry is not None and not isinstance(entry, Mapping):
-            raise RulesError(f"customers.{customer_id} must be a mapping")
-    return RuleSet(
-        version=str(document.get("version", "unversioned")),
-        default=default,
-        customers={str(k): (v or {}) for k, v in customers.items()},
-        providers=providers,
-    )
+            problems.append(f"{where} must be a mapping")
+            continue
+        try:
+            _build_consent(str(customer_id), version, default, ((where, entry or {}),), True, providers)
+        except RulesError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def parse_rules(document: Mapping[str, Any], providers: frozenset[str] = KNOWN_PROVIDERS) -> RuleSet:
+    try:
+        if not isinstance(document, Mapping):
+            raise RulesError("a rules file must be a mapping")
+        customers = document.get("customers") or {}
+        # Every consent is built (and so validated) once, here.
+        return RuleSet(
+            version=str(document.get("version", "unversioned")),
+            default=document.get("default") or {},
+            customers={str(k): (v or {}) for k, v in customers.items()},
+            providers=providers,
+        )
+    except (RulesError, AttributeError, TypeError):
+        # Judged again entry by entry, so every problem is reported, not only the first.
+        problems = rules_problems(document, providers) or ["the rules cannot be applied"]
+        raise RulesProblems(problems) from None
 
 
 def load_rules(path: Path | str | None = None, providers: frozenset[str] = KNOWN_PROVIDERS) -> RuleSet:
+    """The rules in `path` (default: the bundled file); every problem as `file:line: problem`."""
     source = Path(path) if path else BUNDLED_RULES
-    with source.open("rb") as fh:
-        return parse_rules(yaml.safe_load(fh) or {}, providers)
+    text = source.read_text()
+    try:
+        document = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise RulesProblems([syntax_problem(str(source), exc)]) from None
+    try:
+        return parse_rules(document, providers)
+    except RulesProblems as exc:
+        raise RulesProblems(located(exc.problems, str(source), text)) from None

@@ -44,7 +44,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     monkeypatch.setattr(proxy.app, "build_app", lambda config: ("app", config))
     monkeypatch.setattr(proxy.serve, "serve", serve)
     # the logging set-up is process-wide: not in the test process (tests/test_logs_carry_no_content.py)
-    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
+    monkeypatch.setattr(cli, "configure_logging", lambda *args: None)
     return calls
 
 
