@@ -28,6 +28,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import yaml
 
 from benchmarks.cases import Case, Endpoint
 from benchmarks.load import _git_commit, load_average
@@ -61,6 +62,7 @@ from benchmarks.report_render import (
     runs_from_json,
 )
 from benchmarks.runner import Variants
+from proxy.config import parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAM_CASE_PROMPT_CHARS = 1100  # the ~1 KB ticket plus its variant sentence, echoed with "Echo: "
@@ -339,6 +341,15 @@ async def run_case(
     return result
 
 
+def resolved_settings(config_path: Path, workers: int) -> str:
+    """What the proxy made of its configuration ("auto" values resolved), read as it reads it."""
+    config = parse_config(yaml.safe_load(config_path.read_text()), env={})  # no CONSENTRY_* reach it
+    return (
+        f"proxy workers={workers}: event loop {config.event_loop}, server.workers {config.workers}, "
+        f"detection.workers {config.detection.workers} per serving process"
+    )
+
+
 async def run_proxy(
     settings: Settings, workers: int, names: list[str], workdir: Path, meta: dict[str, Any]
 ) -> list[CaseRun]:
@@ -362,6 +373,7 @@ async def run_proxy(
         )
         line = (detector or "no detector line").rstrip('}"')  # without a JSON log line's end
         meta.setdefault("detector_lines", []).append(f"proxy workers={workers}: {line}")
+        meta.setdefault("proxy_resolved", []).append(resolved_settings(here / "consentry.yaml", workers))
         endpoints = {"direct": Endpoint("direct", fake.url), "proxy": Endpoint("proxy", proxy.url)}
         variants = Variants(repeat=False)
         runs: list[CaseRun] = []

@@ -349,6 +349,8 @@ def render(meta: dict[str, Any], runs: Sequence[CaseRun], plots: dict[str, str])
         f"{meta.get('detection_workers', '?')} ({meta.get('detection_note', '')}), log level "
         f"{meta.get('log_level', '?')}",
     ]
+    for line in meta.get("proxy_resolved", []):
+        lines.append(f"- {line}")
     for line in meta.get("detector_lines", []):
         lines.append(f"- {line}")
     for note in meta.get("notes", []):

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import orjson
 import pytest
+import yaml
 
 from benchmarks.cases import select_cases, variant_sentence
-from benchmarks.openloop import OUTCOMES, Summary
-from benchmarks.report import LADDERS, QUICK_LADDERS, parse_args, plan, render_again
+from benchmarks.openloop import OUTCOMES, Summary, proxy_config
+from benchmarks.report import LADDERS, QUICK_LADDERS, parse_args, plan, render_again, resolved_settings
 from benchmarks.report_plots import plot_all
 from benchmarks.report_render import (
     PASSTHROUGH_CACHED_CASE,
@@ -225,4 +226,14 @@ def test_a_report_renders_again_from_its_results_json(tmp_path: Path) -> None:
     again = runs_from_json(orjson.loads((tmp_path / "results.json").read_bytes())["runs"])
     assert math.isnan(again[0].steps[0].summary.accepted_p95_ms)
     assert case_table(again[1]) == case_table(runs[1])
-    assert (tmp_path / "report.md").read_text() == render({"date": "x"}, runs, plot_all(runs, tmp_path))
+    plots = {r.case: f"{r.case}.png" for r in runs}
+    assert all((tmp_path / name).is_file() for name in plots.values())
+    assert (tmp_path / "report.md").read_text() == render({"date": "x"}, runs, plots)
+
+
+def test_the_proxy_settings_are_reported_as_the_proxy_resolves_them(tmp_path: Path) -> None:
+    config = proxy_config("http://127.0.0.1:9", tmp_path, detection_workers="auto", log_level="INFO")
+    config["server"] = {"workers": 2, "port": 1}
+    (tmp_path / "consentry.yaml").write_text(yaml.safe_dump(config))
+    line = resolved_settings(tmp_path / "consentry.yaml", 2)
+    assert "server.workers 2" in line and "detection.workers 1 per serving process" in line
