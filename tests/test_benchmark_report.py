@@ -141,6 +141,7 @@ def test_targets_pass_and_fail_on_their_thresholds() -> None:
     )
     assert [t.verdict for t in good[:4]] == ["PASS", "n/a", "PASS", "PASS"], good
     assert "ratio 1.67" in good[3].measured
+    assert good[2].measured == "+0.90 ms at 10/s (after the first byte, to the last: +39.10 ms)"
     bad = evaluate_targets(
         [passthrough_run(1.1, 1.0), stream_run(1.5), scaling_run(1, 30), scaling_run(2, 40)]
     )
