@@ -285,6 +285,8 @@ async def run_step(
     step = Step(side, rate, summarize(len(schedule) / seconds, len(schedule), run))
     if cpu_before is not None and cpu_after is not None and cpu_after >= cpu_before and run.span_s > 0:
         step.proxy_cpu_cores = (cpu_after - cpu_before) / run.span_s
+    load = load_average()
+    step.load_1m = load[0] if load else None
     return step
 
 

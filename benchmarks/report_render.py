@@ -43,6 +43,7 @@ class Step:
     rate: float  # the ladder's nominal rate
     summary: Summary  # summary.offered_rps: what the (Poisson) schedule really offered
     proxy_cpu_cores: float | None = None  # proxy process tree CPU s per wall s (proxy side)
+    load_1m: float | None = None  # the machine's 1-minute load average as the step ended
 
     @property
     def not_accepted(self) -> int:
@@ -92,6 +93,7 @@ def runs_from_json(runs: Sequence[dict[str, Any]]) -> list[CaseRun]:
                 step["rate"],
                 Summary(**{k: math.nan if v is None else v for k, v in step["summary"].items()}),
                 step.get("proxy_cpu_cores"),
+                step.get("load_1m"),
             )
             for step in run["steps"]
         ]
@@ -145,6 +147,10 @@ def _outcomes(step: Step | None) -> str:
     return f"{step.not_accepted}/{step.summary.sent}" + (f" ({' '.join(parts)})" if parts else "")
 
 
+def _load_of(step: Step | None) -> str:
+    return "-" if step is None or step.load_1m is None else f"{step.load_1m:.1f}"
+
+
 def _signed(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:+.{digits}f}"
 
@@ -162,7 +168,7 @@ def case_table(run: CaseRun) -> str:
     ]
     if run.streaming:
         headers += ["ttfb p50/p99 d ms", "ttfb p50/p99 p ms", "ttfb overhead p50 ms"]
-    headers += ["not accepted d", "not accepted p", "proxy CPU cores"]
+    headers += ["not accepted d", "not accepted p", "proxy CPU cores", "load 1m d / p"]
     rows: list[list[str]] = []
     for rate in run.rates():
         d, p = run.step("direct", rate), run.step("proxy", rate)
@@ -187,6 +193,7 @@ def case_table(run: CaseRun) -> str:
             _outcomes(d),
             _outcomes(p),
             fmt(p.proxy_cpu_cores, 2) if p and p.proxy_cpu_cores is not None else "-",
+            f"{_load_of(d)} / {_load_of(p)}",
         ]
         rows.append(row)
     return markdown_table(headers, rows)
@@ -374,7 +381,8 @@ def render(meta: dict[str, Any], runs: Sequence[CaseRun], plots: dict[str, str])
         "Overhead = proxy - direct at the same offered rate (the fake's delay cancels out). "
         "`not accepted`: sent requests that were not a correct 200 answer: e(rror), s(hed: 429/503), "
         "t(imeout), d(ropped connection). `-`: that side had stopped climbing. Time to first byte "
-        "(streams): to the first event carrying answer text.",
+        "(streams): to the first event carrying answer text. `load 1m`: the machine's 1-minute load "
+        "average as each side's step ended; above ~2 other work competed for the 2 cores.",
         "",
     ]
     for run in runs:

@@ -127,12 +127,14 @@ def test_the_table_puts_both_sides_and_the_overhead_in_one_row() -> None:
     assert "301.0 / 303.0 / 305.0" in row_500  # direct p50 / p95 / p99
     assert row_500.count("| 0/1000 ") == 2
     row_800 = next(line for line in table if line.startswith("| 800.0"))
-    assert row_800.count("| - ") == 6 and "| 0/1000 " in row_800
+    assert row_800.count("| - ") == 7 and "| 0/1000 " in row_800
     streaming = case_table(stream_run(0.5))
     assert len({line.count("|") for line in streaming.splitlines()}) == 1
     assert "ttfb p50/p99 d ms" in streaming and "+0.5" in streaming
     shed = CaseRun("c", "", False, 1, [step("proxy", 100, 300, 400, shed=30, errors=2)])
     assert "32/1000 (2e 30s)" in case_table(shed)
+    shed.steps[0].load_1m = 2.345
+    assert case_table(shed).splitlines()[-1].split("|")[-2].strip() == "- / 2.3"
 
 
 def test_targets_pass_and_fail_on_their_thresholds() -> None:
