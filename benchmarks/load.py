@@ -15,7 +15,6 @@ import asyncio
 import math
 import os
 import platform
-import shutil
 import signal
 import subprocess
 import sys
@@ -39,7 +38,13 @@ from benchmarks.cases import (
     select_cases,
     variant_sentence,
 )
-from benchmarks.processes import ChildProcess, start_fake_upstream, start_proxy, tree_cpu_seconds
+from benchmarks.processes import (
+    ChildProcess,
+    finish_workdir,
+    start_fake_upstream,
+    start_proxy,
+    tree_cpu_seconds,
+)
 from benchmarks.runner import PhaseResult, Summary, Variants, run_phase, summarize
 
 
@@ -470,7 +475,7 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     settings, args = parse_args(argv)
     if args.list:
-        for case in select_cases(None):
+        for case in select_cases(None, include_slow=True):
             print(f"{case.name:28} {case.upstream:8} {case.description}")
         return 0
     try:
@@ -509,10 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         failed = bool(found)
     finally:
         # Logs are kept when something went wrong, since they are where the reason is.
-        if args.keep_workdir or failed:
-            print(f"logs and config kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        finish_workdir(workdir, args.keep_workdir or failed)
     return 1 if failed else 0
 
 

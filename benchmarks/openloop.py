@@ -18,11 +18,12 @@ Loopback only: the endpoints are the child processes of `benchmarks/processes.py
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -232,6 +233,10 @@ class Summary:
     lag_p99_ms: float
     client_cpu_util: float
     details: dict[str, int]  # what the errors, timeouts and drops were, most common first
+    accepted_p95_ms: float = math.nan
+    # Streams: request sent -> first answer text, accepted answers only (nan for other cases).
+    ttfb_p50_ms: float = math.nan
+    ttfb_p99_ms: float = math.nan
 
     @property
     def shed(self) -> int:
@@ -241,6 +246,11 @@ class Summary:
 def summarize(offered_rps: float, planned: int, run: ScheduleRun) -> Summary:
     def ms(outcome: str, pct: float) -> float:
         return percentile([r.latency_s * 1000 for r in run.results if r.outcome == outcome], pct)
+
+    def ttfb_ms(pct: float) -> float:
+        return percentile(
+            [r.ttfb_s * 1000 for r in run.results if r.outcome == "accepted" and r.ttfb_s is not None], pct
+        )
 
     counts = Counter(r.outcome for r in run.results)
     shed = [r for r in run.results if r.outcome == "shed"]
@@ -264,6 +274,9 @@ def summarize(offered_rps: float, planned: int, run: ScheduleRun) -> Summary:
         lag_p99_ms=percentile([r.lag_s * 1000 for r in run.results], 99),
         client_cpu_util=run.client_cpu_s / run.span_s if run.span_s > 0 else math.nan,
         details=dict(details.most_common(6)),
+        accepted_p95_ms=ms("accepted", 95),
+        ttfb_p50_ms=ttfb_ms(50),
+        ttfb_p99_ms=ttfb_ms(99),
     )
 
 
@@ -290,9 +303,11 @@ def proxy_config(
     log_level: str,
     cache_entries: int | None = None,
     max_queue_wait_s: float | None = None,
+    server_workers: int | None = None,
 ) -> dict[str, Any]:
     """The proxy as `consentry serve` runs it out of the box, in front of the OpenAI fake (see
-    `benchmarks.load.proxy_config`)."""
+    `benchmarks.load.proxy_config`); `server_workers` sets `server.workers`, its event-loop
+    processes."""
     config: dict[str, Any] = {
         "apps": {"bench": dict(PROXY_APP)},
         "providers": {"openai": UPSTREAMS["openai"].proxy_provider(fake_url)},
@@ -310,19 +325,22 @@ def proxy_config(
         detection["max_queue_wait_s"] = max_queue_wait_s
     if detection:
         config["detection"] = detection
+    if server_workers is not None:
+        config["server"] = {"workers": server_workers}
     return config
 
 
-async def detector_ready(proxy: ChildProcess, timeout_s: float) -> str | None:
-    """The proxy's "detector ready" log line, once every detector worker has loaded its model.
+async def detector_ready(proxy: ChildProcess, timeout_s: float, serving_processes: int = 1) -> str | None:
+    """The proxy's "detector ready" log line, once every detector worker of every serving process
+    (`server.workers`, each logging its own line) has loaded its model.
 
-    `/readyz` answers 200 as soon as one worker can serve; a capacity measured before the others
-    are up would be too low.
+    `/readyz` answers 200 as soon as one worker of one process can serve; a capacity measured
+    before the others are up would be too low.
     """
     deadline = time.monotonic() + timeout_s
-    while (line := proxy.log_line("detector ready")) is None and time.monotonic() < deadline:
+    while proxy.log_count("detector ready") < serving_processes and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-    return line
+    return proxy.log_line("detector ready")
 
 
 async def start_paced_stack(
@@ -331,6 +349,7 @@ async def start_paced_stack(
     make_config: Callable[[str], dict[str, Any]],
     ready_timeout_s: float,
     children: list[ChildProcess],
+    serving_processes: int = 1,
 ) -> tuple[ChildProcess, ChildProcess, str | None]:
     """The paced OpenAI fake and the proxy in front of it (`make_config(fake_url)`), both ready
     with every detector worker loaded, and the proxy's "detector ready" line; each process is
@@ -341,7 +360,7 @@ async def start_paced_stack(
     children.append(proxy)
     await fake.wait_ready("/v1/models", 30.0, any_status=True)
     ready_s = await proxy.wait_ready("/readyz", ready_timeout_s)
-    detector = await detector_ready(proxy, ready_timeout_s)
+    detector = await detector_ready(proxy, ready_timeout_s, serving_processes)
     print(f"proxy pid {proxy.pid} ready after {ready_s:.1f}s ({detector}); fake pid {fake.pid}", flush=True)
     return fake, proxy, detector
 
@@ -353,6 +372,14 @@ def client_session(timeout_s: float) -> aiohttp.ClientSession:
         timeout=aiohttp.ClientTimeout(total=timeout_s),
         connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
     )
+
+
+@contextlib.asynccontextmanager
+async def side_sessions(timeout_s: float) -> AsyncIterator[dict[str, aiohttp.ClientSession]]:
+    """One uncapped client session per side ("direct", "proxy"): neither side's connections wait
+    behind the other's."""
+    async with client_session(timeout_s) as direct, client_session(timeout_s) as through:
+        yield {"direct": direct, "proxy": through}
 
 
 def fmt(value: float | None, digits: int = 0) -> str:

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import os
 import re
-import shutil
 import signal
 import sys
 import tempfile
@@ -43,7 +42,6 @@ from benchmarks.openloop import (
     Summary,
     Tally,
     arrival_schedule,
-    client_session,
     fmt,
     markdown_table,
     openai_case,
@@ -51,10 +49,11 @@ from benchmarks.openloop import (
     proxy_config,
     run_schedule,
     send,
+    side_sessions,
     start_paced_stack,
     summarize,
 )
-from benchmarks.processes import ChildProcess, tree_cpu_seconds
+from benchmarks.processes import ChildProcess, finish_workdir, tree_cpu_seconds
 from benchmarks.runner import Variants
 
 # The targets for the proxy under overload.
@@ -334,11 +333,8 @@ async def benchmark(settings: Settings, workdir: Path) -> dict[str, Any]:
         endpoints = {"direct": Endpoint("direct", fake.url), "proxy": Endpoint("proxy", proxy.url)}
         variants = Variants(repeat=False)
         levels: list[Level] = []
-        async with (
-            client_session(settings.request_timeout_s) as direct,
-            client_session(settings.request_timeout_s) as through,
-        ):
-            sessions = {"direct": direct, "proxy": through}
+        async with side_sessions(settings.request_timeout_s) as sessions:
+            through = sessions["proxy"]
             # Warm-up: spaCy's first calls, the connection pools.
             for kind in ("direct", "proxy"):
                 await asyncio.gather(
@@ -541,10 +537,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"results written to {args.json}")
         failed = bool(problems)
     finally:
-        if args.keep_workdir or failed:
-            print(f"logs and config kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        finish_workdir(workdir, args.keep_workdir or failed)
     return 1 if failed else 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -137,6 +138,13 @@ class ChildProcess:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def log_count(self, marker: str) -> int:
+        """How many log lines contain `marker` (each serving process logs its own)."""
+        try:
+            return sum(marker in line for line in self.log_path.read_text(errors="replace").splitlines())
+        except OSError:
+            return 0
+
     def log_line(self, marker: str) -> str | None:
         """The last log line containing `marker`, without the timestamp prefix the proxy adds."""
         try:
@@ -237,3 +245,11 @@ def start_proxy(config: dict[str, Any], workdir: Path) -> ChildProcess:
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     argv = [sys.executable, "-m", "proxy.cli", "serve", "--config", str(config_path)]
     return ChildProcess("proxy", argv, workdir / "proxy.log", f"http://{LOOPBACK}:{port}").start()
+
+
+def finish_workdir(workdir: Path, keep: bool) -> None:
+    """Remove a run's temp dir, or say where it is when it is kept (asked for, or the run failed)."""
+    if keep:
+        print(f"logs and config kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)

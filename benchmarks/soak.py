@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -49,7 +48,7 @@ from benchmarks.openloop import (
     start_paced_stack,
 )
 from benchmarks.overload import proxy_counts, wait_idle
-from benchmarks.processes import ChildProcess, process_tree
+from benchmarks.processes import ChildProcess, finish_workdir, process_tree
 from benchmarks.runner import Variants, percentile
 
 MEASURES = {
@@ -511,10 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if failed:
             print(f"{failures} requests failed (errors, timeouts or dropped connections)")
     finally:
-        if args.keep_workdir or failed:
-            print(f"logs and config kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        finish_workdir(workdir, args.keep_workdir or failed)
     return 1 if failed else 0
 
 
