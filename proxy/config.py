@@ -18,6 +18,7 @@ from models.providers import BUILTIN_PROVIDERS, CONFIGURABLE_FORMATS, PROVIDER_N
 from proxy.codecs.bounds import DEFAULT_MAX_PIECE_BYTES
 from proxy.detection import DEFAULT_SPACY_MODEL
 from proxy.detection.plan import WORST_CASE_CHARS_PER_S
+from proxy.pg import SCHEMA_NAME
 from rules.yaml_source import located, syntax_problem
 
 # A key that works out of the box for `consentry serve` on loopback; refused on any other address.
@@ -83,7 +84,6 @@ LEDGER_BACKENDS = ("sqlite", "postgres")
 LEDGER_FAILURE_POLICIES = ("refuse", "degrade")
 # 100 years: longer is "forever" in practice, and the cutoff date must stay computable.
 MAX_RETENTION_DAYS = 36_500
-_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -473,10 +473,10 @@ def _ledger_schema(value: Any, backend: str) -> str | None:
         return None
     if backend != "postgres":
         raise ConfigError("ledger.schema is set but ledger.backend is not 'postgres'")
-    if not isinstance(value, str) or not _SCHEMA_NAME.fullmatch(value):
+    if not isinstance(value, str) or not SCHEMA_NAME.fullmatch(value):
         raise ConfigError(
             "ledger.schema must be a PostgreSQL name: a letter or underscore, then letters, digits "
-            "or underscores, at most 63 characters"
+            "or underscores, at most 45 characters"
         )
     return value
 

@@ -575,6 +575,8 @@ class Pipeline:
     def _log_request(self, trace: Trace, total: float) -> None:
         """One line per request: ids, codes and durations; never text, values, keys or the customer
         id (a keyed pseudonym of it only with `log_customer_pseudonym`)."""
+        if not log.isEnabledFor(logging.INFO):
+            return  # the fields are not built for a line nobody writes
         fields: dict[str, object] = {
             "event": "request",
             "request_id": trace.correlation_id,

@@ -6,8 +6,6 @@ the generation number tells a replica that reconnects whether it missed anything
 
 from __future__ import annotations
 
-import asyncio
-import re
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
@@ -29,8 +27,8 @@ from proxy.consents.records import (
     row_values,
 )
 from proxy.consents.sealing import IdentifierSealer
+from proxy.pg import CHANNEL_PREFIX, close_pool, quote_schema
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 ROW_COLUMNS = "customer_id, version, document, identifier_counts, sealed_identifiers, updated_at, updated_by"
 
 
@@ -57,13 +55,11 @@ class PostgresConsentRecords(ConsentRecords):
         timeout_s: float = 5.0,
     ) -> None:
         super().__init__(sealer)
-        if schema is not None and not _IDENTIFIER.fullmatch(schema):
-            raise ValueError("a PostgreSQL schema name must be letters, digits and underscores")
         self._dsn = dsn
         self._schema = schema
-        self._prefix = f'"{schema}".' if schema else ""
+        self._prefix = f"{quote_schema(schema)}." if schema else ""
         # One channel per schema: test schemas (or tenants) sharing a server do not hear each other.
-        self.channel = f"consentry_consent_{schema}" if schema else "consentry_consent"
+        self.channel = f"{CHANNEL_PREFIX}{schema}" if schema else CHANNEL_PREFIX.rstrip("_")
         self._pool_size = pool_size
         self._timeout = timeout_s
         self._pool: asyncpg.Pool | None = None
@@ -73,7 +69,7 @@ class PostgresConsentRecords(ConsentRecords):
         return f"{self._prefix}{table}"
 
     def _schema_sql(self) -> str:
-        create_schema = f'CREATE SCHEMA IF NOT EXISTS "{self._schema}";\n' if self._schema else ""
+        create_schema = f"CREATE SCHEMA IF NOT EXISTS {quote_schema(self._schema)};\n" if self._schema else ""
         return f"""{create_schema}
 CREATE TABLE IF NOT EXISTS {self._t("consent_records")} (
     customer_id text PRIMARY KEY,
@@ -120,12 +116,8 @@ CREATE INDEX IF NOT EXISTS audit_events_at ON {self._t("audit_events")} (at);
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        try:
-            await asyncio.wait_for(pool.close(), self._timeout)
-        except TimeoutError:
-            pool.terminate()
+        if pool is not None:
+            await close_pool(pool, self._timeout)
 
     async def _conn(self) -> Any:
         if self._pool is None:

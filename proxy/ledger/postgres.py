@@ -9,10 +9,8 @@ READ COMMITTED, taken after the lock was granted - sees the tombstone and skips 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
-import re
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -34,6 +32,7 @@ from proxy.ledger.base import (
     record_values,
 )
 from proxy.metrics import Metrics
+from proxy.pg import close_pool, quote_schema
 
 if TYPE_CHECKING:
     from proxy.ledger.retention import RetentionPolicy
@@ -59,7 +58,6 @@ COLUMN_TYPES = (
     "text",  # consent_version
 )
 NULLABLE = {"upstream_status", "upstream_latency_ms"}
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 NOT_PROBE = "decision <> 'probe'"
 
 
@@ -82,10 +80,6 @@ def _filters(
     return where, args
 
 
-def _quote(identifier: str) -> str:
-    if not _IDENTIFIER.fullmatch(identifier):
-        raise ValueError("a PostgreSQL schema name must be letters, digits and underscores")
-    return f'"{identifier}"'
 
 
 class PostgresLedger(BatchingLedger):
@@ -115,7 +109,7 @@ class PostgresLedger(BatchingLedger):
         )
         self._dsn = dsn
         # None: the table goes wherever the connection's search_path puts it.
-        self._schema = _quote(schema) if schema else None
+        self._schema = quote_schema(schema) if schema else None
         self._schema_name = schema or ""
         self.table = f"{self._schema}.sharing_records" if self._schema else "sharing_records"
         self.erasures = f"{self._schema}.ledger_erasures" if self._schema else "ledger_erasures"
@@ -214,12 +208,8 @@ class PostgresLedger(BatchingLedger):
 
     async def _close(self) -> None:
         pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        try:
-            await asyncio.wait_for(pool.close(), self._timeout)
-        except TimeoutError:
-            pool.terminate()
+        if pool is not None:
+            await close_pool(pool, self._timeout)
 
     async def _probe(self) -> None:
         # The batch's own INSERT into the records table, so a revoked privilege, a trigger refusing
